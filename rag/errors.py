@@ -1,0 +1,23 @@
+"""Typed exceptions. The library raises these; only the CLI and the UI turn them into messages."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class for every error rag raises on purpose; its message says how to fix the problem."""
+
+
+class IndexMissingError(RagError):
+    """No index at the given path."""
+
+
+class IndexIncompatibleError(RagError):
+    """The index was built by another format version or another embedder, or its files are damaged."""
+
+
+class BadInputError(RagError):
+    """A question, a file or a parameter cannot be used as given."""
+
+
+class EmbedderError(RagError):
+    """The embedding model cannot be loaded or used."""

@@ -1,0 +1,187 @@
+"""``build_index``: load → clean → chunk → embed (only what changed) → store, atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag import ann, store
+from rag.chunk import ChunkSettings, chunk_document
+from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
+from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
+from rag.load import load_corpus
+from rag.sentences import split_sentences
+from rag.types import Document, Passage
+
+log = logging.getLogger("rag")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: counts, and how many texts were embedded versus reused from the previous index."""
+
+    documents: int
+    passages: int
+    embedded: int
+    reused: int
+    removed_documents: int
+    seconds: float
+    index_type: str
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
+            f"embedded {self.embedded} texts, reused {self.reused}; "
+            f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
+        )
+
+
+def text_key(text: str) -> str:
+    """Content hash of a text as embedded (vectors are reused by this key, for the same embedder only)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.NDArray[np.float32]], set[str]]:
+    """Vectors of the current index by text hash (empty when there is none, or it used another embedder)."""
+    try:
+        old = store.load(index_dir, with_vectors=False)
+    except IndexMissingError:
+        return {}, set()
+    except IndexIncompatibleError as exc:
+        log.warning("previous index not reused: %s", exc)
+        return {}, set()
+    sources = {d.info.source for d in old.documents}
+    if old.manifest.get("embedder", {}).get("id") != embedder_id:
+        return {}, sources
+    cache: dict[str, npt.NDArray[np.float32]] = {}
+    for passage, vector in zip(old.passages, old.vectors, strict=True):
+        cache[text_key(passage.text)] = np.array(vector)
+    row = 0
+    for passage, spans in zip(old.passages, old.sentence_spans, strict=True):
+        for s, e in spans:
+            cache.setdefault(text_key(passage.text[s:e]), np.array(old.sentence_vectors[row]))
+            row += 1
+    return cache, sources
+
+
+def _embed_with_cache(
+    embedder: Embedder, texts: Sequence[str], cache: dict[str, npt.NDArray[np.float32]], progress: bool
+) -> tuple[npt.NDArray[np.float32], int]:
+    """Vectors for ``texts`` (as passages), embedding only those whose hash is not in ``cache``."""
+    keys = [text_key(t) for t in texts]
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
+    if todo:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), desc="embedding", unit="text", dynamic_ncols=True)
+        try:
+            fresh = embedder.embed([texts[i] for i in todo], "passage", progress=bar.update if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        for i, vector in zip(todo, fresh, strict=True):
+            cache[keys[i]] = vector
+    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        out[i] = cache[key]
+    return out, len(todo)
+
+
+def build_from_documents(
+    documents: list[Document],
+    index_dir: str | os.PathLike[str],
+    embedder: Embedder,
+    *,
+    embedder_spec: str = DEFAULT_EMBEDDER,
+    settings: ChunkSettings | None = None,
+    index_type: str = "auto",
+    corpus: str | None = None,
+    progress: bool = False,
+) -> BuildReport:
+    """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically)."""
+    started = time.perf_counter()
+    settings = settings or ChunkSettings()
+    path = Path(index_dir)
+    with store.lock(path):
+        cache, old_sources = _previous_vectors(path, embedder.id)
+        passages: list[Passage] = []
+        for doc in documents:
+            passages.extend(chunk_document(doc, settings))
+        spans = [split_sentences(p.text) for p in passages]
+        sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
+        vectors, n_new = _embed_with_cache(embedder, [p.text for p in passages], cache, progress)
+        sentence_vectors, n_new_sent = _embed_with_cache(embedder, sentence_texts, cache, progress)
+        kind = ann.choose_kind(len(passages), index_type)
+        manifest: dict[str, Any] = {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "corpus": corpus,
+            "embedder": {"id": embedder.id, "spec": embedder_spec, "dim": embedder.dim},
+            "chunking": settings.to_dict(),
+            "index_type": kind,
+            "documents": {
+                d.info.source: {"sha256": d.sha256, "passages": sum(1 for p in passages if p.source == d.info.source)}
+                for d in documents
+            },
+        }
+        data = store.IndexData(
+            manifest=manifest,
+            documents=documents,
+            passages=passages,
+            sentence_spans=spans,
+            vectors=vectors,
+            sentence_vectors=sentence_vectors,
+            faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
+        )
+        store.save(path, data)
+    total = len(passages) + len(sentence_texts)
+    return BuildReport(
+        documents=len(documents),
+        passages=len(passages),
+        embedded=n_new + n_new_sent,
+        reused=total - n_new - n_new_sent,
+        removed_documents=len(old_sources - {d.info.source for d in documents}),
+        seconds=time.perf_counter() - started,
+        index_type=kind,
+    )
+
+
+def build_index(
+    corpus: str | os.PathLike[str],
+    index_dir: str | os.PathLike[str] = "index",
+    *,
+    embedder: Embedder | str = DEFAULT_EMBEDDER,
+    settings: ChunkSettings | None = None,
+    index_type: str = "auto",
+    progress: bool = False,
+) -> BuildReport:
+    """Index every readable document of the ``corpus`` folder into ``index_dir``.
+
+    Re-running re-embeds only added or changed text (vectors are reused by content hash) and drops removed
+    documents. The previous index stays usable until the new one is complete.
+    """
+    spec = embedder if isinstance(embedder, str) else getattr(embedder, "spec", embedder.id)
+    documents = load_corpus(corpus)
+    if not documents:
+        raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
+    model = get_embedder(embedder) if isinstance(embedder, str) else embedder
+    return build_from_documents(
+        documents,
+        index_dir,
+        model,
+        embedder_spec=spec,
+        settings=settings,
+        index_type=index_type,
+        corpus=str(Path(corpus).resolve()),
+        progress=progress,
+    )

@@ -1,0 +1,152 @@
+"""``Retriever.load(dir).search(question, k)`` → hits with citations and the answering sentence highlighted."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from rag import ann, store
+from rag.embed import Embedder, get_embedder
+from rag.errors import BadInputError, IndexIncompatibleError
+from rag.types import Document, DocumentInfo, Hit, Passage, Span
+
+MAX_QUERY_CHARS = 2000
+# Second-best sentences this close to the best one are highlighted too (answers often span two sentences).
+HIGHLIGHT_MARGIN = 0.01
+MAX_HIGHLIGHTS = 2
+# Headings and list labels are too short to be an answer; they are highlighted only when nothing else exists.
+MIN_HIGHLIGHT_CHARS = 25
+
+
+def clean_query(query: str) -> str:
+    """NFC, control characters removed, whitespace collapsed; raises ``BadInputError`` when nothing is left."""
+    if not isinstance(query, str):
+        raise BadInputError(f"the question must be a string, not {type(query).__name__}")
+    text = unicodedata.normalize("NFC", query)
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise BadInputError("the question is empty: type a question in French or English")
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadInputError(f"the question is too long ({len(text)} characters; at most {MAX_QUERY_CHARS})")
+    return text
+
+
+class Retriever:
+    """Searches one index directory. Load once, then call ``search`` as often as needed (thread-safe reads)."""
+
+    def __init__(self, data: store.IndexData, embedder: Embedder, path: Path | None = None) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.path = path
+        self.manifest = data.manifest
+        self._docs: dict[str, Document] = {d.info.source: d for d in data.documents}
+        counts = np.array([len(s) for s in data.sentence_spans], dtype=np.int64)
+        self._sentence_start = np.concatenate([[0], np.cumsum(counts)])
+        self._rows_by_source: dict[str, list[int]] = {}
+        for row, passage in enumerate(data.passages):
+            self._rows_by_source.setdefault(passage.source, []).append(row)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] = "index", embedder: Embedder | None = None) -> Retriever:
+        """Open an index; the embedder recorded in its manifest is loaded unless one is given (ids must match)."""
+        data = store.load(path, with_vectors=False)
+        info = data.manifest.get("embedder", {})
+        if embedder is None:
+            embedder = get_embedder(str(info.get("spec") or info.get("id", "")))
+        if embedder.id != info.get("id"):
+            raise IndexIncompatibleError(
+                f"{path} was built with embedder {info.get('id')!r}, not {embedder.id!r}; query it with the same "
+                "embedder or rebuild it with `rag index --embedder ...`"
+            )
+        return cls(data, embedder, Path(path))
+
+    # -- what is indexed ---------------------------------------------------------------------------------------
+
+    @property
+    def documents(self) -> list[DocumentInfo]:
+        return [d.info for d in self.data.documents]
+
+    def passage_count(self, source: str) -> int:
+        return len(self._rows_by_source.get(source, ()))
+
+    def document(self, source: str) -> Document:
+        try:
+            return self._docs[source]
+        except KeyError:
+            raise BadInputError(f"unknown document {source!r}; indexed: {', '.join(sorted(self._docs))}") from None
+
+    def context(self, hit: Hit | Passage, before: int = 1, after: int = 1) -> list[Passage]:
+        """The passage with its neighbouring passages in the same document, in reading order."""
+        passage = hit.passage if isinstance(hit, Hit) else hit
+        rows = self._rows_by_source.get(passage.source, [])
+        ids = [self.data.passages[r].id for r in rows]
+        i = ids.index(passage.id)
+        return [self.data.passages[r] for r in rows[max(0, i - before) : i + after + 1]]
+
+    # -- search --------------------------------------------------------------------------------------------------
+
+    def _allowed_rows(self, sources: Iterable[str] | None) -> npt.NDArray[np.int64] | None:
+        if sources is None:
+            return None
+        wanted = list(sources)
+        unknown = [s for s in wanted if s not in self._docs]
+        if unknown:
+            raise BadInputError(f"unknown document(s) {unknown}; indexed: {', '.join(sorted(self._docs))}")
+        return np.array([r for s in wanted for r in self._rows_by_source.get(s, [])], dtype=np.int64)
+
+    def highlight(self, row: int, query_vector: npt.NDArray[np.float32]) -> tuple[Span, ...]:
+        """The sentence(s) of passage ``row`` closest to the question, as spans of its text."""
+        lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
+        spans = self.data.sentence_spans[row]
+        if hi <= lo:
+            return ()
+        sims = np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector
+        candidates = [i for i, (s, e) in enumerate(spans) if e - s >= MIN_HIGHLIGHT_CHARS] or list(range(len(spans)))
+        ranked = sorted(candidates, key=lambda i: -float(sims[i]))
+        best = float(sims[ranked[0]])
+        chosen = [i for i in ranked[:MAX_HIGHLIGHTS] if float(sims[i]) >= best - HIGHLIGHT_MARGIN]
+        return tuple(Span(spans[i][0], spans[i][1], float(sims[i])) for i in sorted(chosen))
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        sources: Iterable[str] | None = None,
+        min_score: float | None = None,
+        highlight: bool = True,
+    ) -> list[Hit]:
+        """The ``k`` passages closest to ``query``, best first.
+
+        ``sources`` restricts the search to some documents (paths relative to the corpus); ``min_score`` drops
+        weaker hits; ``highlight`` computes the answering sentence(s) of each hit.
+        """
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise BadInputError(f"k must be a positive whole number, not {k!r}")
+        text = clean_query(query)
+        allowed = self._allowed_rows(sources)
+        if not self.data.passages or (allowed is not None and len(allowed) == 0):
+            return []
+        vector = self.embedder.embed_query(text)
+        scores, rows = ann.search(self.data.faiss_index, vector, k, allowed)
+        hits: list[Hit] = []
+        for score, row in zip(scores.tolist(), rows.tolist(), strict=True):
+            if min_score is not None and score < min_score:
+                continue
+            passage = self.data.passages[row]
+            hits.append(
+                Hit(
+                    passage=passage,
+                    document=self._docs[passage.source].info,
+                    score=float(score),
+                    rank=len(hits) + 1,
+                    highlights=self.highlight(row, vector) if highlight else (),
+                )
+            )
+        return hits

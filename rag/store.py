@@ -1,0 +1,235 @@
+"""The index directory: open formats, symmetric ``save``/``load``, atomic replacement.
+
+Layout of ``index/`` (one generation of data files, named by the manifest):
+
+- ``manifest.json``            format version, rag version, embedder, settings, documents and their hashes
+- ``documents-<gen>.jsonl``    one document a line: source, bibliographic data, format, sha256, page starts, text
+- ``passages-<gen>.jsonl``     one passage a line, in vector order: id, source, paragraph, start, end, page, text,
+                               sentence spans
+- ``vectors-<gen>.npy``        passage vectors, float32 ``(n, dim)``, unit length
+- ``sentences-<gen>.npy``      sentence vectors, float32, in passage then sentence order
+- ``faiss-<gen>.index``        the FAISS index over the passage vectors
+
+A build writes a new generation next to the current one, then atomically replaces ``manifest.json``; only then
+are the files of older generations deleted. A crash at any point leaves the previous manifest pointing at complete
+files, so the previous index stays usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from rag import __version__, ann
+from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
+from rag.types import Document, DocumentInfo, Passage
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+FILES = ("documents", "passages", "vectors", "sentences", "faiss")
+
+
+@dataclass
+class IndexData:
+    """Everything an index holds, in memory."""
+
+    manifest: dict[str, Any]
+    documents: list[Document]
+    passages: list[Passage]
+    sentence_spans: list[list[tuple[int, int]]]  # per passage, cleaned-text offsets of its sentences
+    vectors: npt.NDArray[np.float32]
+    sentence_vectors: npt.NDArray[np.float32]
+    faiss_index: Any = field(default=None, repr=False)
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _save_npy(path: Path, array: npt.NDArray[np.float32]) -> None:
+    with open(path, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def _document_row(doc: Document) -> dict[str, Any]:
+    info = doc.info
+    return {
+        "source": info.source,
+        "title": info.title,
+        "short_title": info.short_title,
+        "date": info.date,
+        "author": info.author,
+        "lang": info.lang,
+        "format": doc.format,
+        "sha256": doc.sha256,
+        "page_starts": list(doc.page_starts),
+        "text": doc.text,
+    }
+
+
+def _document_from_row(row: dict[str, Any]) -> Document:
+    info = DocumentInfo(
+        source=row["source"],
+        title=row["title"],
+        short_title=row.get("short_title", ""),
+        date=row.get("date", ""),
+        author=row.get("author", ""),
+        lang=row.get("lang", ""),
+    )
+    return Document(info, row["text"], row["format"], row["sha256"], tuple(row.get("page_starts", ())))
+
+
+@contextlib.contextmanager
+def lock(index_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Exclusive lock on an index directory, so two builds never write it at once."""
+    path = Path(index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RagError(f"{path} is being written by another `rag index` run; wait for it to finish") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
+    """Write ``data`` as a new generation and switch ``manifest.json`` to it atomically."""
+    path = Path(index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    gen = f"{time.time_ns():x}"
+    names = {
+        "documents": f"documents-{gen}.jsonl",
+        "passages": f"passages-{gen}.jsonl",
+        "vectors": f"vectors-{gen}.npy",
+        "sentences": f"sentences-{gen}.npy",
+        "faiss": f"faiss-{gen}.index",
+    }
+    try:
+        _fsync_write(path / names["documents"], _jsonl([_document_row(d) for d in data.documents]))
+        passage_rows = []
+        for passage, spans in zip(data.passages, data.sentence_spans, strict=True):
+            row = passage.to_dict()
+            row["sentences"] = [list(s) for s in spans]
+            passage_rows.append(row)
+        _fsync_write(path / names["passages"], _jsonl(passage_rows))
+        _save_npy(path / names["vectors"], data.vectors)
+        _save_npy(path / names["sentences"], data.sentence_vectors)
+        faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(data.vectors)
+        ann.write(faiss_index, str(path / names["faiss"]))
+        with open(path / names["faiss"], "rb+") as fh:
+            os.fsync(fh.fileno())
+        manifest = dict(data.manifest)
+        manifest.update(
+            format_version=FORMAT_VERSION,
+            rag_version=__version__,
+            files=names,
+            passages=len(data.passages),
+            sentences=len(data.sentence_vectors),
+        )
+        tmp = path / f"{MANIFEST}.{gen}.tmp"
+        _fsync_write(tmp, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+        os.replace(tmp, path / MANIFEST)  # the commit point
+        dir_fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        for name in names.values():
+            with contextlib.suppress(OSError):
+                (path / name).unlink()
+        raise
+    remove_stale(path, keep=set(names.values()))
+
+
+def remove_stale(path: Path, keep: set[str]) -> None:
+    """Delete data files of other generations (left by older builds or by a killed one)."""
+    for child in path.iterdir():
+        stale_data = child.name.split("-", 1)[0] in FILES and child.name not in keep
+        stale_tmp = child.name.startswith(f"{MANIFEST}.") and child.name.endswith(".tmp")
+        if stale_data or stale_tmp:
+            with contextlib.suppress(OSError):
+                child.unlink()
+
+
+def read_manifest(index_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of an index, checked for format version; raises a typed error saying what to do."""
+    path = Path(index_dir)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise IndexMissingError(f"no index at {path}: build it with `rag index corpus/ --index {path}`")
+    try:
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexIncompatibleError(f"{manifest_path} is damaged ({exc}); re-run `rag index` to rebuild it") from exc
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version != FORMAT_VERSION:
+        raise IndexIncompatibleError(
+            f"{path} was written in index format {version!r} but this rag reads format {FORMAT_VERSION}; "
+            "re-run `rag index` to rebuild it"
+        )
+    return manifest
+
+
+def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True) -> IndexData:
+    """Read an index directory. Every failure is an ``IndexMissingError`` or ``IndexIncompatibleError``."""
+    path = Path(index_dir)
+    manifest = read_manifest(path)
+    try:
+        names: dict[str, str] = manifest["files"]
+        documents = [_document_from_row(json.loads(line)) for line in _lines(path / names["documents"])]
+        passages: list[Passage] = []
+        spans: list[list[tuple[int, int]]] = []
+        for line in _lines(path / names["passages"]):
+            row = json.loads(line)
+            spans.append([(int(s), int(e)) for s, e in row.pop("sentences")])
+            passages.append(Passage(**row))
+        faiss_index = ann.read(str(path / names["faiss"]))
+        # Serving never touches the passage vectors (FAISS holds its own copy): map them instead of reading.
+        mode: Literal["r"] | None = None if with_vectors else "r"
+        vectors = np.load(path / names["vectors"], allow_pickle=False, mmap_mode=mode)
+        sentence_vectors = np.load(path / names["sentences"], allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise IndexIncompatibleError(
+            f"{path} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
+        ) from exc
+    dim = int(manifest.get("embedder", {}).get("dim", 0))
+    n_sentences = sum(len(s) for s in spans)
+    consistent = (
+        faiss_index.ntotal == len(passages) == len(vectors)
+        and len(sentence_vectors) == n_sentences
+        and (len(passages) == 0 or (faiss_index.d == dim and vectors.shape[1] == dim))
+    )
+    if not consistent:
+        raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
+    return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index)
+
+
+def _lines(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as fh:
+        return [line for line in fh if line.strip()]

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install rag in ./.venv and start the web app on the shipped corpus (the index is built first if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+exec .venv/bin/rag serve --index "${RAG_INDEX:-index}" --corpus "${RAG_CORPUS:-corpus}" "$@"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Python packages in ./.venv, Chromium for the browser tests) and run the
+# whole test suite, slow tests included (real model, browser). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/ruff check rag ui tests
+.venv/bin/mypy
+exec .venv/bin/python -m pytest -m '' "$@"

@@ -1,0 +1,176 @@
+"""Index building, the index directory (save/load, atomicity, compatibility) and the retriever, with a fake model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import ann, store
+from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
+from rag.index import build_index
+from rag.retriever import Retriever
+from tests.fakes import FakeEmbedder
+
+
+def build(corpus: Path, index: Path, embedder: FakeEmbedder) -> Retriever:
+    build_index(corpus, index, embedder=embedder)
+    return Retriever.load(index, embedder=embedder)
+
+
+def answers(retriever: Retriever, index: Path) -> list[list[tuple[str, float]]]:
+    questions = ["référendums Donetsk Kherson", "groupe-pays Russie créé", "Force multinationale"]
+    return [[(h.id, round(h.score, 5)) for h in retriever.search(q, k=3)] for q in questions]
+
+
+def test_build_and_search(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    retriever = build(corpus_copy, tmp_path / "index", fake_embedder)
+    hits = retriever.search("faux référendums organisés à Donetsk, Louhansk, Zaporizhia et Kherson", k=3)
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert hits[0].source == "2022-09-23_otan_referendums-ukraine.txt"
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    top = hits[0]
+    document = retriever.document(top.source)
+    assert top.citation == f"Déclaration de l'OTAN sur les référendums (2022), ¶{top.paragraph}"
+    assert "Kherson" in document.text[top.start : top.end]
+    assert top.highlights and "Kherson" in top.text[top.highlights[0].start : top.highlights[0].end]
+
+
+def test_manifest_records_what_was_built(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    build_index(corpus_copy, tmp_path / "index", embedder=fake_embedder)
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["embedder"] == {"id": "fake-hash-64", "spec": "fake-hash-64", "dim": 64}
+    assert len(manifest["documents"]) == 5
+    assert all(len(d["sha256"]) == 64 for d in manifest["documents"].values())
+    assert manifest["chunking"] == {"max_chars": 1200, "min_chars": 150}
+    # open formats only: the vectors load without pickle
+    vectors = np.load(tmp_path / "index" / manifest["files"]["vectors"], allow_pickle=False)
+    assert vectors.dtype == np.float32 and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_reindex_embeds_only_what_changed(corpus_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    first = FakeEmbedder()
+    report = build_index(corpus_copy, index, embedder=first)
+    assert report.embedded == first.texts_embedded > 0  # (one-sentence passages reuse the passage vector)
+
+    again = FakeEmbedder()
+    report = build_index(corpus_copy, index, embedder=again)
+    assert again.texts_embedded == 0 and report.embedded == 0
+
+    (corpus_copy / "nouveau.txt").write_text("Une note nouvelle sur le jumelage de Dijon et Volgograd.\n", "utf-8")
+    (corpus_copy / "cuf_groupe-pays-russie.txt").unlink()
+    third = FakeEmbedder()
+    report = build_index(corpus_copy, index, embedder=third)
+    assert 0 < third.texts_embedded <= 3  # the new passage and its sentence(s) only
+    assert report.removed_documents == 1
+    retriever = Retriever.load(index, embedder=third)
+    assert {d.source for d in retriever.documents} == {
+        "2022-02-24_cuf_solidarite-ukraine.txt",
+        "2022-09-23_otan_referendums-ukraine.txt",
+        "2025-07-03_lettre_cooperation-decentralisee.md",
+        "2026-01-06_coalition-des-volontaires_paris.txt",
+        "nouveau.txt",
+    }
+    assert retriever.search("jumelage Dijon Volgograd", k=1)[0].source == "nouveau.txt"
+
+
+def test_failed_build_leaves_previous_index_intact(
+    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = tmp_path / "index"
+    before = answers(build(corpus_copy, index, fake_embedder), index)
+    files_before = sorted(p.name for p in index.iterdir())
+    (corpus_copy / "nouveau.txt").write_text("Un texte nouveau.\n", "utf-8")
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ann, "write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        build_index(corpus_copy, index, embedder=fake_embedder)
+    monkeypatch.undo()
+    assert sorted(p.name for p in index.iterdir()) == files_before  # partial files were removed
+    assert answers(Retriever.load(index, embedder=fake_embedder), index) == before
+
+
+def test_stale_files_of_a_killed_build_are_ignored_then_removed(
+    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    index = tmp_path / "index"
+    before = answers(build(corpus_copy, index, fake_embedder), index)
+    (index / "vectors-deadbeef.npy").write_bytes(b"half written")
+    (index / "manifest.json.deadbeef.tmp").write_text("{", "utf-8")
+    assert answers(Retriever.load(index, embedder=fake_embedder), index) == before
+    build_index(corpus_copy, index, embedder=fake_embedder)
+    assert not (index / "vectors-deadbeef.npy").exists() and not (index / "manifest.json.deadbeef.tmp").exists()
+
+
+def test_missing_and_damaged_indexes_say_to_reindex(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    with pytest.raises(IndexMissingError, match="rag index"):
+        Retriever.load(tmp_path / "nowhere", embedder=fake_embedder)
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=fake_embedder)
+    manifest_path = index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+
+    manifest_path.write_text(json.dumps({**manifest, "format_version": 999}), "utf-8")
+    with pytest.raises(IndexIncompatibleError, match=r"format 999.*re-run `rag index`"):
+        Retriever.load(index, embedder=fake_embedder)
+
+    manifest_path.write_text(json.dumps(manifest), "utf-8")
+    faiss_file = index / manifest["files"]["faiss"]
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexIncompatibleError, match="re-run `rag index`"):
+        Retriever.load(index, embedder=fake_embedder)
+
+    (index / manifest["files"]["passages"]).unlink()
+    with pytest.raises(IndexIncompatibleError, match="missing"):
+        Retriever.load(index, embedder=fake_embedder)
+
+    manifest_path.write_text("{not json", "utf-8")
+    with pytest.raises(IndexIncompatibleError, match="damaged"):
+        Retriever.load(index, embedder=fake_embedder)
+
+
+def test_index_from_another_embedder_is_refused(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    build_index(corpus_copy, tmp_path / "index", embedder=fake_embedder)
+
+    class Other(FakeEmbedder):
+        id = "other-model"
+
+    with pytest.raises(IndexIncompatibleError, match="built with embedder 'fake-hash-64'"):
+        Retriever.load(tmp_path / "index", embedder=Other())
+
+
+def test_search_arguments_are_validated(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    retriever = build(corpus_copy, tmp_path / "index", fake_embedder)
+    for bad in ["", "   ", "\x00\x07\n"]:
+        with pytest.raises(BadInputError, match="empty"):
+            retriever.search(bad)
+    with pytest.raises(BadInputError, match="too long"):
+        retriever.search("guerre " * 20_000)
+    for k in [0, -3]:
+        with pytest.raises(BadInputError, match="positive"):
+            retriever.search("guerre", k=k)
+    assert len(retriever.search("guerre", k=10_000)) == len(retriever.data.passages)
+    assert retriever.search("🇺🇦 guerre в Украине\u200b", k=2)  # emoji, mixed scripts, zero-width chars
+    with pytest.raises(BadInputError, match="unknown document"):
+        retriever.search("guerre", sources=["nope.txt"])
+
+
+def test_source_filter_min_score_and_context(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    retriever = build(corpus_copy, tmp_path / "index", fake_embedder)
+    only = "cuf_groupe-pays-russie.txt"
+    hits = retriever.search("Russie", k=20, sources=[only])
+    assert hits and {h.source for h in hits} == {only}
+    assert len(hits) == retriever.passage_count(only)
+    cut = hits[2].score
+    assert all(h.score >= cut for h in retriever.search("Russie", k=20, sources=[only], min_score=cut))
+    around = retriever.context(hits[0], before=1, after=1)
+    assert hits[0].passage in around and all(p.source == only for p in around)
+    numbers = [p.paragraph for p in around]
+    assert numbers == sorted(numbers) and len(around) <= 3
