@@ -1,25 +1,69 @@
-"""FAISS indexes over unit vectors (inner product = cosine): exact below a size threshold, HNSW above it."""
+"""FAISS indexes over unit vectors (inner product = cosine): exact below a size threshold, approximate above it.
+
+Kinds: ``flat`` (exact), ``hnsw`` (graph; the ``auto`` choice from ``APPROX_THRESHOLD`` vectors on) and ``ivf``
+(inverted lists; builds several times faster than HNSW for a similar recall, at the cost of a k-means training step).
+Figures behind the constants: ``bench/results/results.md`` (``bash bench/run.sh``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-# Below this many vectors an exact flat search costs well under a millisecond per query: no reason to approximate.
-HNSW_THRESHOLD = 50_000
+KINDS = ("flat", "hnsw", "ivf")
+# An exact single-query scan costs ~0.2 µs per vector on one core: ~4 ms at 20k, ~20 ms at 100k (measured), against
+# ~45 ms to embed the question. From 20k vectors on, an approximate index (HNSW: ~0.3-0.7 ms at 100k) is worth it.
+APPROX_THRESHOLD = 20_000
+HNSW_THRESHOLD = APPROX_THRESHOLD  # former name, kept for callers
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+# IVF: about 4·sqrt(n) lists; k-means on at most 64 points per list, 10 iterations (enough for assignment quality).
+IVF_TRAIN_PER_LIST = 64
+IVF_NITER = 10
+IVF_NPROBE = 32
+# A filtered search (``allowed``) over an approximate index is exact when it keeps at most this many rows: graph and
+# list searches restricted by a selector lose recall (or return fewer than k hits) when few rows are allowed.
+EXACT_FILTER_MAX = 20_000
 
 
 def choose_kind(n: int, kind: str = "auto") -> str:
+    """The index kind for ``n`` vectors: ``auto`` means flat below ``APPROX_THRESHOLD``, HNSW from it on."""
     if kind == "auto":
-        return "hnsw" if n >= HNSW_THRESHOLD else "flat"
-    if kind not in ("flat", "hnsw"):
-        raise ValueError(f"unknown index type {kind!r} (use auto, flat or hnsw)")
+        return "hnsw" if n >= APPROX_THRESHOLD else "flat"
+    if kind not in KINDS:
+        raise ValueError(f"unknown index type {kind!r} (use auto, {', '.join(KINDS)})")
     return kind
+
+
+def ivf_lists(n: int) -> int:
+    """Number of IVF lists for ``n`` vectors: a power of two near 4·sqrt(n), at least 1 and at most n // 39."""
+    target = 4 * math.sqrt(max(n, 1))
+    lists = 2 ** max(0, round(math.log2(target)))
+    return int(max(1, min(lists, n // 39 if n >= 39 else 1)))
+
+
+def _build_ivf(vectors: npt.NDArray[np.float32]) -> Any:
+    import faiss
+
+    n, dim = vectors.shape
+    nlist = ivf_lists(n)
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = IVF_NITER
+    index.cp.max_points_per_centroid = IVF_TRAIN_PER_LIST
+    rng = np.random.default_rng(0)  # deterministic training sample: the same vectors give the same index
+    n_train = nlist * IVF_TRAIN_PER_LIST
+    sample = vectors if n <= n_train else vectors[np.sort(rng.choice(n, n_train, replace=False))]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    index.nprobe = min(IVF_NPROBE, nlist)
+    index.make_direct_map()  # reconstruct(id), for exact filtered search
+    return index
 
 
 def build(vectors: npt.NDArray[np.float32], kind: str = "auto") -> Any:
@@ -29,7 +73,9 @@ def build(vectors: npt.NDArray[np.float32], kind: str = "auto") -> Any:
     dim = vectors.shape[1]
     kind = choose_kind(len(vectors), kind)
     index: Any
-    if kind == "hnsw":
+    if kind == "ivf" and len(vectors):
+        index = _build_ivf(vectors)
+    elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
@@ -38,6 +84,49 @@ def build(vectors: npt.NDArray[np.float32], kind: str = "auto") -> Any:
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
+
+
+def describe(index: Any) -> str:
+    """A short human description of an index and its search settings (for logs and benchmark reports)."""
+    import faiss as _faiss
+
+    faiss: Any = _faiss
+    if isinstance(index, faiss.IndexHNSW):
+        return f"HNSW M={index.hnsw.nb_neighbors(1)} efConstruction={index.hnsw.efConstruction} efSearch={HNSW_EF_SEARCH}"
+    if isinstance(index, faiss.IndexIVF):
+        return f"IVF nlist={index.nlist} nprobe={min(index.nlist, IVF_NPROBE)}"
+    return "flat (exact)"
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run FAISS single-threaded in this thread (the OpenMP setting is per calling thread).
+
+    One query is too little work to share: with two threads, an exact scan was 5-15x slower on a busy 2-core machine
+    (threads wait on each other), and graph or list searches of one query gain nothing.
+    """
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
+def _exact_subset(
+    index: Any, q: npt.NDArray[np.float32], k: int, allowed: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Exact top-k among the ``allowed`` rows, from the vectors the index stores."""
+    rows = np.unique(allowed.astype(np.int64))
+    rows = rows[(rows >= 0) & (rows < index.ntotal)]
+    if not len(rows):
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    scores = index.reconstruct_batch(rows) @ q[0]
+    top = np.argsort(-scores, kind="stable")[:k] if len(rows) <= k else np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return scores[top].astype(np.float32), rows[top]
 
 
 def search(
@@ -49,16 +138,24 @@ def search(
     faiss: Any = _faiss  # the bundled type stubs lag behind the library (SearchParametersHNSW, sel=)
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     k = max(1, min(k, index.ntotal))
-    params = None
-    if allowed is not None:
-        selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
-        if isinstance(index, faiss.IndexHNSWFlat):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
-        else:
-            params = faiss.SearchParameters(sel=selector)
-    elif isinstance(index, faiss.IndexHNSWFlat):
+    hnsw = isinstance(index, faiss.IndexHNSW)
+    ivf = isinstance(index, faiss.IndexIVF)
+    if allowed is not None and (hnsw or ivf) and len(allowed) <= EXACT_FILTER_MAX:
+        return _exact_subset(index, q, k, allowed)
+    selector = faiss.IDSelectorBatch(allowed.astype(np.int64)) if allowed is not None else None
+    params: Any = None
+    if hnsw:
         params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
-    scores, ids = index.search(q, k, params=params)
+    elif ivf:
+        # Filtered: probe more lists, since most of each list's rows are filtered out.
+        nprobe = min(index.nlist, IVF_NPROBE * (1 if selector is None else 4))
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
+    elif selector is not None:
+        params = faiss.SearchParameters()
+    if selector is not None:
+        params.sel = selector
+    with _one_thread():
+        scores, ids = index.search(q, k, params=params)
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep].astype(np.int64)
 

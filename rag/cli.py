@@ -36,6 +36,15 @@ def _add_index_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_mode_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mode",
+        default=os.environ.get("RAG_MODE"),
+        choices=["dense", "lexical", "hybrid"],
+        help="retrieval: dense (embeddings), lexical (BM25, French stemming) or hybrid (default)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rag",
@@ -86,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", action="append", metavar="FILE", help="only search this document (path relative to the corpus); repeatable"
     )
     p.add_argument("--min-score", type=float, default=None, help="drop passages scoring below this")
+    _add_mode_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON (fields documented in the README)")
 
     p = sub.add_parser("docs", help="list the indexed documents")
@@ -100,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_arg(p)
     p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
     p.add_argument("--out", default="eval/out", metavar="DIR", help="report folder (default eval/out)")
+    _add_mode_arg(p)
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="compare two report.json files")
 
     p = sub.add_parser("serve", help="start the web app (builds the index first if missing)")
@@ -152,7 +163,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     clean_query(args.question)  # fail on an empty question before loading anything
     retriever = Retriever.load(args.index)
-    hits = retriever.search(args.question, k=args.k, sources=args.source, min_score=args.min_score)
+    hits = retriever.search(args.question, k=args.k, sources=args.source, min_score=args.min_score, mode=args.mode)
     if args.json:
         payload = {"question": args.question, "abstain": bool(hits and hits[0].abstain), "hits": [h.to_dict() for h in hits]}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -196,6 +207,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag import __version__
 
     manifest["rag_version"] = __version__
+    if args.mode:
+        retriever.default_mode = args.mode
+    manifest["mode"] = retriever.default_mode
     result = evaluate.run_eval(retriever, questions, k=args.k, progress=not args.quiet, manifest=manifest)
     paths = report.write_reports(result.to_dict(), args.out)
     print(report.format_summary(result.to_dict()))
@@ -210,6 +224,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(message: object) -> str:
+    """Errors are one line on stderr, whatever a library put in the message."""
+    return " ".join(str(message).split())
+
+
+def _log_filter(record: logging.LogRecord) -> bool:
+    """rag's own warnings (each names its file), other libraries' warnings and errors, but not pypdf's: its
+    messages about a damaged PDF's internals never say which file, and rag reports the skipped file itself."""
+    if record.name == "rag" or record.name.startswith("rag."):
+        return True
+    return record.levelno >= logging.WARNING and not record.name.startswith("pypdf")
+
+
+def _argv_text(text: str) -> str:
+    """A command-line argument as text. Bytes that are not UTF-8 reach Python as lone surrogates, which no model can
+    encode: they are read as cp1252 (a latin-1 terminal), or replaced when the rest of the argument is UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # lone surrogates that did not come from bytes
+        return text.encode("utf-8", "replace").decode("utf-8")
+    utf8 = raw.decode("utf-8", "replace")
+    if any(ord(ch) > 0x7F and ch != "\ufffd" for ch in utf8):
+        return utf8
+    return raw.decode("cp1252", "replace")
+
+
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "eval": cmd_eval, "serve": cmd_serve}
 
 
@@ -219,17 +264,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="rag: warning: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("rag: warning: %(message)s"))
+    handler.addFilter(_log_filter)
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, handlers=[handler])
+    if getattr(args, "question", None):
+        args.question = _argv_text(args.question)
     try:
         return COMMANDS[args.command](args)
     except RagError as exc:
-        sys.stderr.write(f"rag: error: {exc}\n")
+        sys.stderr.write(f"rag: error: {_one_line(exc)}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("rag: interrupted (the previous index, if any, is unchanged)\n")
         return 130
     except OSError as exc:
-        sys.stderr.write(f"rag: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+        where = f": {exc.filename}" if exc.filename else ""
+        unchanged = " (the previous index, if any, is unchanged)" if args.command == "index" else ""
+        sys.stderr.write(f"rag: error: {_one_line(exc.strerror or exc)}{where}{unchanged}\n")
         return EXIT_ERROR
 
 

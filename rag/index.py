@@ -45,6 +45,11 @@ class BuildReport:
         )
 
 
+def embedding_text(title: str, text: str) -> str:
+    """What the model embeds for a passage: its document's title gives it context ("selon l'OTAN")."""
+    return f"{title}\n{text}" if title else text
+
+
 def text_key(text: str) -> str:
     """Content hash of a text as embedded (vectors are reused by this key, for the same embedder only)."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
@@ -63,8 +68,9 @@ def _previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.
     if old.manifest.get("embedder", {}).get("id") != embedder_id:
         return {}, sources
     cache: dict[str, npt.NDArray[np.float32]] = {}
+    titles = {d.info.source: d.info.title for d in old.documents}
     for passage, vector in zip(old.passages, old.vectors, strict=True):
-        cache[text_key(passage.text)] = np.array(vector)
+        cache[text_key(embedding_text(titles.get(passage.source, ""), passage.text))] = np.array(vector)
     row = 0
     for passage, spans in zip(old.passages, old.sentence_spans, strict=True):
         for s, e in spans:
@@ -120,7 +126,9 @@ def build_from_documents(
             passages.extend(chunk_document(doc, settings))
         spans = [split_sentences(p.text) for p in passages]
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
-        vectors, n_new = _embed_with_cache(embedder, [p.text for p in passages], cache, progress)
+        titles = {d.info.source: d.info.title for d in documents}
+        passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
+        vectors, n_new = _embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = _embed_with_cache(embedder, sentence_texts, cache, progress)
         kind = ann.choose_kind(len(passages), index_type)
         manifest: dict[str, Any] = {
@@ -128,6 +136,7 @@ def build_from_documents(
             "corpus": corpus,
             "embedder": {"id": embedder.id, "spec": embedder_spec, "dim": embedder.dim},
             "chunking": settings.to_dict(),
+            "passage_embedding": "document title + newline + passage text; sentences embedded alone",
             "index_type": kind,
             "documents": {
                 d.info.source: {"sha256": d.sha256, "passages": sum(1 for p in passages if p.source == d.info.source)}

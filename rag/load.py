@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,44 +30,99 @@ class SkipFile(Exception):
     """Raised by a reader for a file that must be skipped; the message says why."""
 
 
+# Signatures of binary formats that are sometimes given a text extension by mistake (the start of the file).
+BINARY_SIGNATURES = {
+    b"%PDF-": "a PDF",
+    b"PK\x03\x04": "a zip archive (.docx, .odt, .zip...)",
+    b"\xd0\xcf\x11\xe0": "an old Office document (.doc, .xls)",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"\x7fELF": "a program",
+    b"{\\rtf": "an RTF document",
+}
+
+
 def decode_text(data: bytes) -> str:
-    """Decode a text file: BOMs first, then strict UTF-8, then cp1252 (legacy French), then latin-1."""
+    """Decode a text file: BOMs first, then strict UTF-8, then cp1252 (legacy French; latin-1 for its undefined bytes).
+
+    UTF-8 with a few invalid bytes (a damaged or truncated file) stays UTF-8, the bad bytes becoming U+FFFD:
+    decoding it as cp1252 would turn every accented letter into mojibake ("Ã©").
+    """
+    return _decode(data)[0]
+
+
+def _decode(data: bytes) -> tuple[str, str | None]:
+    """The text, and a note for the user when bytes had to be replaced."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
+        return _utf8(data[3:])
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return data.decode("utf-16"), None
+    for signature, kind in BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise SkipFile(f"looks binary: it is {kind}, not text (give it its real extension)")
     if b"\x00" in data[:4096]:
         raise SkipFile("looks binary (contains NUL bytes)")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), None
     except UnicodeDecodeError:
         pass
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f") + text.count("\x7f")
+    text, note = _utf8(data)
+    if note is not None and _mostly_utf8(text):
+        return text, note
+    # cp1252, its five undefined bytes read as latin-1 (as browsers do): one stray byte must not turn every
+    # typographic apostrophe of the file into a control character.
+    text = data.decode("cp1252", errors="surrogateescape")
+    text = re.sub("[\udc80-\udcff]", lambda m: chr(ord(m.group()) - 0xDC00), text)
+    # C0 and C1 control characters never occur in text.
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
     if controls > max(8, len(text) // 100):
         raise SkipFile("looks binary (not text in UTF-8, cp1252 or latin-1)")
-    return text
+    return text, None
+
+
+def _utf8(data: bytes) -> tuple[str, str | None]:
+    """UTF-8, invalid bytes replaced by U+FFFD, with a note saying how many."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    return text, f"invalid UTF-8 ({bad} bad byte sequence(s) replaced by U+FFFD)"
+
+
+def _mostly_utf8(text: str) -> bool:
+    """True when correctly decoded non-ASCII characters outnumber the replaced sequences (a damaged UTF-8 file).
+
+    A legacy cp1252 file has (almost) no valid multi-byte UTF-8 sequence: each accented letter is a bad byte.
+    """
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    return bad <= max(8, len(text) // 100) and good > bad
 
 
 def _read_pdf(path: Path) -> tuple[str, tuple[int, ...]]:
-    from pypdf import PdfReader
+    from pypdf import PasswordType, PdfReader
     from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             try:
-                reader.decrypt("")
+                opened = reader.decrypt("")
             except Exception as exc:
-                raise SkipFile("PDF is encrypted") from exc
+                raise SkipFile(f"PDF is encrypted and cannot be opened ({exc.__class__.__name__})") from exc
+            if opened == PasswordType.NOT_DECRYPTED:  # decrypt() returns this instead of raising
+                raise SkipFile("PDF is encrypted with a password; save a copy without the password to index it")
         pages = [page.extract_text() or "" for page in reader.pages]
     except SkipFile:
         raise
     except (PdfReadError, ValueError, KeyError, OSError, TypeError) as exc:
         raise SkipFile(f"unreadable PDF ({exc.__class__.__name__}: {exc})") from exc
+    except Exception as exc:  # a damaged file can make pypdf fail anywhere (AttributeError, LimitReachedError...)
+        raise SkipFile(f"unreadable PDF, probably damaged ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
     if not any(p.strip() for p in pages):
         raise SkipFile("PDF has no text layer (scanned images?); run OCR on it first")
     # Pages are separated by a form feed, as pdftotext does, so page starts are offsets in one text.
@@ -88,7 +144,7 @@ def _read_docx(path: Path) -> str:
 
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise SkipFile(f"not a valid .docx ({exc.__class__.__name__})") from exc
+        raise SkipFile(f"not a valid .docx ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
     except Exception as exc:  # python-docx raises its own PackageNotFoundError and friends
         raise SkipFile(f"not a valid .docx ({exc.__class__.__name__}: {exc})") from exc
     paragraphs = [p.text for p in document.paragraphs]
@@ -124,7 +180,10 @@ def read_text(path: Path, fmt: str) -> tuple[str, tuple[int, ...]]:
     data = path.read_bytes()
     if fmt == "html":
         return _read_html(data), ()
-    return decode_text(data), ()
+    text, note = _decode(data)
+    if note:
+        log.warning("%s: %s", path, note)
+    return text, ()
 
 
 def title_from_filename(path: Path) -> str:
@@ -184,7 +243,9 @@ def iter_files(corpus: Path) -> Iterator[tuple[Path, str]]:
     """
     root = corpus.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in [d for d in dirnames if not d.startswith(".") and os.path.islink(os.path.join(dirpath, d))]:
+            log.warning("skipped %s: symbolic link to a folder (not followed)", Path(dirpath) / name)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not os.path.islink(os.path.join(dirpath, d)))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if name.startswith(".") or name == CATALOG_NAME:
@@ -195,7 +256,13 @@ def iter_files(corpus: Path) -> Iterator[tuple[Path, str]]:
             if path.suffix.lower() not in SUPPORTED:
                 log.warning("skipped %s: unsupported file type %r", path, path.suffix)
                 continue
-            yield path, path.relative_to(root).as_posix()
+            source = path.relative_to(root).as_posix()
+            try:
+                source.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8 in a name (os.walk gives them as surrogates)
+                log.warning("skipped %s: file name is not valid UTF-8 (it cannot be cited); rename the file", path)
+                continue
+            yield path, source
 
 
 def load_corpus(corpus: str | os.PathLike[str]) -> list[Document]:

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from rag import ann, store
+from rag import ann, rank, store
 from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
+from rag.lang import guess_language
 from rag.types import Document, DocumentInfo, Hit, Passage, Span
 
 MAX_QUERY_CHARS = 2000
@@ -38,7 +39,14 @@ def clean_query(query: str) -> str:
 
 
 class Retriever:
-    """Searches one index directory. Load once, then call ``search`` as often as needed (thread-safe reads)."""
+    """Searches one index directory. Load once, then call ``search`` as often as needed (thread-safe reads).
+
+    Modes: ``dense`` (FAISS over passage embeddings), ``lexical`` (BM25 with French stemming) and ``hybrid``
+    (the default: dense candidates and BM25 candidates, re-scored with the best-matching sentence of each passage
+    and fused with the lexical evidence; see ``rag.rank``).
+    """
+
+    default_mode: str = "hybrid"
 
     def __init__(self, data: store.IndexData, embedder: Embedder, path: Path | None = None) -> None:
         self.data = data
@@ -102,16 +110,59 @@ class Retriever:
 
     def highlight(self, row: int, query_vector: npt.NDArray[np.float32]) -> tuple[Span, ...]:
         """The sentence(s) of passage ``row`` closest to the question, as spans of its text."""
-        lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
         spans = self.data.sentence_spans[row]
-        if hi <= lo:
+        if not spans:
             return ()
-        sims = np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector
+        sims = self._sentence_sims(row, query_vector)
         candidates = [i for i, (s, e) in enumerate(spans) if e - s >= MIN_HIGHLIGHT_CHARS] or list(range(len(spans)))
         ranked = sorted(candidates, key=lambda i: -float(sims[i]))
         best = float(sims[ranked[0]])
         chosen = [i for i in ranked[:MAX_HIGHLIGHTS] if float(sims[i]) >= best - HIGHLIGHT_MARGIN]
         return tuple(Span(spans[i][0], spans[i][1], float(sims[i])) for i in sorted(chosen))
+
+    def _sentence_sims(self, row: int, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
+        sims: npt.NDArray[np.float32] = np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector
+        return sims
+
+    def _rank(
+        self, text: str, vector: npt.NDArray[np.float32] | None, k: int, allowed: npt.NDArray[np.int64] | None, mode: str
+    ) -> rank.Ranking:
+        if mode == "dense":
+            assert vector is not None
+            scores, rows = ann.search(self.data.faiss_index, vector, k, allowed)
+            return rank.Ranking(rows, scores, scores, np.zeros_like(scores))
+        lexical = (
+            self.data.lexical.scores(text)
+            if self.data.lexical is not None
+            else np.zeros(len(self.data.passages), dtype=np.float32)
+        )
+        if allowed is not None:
+            mask = np.zeros(len(lexical), dtype=bool)
+            mask[allowed] = True
+            lexical = np.where(mask, lexical, np.float32(0.0))
+        if mode == "lexical":
+            return rank.lexical_only(lexical, k)
+        assert vector is not None
+        n = max(rank.CANDIDATES, 4 * k)
+        _, dense_rows = ann.search(self.data.faiss_index, vector, n, allowed)
+        rows = rank.candidates(dense_rows, lexical, n)
+        passage_sims = np.asarray(self.data.vectors[rows]) @ vector  # rows are sorted: sequential reads
+        sentence_best = np.array(
+            [
+                float(s.max()) if len(s := self._sentence_sims(int(r), vector)) else float(p)
+                for r, p in zip(rows, passage_sims, strict=True)
+            ],
+            dtype=np.float32,
+        )
+        return rank.hybrid(rows, passage_sims, sentence_best, lexical[rows], k, float(lexical.max(initial=0.0)))
+
+    def evidence(self, query: str) -> rank.Evidence:
+        """What the abstention decision sees for a question in hybrid mode (used to calibrate it)."""
+        text = clean_query(query)
+        ranking = self._rank(text, self.embedder.embed_query(text), 1, None, "hybrid")
+        top = float(ranking.scores[0]) if len(ranking.rows) else 0.0
+        return rank.Evidence(top, ranking.lexical_max, guess_language(text))
 
     def search(
         self,
@@ -121,22 +172,29 @@ class Retriever:
         sources: Iterable[str] | None = None,
         min_score: float | None = None,
         highlight: bool = True,
+        mode: str | None = None,
     ) -> list[Hit]:
-        """The ``k`` passages closest to ``query``, best first.
+        """The ``k`` passages that best answer ``query``, best first.
 
         ``sources`` restricts the search to some documents (paths relative to the corpus); ``min_score`` drops
-        weaker hits; ``highlight`` computes the answering sentence(s) of each hit.
+        weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is ``dense``,
+        ``lexical`` or ``hybrid`` (default: ``self.default_mode``). When nothing seems to answer, every hit has
+        ``abstain=True`` (the hits are still returned, for the user to judge).
         """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise BadInputError(f"k must be a positive whole number, not {k!r}")
+        mode = mode or self.default_mode
+        if mode not in rank.MODES:
+            raise BadInputError(f"unknown retrieval mode {mode!r}; use one of {', '.join(rank.MODES)}")
         text = clean_query(query)
         allowed = self._allowed_rows(sources)
         if not self.data.passages or (allowed is not None and len(allowed) == 0):
             return []
-        vector = self.embedder.embed_query(text)
-        scores, rows = ann.search(self.data.faiss_index, vector, k, allowed)
+        vector = self.embedder.embed_query(text) if mode != "lexical" or highlight else None
+        ranking = self._rank(text, vector, k, allowed, mode)
+        abstain = rank.should_abstain(ranking, mode, guess_language(text))
         hits: list[Hit] = []
-        for score, row in zip(scores.tolist(), rows.tolist(), strict=True):
+        for row, score in zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True):
             if min_score is not None and score < min_score:
                 continue
             passage = self.data.passages[row]
@@ -146,7 +204,8 @@ class Retriever:
                     document=self._docs[passage.source].info,
                     score=float(score),
                     rank=len(hits) + 1,
-                    highlights=self.highlight(row, vector) if highlight else (),
+                    highlights=self.highlight(row, vector) if highlight and vector is not None else (),
+                    abstain=abstain,
                 )
             )
         return hits

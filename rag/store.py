@@ -9,6 +9,7 @@ Layout of ``index/`` (one generation of data files, named by the manifest):
 - ``vectors-<gen>.npy``        passage vectors, float32 ``(n, dim)``, unit length
 - ``sentences-<gen>.npy``      sentence vectors, float32, in passage then sentence order
 - ``faiss-<gen>.index``        the FAISS index over the passage vectors
+- ``bm25-<gen>/``               the lexical (BM25) index: bm25s's ``.npy`` arrays and JSON vocabulary/params
 
 A build writes a new generation next to the current one, then atomically replaces ``manifest.json``; only then
 are the files of older generations deleted. A crash at any point leaves the previous manifest pointing at complete
@@ -21,8 +22,9 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,12 +34,13 @@ import numpy.typing as npt
 
 from rag import __version__, ann
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
+from rag.lexical import LexicalIndex
 from rag.types import Document, DocumentInfo, Passage
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-FILES = ("documents", "passages", "vectors", "sentences", "faiss")
+FILES = ("documents", "passages", "vectors", "sentences", "faiss", "bm25")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class IndexData:
     vectors: npt.NDArray[np.float32]
     sentence_vectors: npt.NDArray[np.float32]
     faiss_index: Any = field(default=None, repr=False)
+    lexical: LexicalIndex | None = field(default=None, repr=False)
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -126,6 +130,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         "vectors": f"vectors-{gen}.npy",
         "sentences": f"sentences-{gen}.npy",
         "faiss": f"faiss-{gen}.index",
+        "bm25": f"bm25-{gen}",
     }
     try:
         _fsync_write(path / names["documents"], _jsonl([_document_row(d) for d in data.documents]))
@@ -141,11 +146,16 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         ann.write(faiss_index, str(path / names["faiss"]))
         with open(path / names["faiss"], "rb+") as fh:
             os.fsync(fh.fileno())
+        lexical = data.lexical or LexicalIndex.build(lexical_texts(data))
+        lexical.save(path / names["bm25"])
+        _fsync_tree(path / names["bm25"])
         manifest = dict(data.manifest)
         manifest.update(
             format_version=FORMAT_VERSION,
             rag_version=__version__,
             files=names,
+            # Checked on load: a truncated or partly overwritten data file is reported instead of half-read.
+            sizes=_sizes(path, names.values()),
             passages=len(data.passages),
             sentences=len(data.sentence_vectors),
         )
@@ -159,8 +169,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             os.close(dir_fd)
     except BaseException:
         for name in names.values():
-            with contextlib.suppress(OSError):
-                (path / name).unlink()
+            _remove(path / name)
         raise
     remove_stale(path, keep=set(names.values()))
 
@@ -171,8 +180,21 @@ def remove_stale(path: Path, keep: set[str]) -> None:
         stale_data = child.name.split("-", 1)[0] in FILES and child.name not in keep
         stale_tmp = child.name.startswith(f"{MANIFEST}.") and child.name.endswith(".tmp")
         if stale_data or stale_tmp:
-            with contextlib.suppress(OSError):
-                child.unlink()
+            _remove(child)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def lexical_texts(data: IndexData) -> list[str]:
+    """What the lexical index sees of each passage: its document's title, then its text."""
+    titles = {d.info.source: d.info.title for d in data.documents}
+    return [f"{titles.get(p.source, '')}\n{p.text}" for p in data.passages]
 
 
 def read_manifest(index_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -200,6 +222,7 @@ def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True) -> Ind
     manifest = read_manifest(path)
     try:
         names: dict[str, str] = manifest["files"]
+        _check_sizes(path, manifest)
         documents = [_document_from_row(json.loads(line)) for line in _lines(path / names["documents"])]
         passages: list[Passage] = []
         spans: list[list[tuple[int, int]]] = []
@@ -207,27 +230,71 @@ def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True) -> Ind
             row = json.loads(line)
             spans.append([(int(s), int(e)) for s, e in row.pop("sentences")])
             passages.append(Passage(**row))
-        faiss_index = ann.read(str(path / names["faiss"]))
+        try:
+            faiss_index = ann.read(str(path / names["faiss"]))
+        except RuntimeError as exc:  # FAISS's own message is about its C++ internals: say which file instead
+            raise IndexIncompatibleError(
+                f"{path / names['faiss']} is damaged (FAISS cannot read it); re-run `rag index` to rebuild it"
+            ) from exc
+        lexical = LexicalIndex.load(path / names["bm25"], len(passages))
         # Serving never touches the passage vectors (FAISS holds its own copy): map them instead of reading.
         mode: Literal["r"] | None = None if with_vectors else "r"
         vectors = np.load(path / names["vectors"], allow_pickle=False, mmap_mode=mode)
         sentence_vectors = np.load(path / names["sentences"], allow_pickle=False)
+        dim = int(manifest.get("embedder", {}).get("dim", 0))
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise IndexIncompatibleError(
             f"{path} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
         ) from exc
-    dim = int(manifest.get("embedder", {}).get("dim", 0))
     n_sentences = sum(len(s) for s in spans)
+    sources = {d.info.source for d in documents}
+    listed = manifest.get("documents")
     consistent = (
         faiss_index.ntotal == len(passages) == len(vectors)
         and len(sentence_vectors) == n_sentences
         and (len(passages) == 0 or (faiss_index.d == dim and vectors.shape[1] == dim))
+        and all(p.source in sources for p in passages)
+        and (not isinstance(listed, dict) or set(listed) == sources)
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
-    return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index)
+    return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical)
+
+
+def _sizes(path: Path, names: Iterable[str]) -> dict[str, int]:
+    """Byte size of every data file of a generation (files inside its folders by relative path)."""
+    sizes: dict[str, int] = {}
+    for name in names:
+        target = path / name
+        files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
+        sizes.update({f.relative_to(path).as_posix(): f.stat().st_size for f in files})
+    return sizes
+
+
+def _fsync_tree(folder: Path) -> None:
+    """fsync the files a library wrote into ``folder``, and the folder itself, before the manifest points at them."""
+    for child in sorted(folder.rglob("*")):
+        if child.is_file():
+            with open(child, "rb+") as fh:
+                os.fsync(fh.fileno())
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _check_sizes(path: Path, manifest: dict[str, Any]) -> None:
+    """Compare the data files with the sizes the manifest recorded (indexes written before sizes were kept pass)."""
+    for name, size in (manifest.get("sizes") or {}).items():
+        actual = (path / name).stat().st_size
+        if actual != size:
+            raise IndexIncompatibleError(
+                f"{path / name} is damaged ({actual} bytes instead of {size}: truncated or overwritten); "
+                "re-run `rag index` to rebuild it"
+            )
 
 
 def _lines(path: Path) -> list[str]:

@@ -1,0 +1,27 @@
+"""A tiny language guess for questions (French or English), from function words: no model, no dependency."""
+
+from __future__ import annotations
+
+import re
+
+_FR = frozenset(
+    "le la les un une des du de au aux et ou est sont que qui quoi quel quelle quels quelles quand comment pourquoi "
+    "combien où dans pour par sur avec ce cette ces il elle ils elles nous vous leur leurs a-t-il a-t-elle ne pas "
+    "selon été être ont avoir".split()
+)
+_EN = frozenset(
+    "the a an of and or is are was were what which who whom when how why where in on for by with this that these "
+    "those it they we you their does do did has have had according been be to from".split()
+)
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+def guess_language(text: str) -> str:
+    """``"fr"``, ``"en"`` or ``"und"`` when the question gives no clue."""
+    words = [w.casefold() for w in _WORD.findall(text)]
+    fr = sum(w in _FR or w.startswith(("l'", "l’", "d'", "d’", "qu'", "qu’")) for w in words)
+    en = sum(w in _EN for w in words)
+    if fr == en:
+        accents = sum(ch in "éèêàâçîôûœ" for ch in text.casefold())
+        return "fr" if accents else ("und" if fr == 0 else "en")
+    return "fr" if fr > en else "en"

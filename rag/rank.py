@@ -1,0 +1,101 @@
+"""Scoring and fusion of dense and lexical evidence, and the decision to abstain.
+
+The weights were chosen on ``eval/questions.jsonl`` (French and English questions on the shipped corpus) and
+checked on PIAF and XQuAD; ``eval/reports/`` holds the before/after reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+MODES = ("dense", "lexical", "hybrid")
+# Candidates taken from each retriever before re-scoring: cheap, and deep enough that re-scoring can promote
+# a passage whose whole-passage vector ranks low but one of whose sentences answers exactly.
+CANDIDATES = 100
+# A passage's dense score mixes its own similarity and its best sentence's: long passages dilute the one
+# sentence that answers, and the best sentence alone ignores the context that disambiguates it.
+PASSAGE_WEIGHT = 0.3
+# BM25 evidence enters through a saturating transform bm25 / (bm25 + LEXICAL_HALF), so the fused score keeps an
+# absolute meaning (comparable across questions) and rare exact terms (names, dates, acronyms) can tip close calls.
+LEXICAL_WEIGHT = 0.02
+LEXICAL_HALF = 10.0
+# Abstention (hybrid mode, default model): nothing is taken to answer when the best fused score is below the
+# threshold for the question's language (English questions on French text score lower), or when a French
+# (or unrecognisable) question shares no weighty term with any passage. Calibrated with eval/calibrate_abstention.py on the
+# answerable and no-answer questions of eval/questions.jsonl: the highest no-answer recall that keeps false
+# abstention on answerable questions at or under 5 %.
+ABSTAIN_BELOW = {"fr": 0.81, "en": 0.77, "und": 0.77}
+ABSTAIN_LEXICAL_FR = 1.0
+
+Rows = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Passage rows best first, their ranking scores, and the evidence behind them."""
+
+    rows: Rows
+    scores: Scores
+    dense: Scores
+    lexical: Scores
+    lexical_max: float = 0.0  # best BM25 score over the whole index (the lexical evidence for any answer)
+
+
+def _top(scores: Scores, k: int) -> Rows:
+    k = min(k, len(scores))
+    part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    order: Rows = part[np.argsort(-scores[part], kind="stable")].astype(np.int64)
+    return order
+
+
+def lexical_only(lexical: Scores, k: int) -> Ranking:
+    """BM25 ranking; passages with no matching term are not returned."""
+    rows = _top(lexical, k)
+    rows = rows[lexical[rows] > 0]
+    return Ranking(rows, lexical[rows].astype(np.float32), np.zeros(len(rows), np.float32), lexical[rows])
+
+
+def candidates(dense_rows: Rows, lexical: Scores, n: int) -> Rows:
+    """Union of the dense top-n and the lexical top-n (passages with at least one matching term)."""
+    lexical_rows = _top(lexical, n)
+    lexical_rows = lexical_rows[lexical[lexical_rows] > 0]
+    rows: Rows = np.unique(np.concatenate([dense_rows, lexical_rows]).astype(np.int64))
+    return rows
+
+
+def hybrid(rows: Rows, passage_sims: Scores, sentence_best: Scores, lexical: Scores, k: int, lexical_max: float) -> Ranking:
+    """Fuse dense (passage + best sentence) and lexical evidence; return the top k."""
+    dense = (PASSAGE_WEIGHT * passage_sims + (1 - PASSAGE_WEIGHT) * sentence_best).astype(np.float32)
+    fused = (dense + LEXICAL_WEIGHT * lexical / (lexical + LEXICAL_HALF)).astype(np.float32)
+    top = _top(fused, k)
+    return Ranking(rows[top], fused[top], dense[top], lexical[top].astype(np.float32), lexical_max)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The signals the abstention decision uses."""
+
+    top: float  # best fused score
+    lexical_max: float  # best BM25 score over the index
+    lang: str  # guessed language of the question
+
+
+def abstains(evidence: Evidence, below: dict[str, float] = ABSTAIN_BELOW, lexical_fr: float = ABSTAIN_LEXICAL_FR) -> bool:
+    """The abstention rule (thresholds overridable so that the calibration script can search them)."""
+    if evidence.top < below.get(evidence.lang, below["und"]):
+        return True
+    # A question with no English function word must share terms with the text (a bare keyword, or gibberish).
+    return evidence.lang in ("fr", "und") and evidence.lexical_max < lexical_fr
+
+
+def should_abstain(ranking: Ranking, mode: str, lang: str) -> bool:
+    """True when the best passage is too weak to be presented as an answer (calibrated for hybrid mode only)."""
+    if len(ranking.rows) == 0:
+        return True
+    if mode != "hybrid":
+        return False
+    return abstains(Evidence(float(ranking.scores[0]), ranking.lexical_max, lang))
