@@ -1,0 +1,61 @@
+"""Browser fixtures: the app on a free local port over a private copy of the corpus, and headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ui.screenshot import CHROMIUM, launch_app, launch_browser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    url: str
+    corpus: Path
+    index: Path
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The shipped corpus (copied: uploads must not touch the repository), indexed with the real model."""
+    base = tmp_path_factory.mktemp("app")
+    corpus, index = base / "corpus", base / "index"
+    shutil.copytree(ROOT / "corpus", corpus)
+    demo, url = launch_app(index, corpus)
+    try:
+        yield RunningApp(url, corpus, index)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"{CHROMIUM} not found: install it with `apt-get install -y chromium chromium-driver`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_browser(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, app: RunningApp) -> Iterator[Any]:
+    """A fresh desktop-sized page on the app, with browser errors collected in ``page.errors``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.set_default_timeout(30_000)
+    page.goto(app.url)
+    page.locator("#rag-question").wait_for()
+    yield page
+    context.close()

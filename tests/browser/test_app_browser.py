@@ -1,0 +1,156 @@
+"""End to end: the web app in headless Chromium, with the real default model (run with ``pytest -m ''``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.load import load_catalog
+from tests.browser.conftest import ROOT, RunningApp
+from ui.render import NO_ANSWER
+from ui.screenshot import ask
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CATALOG = load_catalog(ROOT / "corpus")
+OTAN = CATALOG["2022-09-23_otan_referendums-ukraine.txt"]["title"]
+RUSSIE = CATALOG["cuf_groupe-pays-russie.txt"]["title"]
+EVIL = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1">'
+
+
+def first_card(page: Any) -> Any:
+    card = page.locator("#rag-results .rag-card").first
+    card.wait_for()
+    return card
+
+
+def upload(page: Any, name: str, text: str) -> Any:
+    """Upload a file through the file input; returns the status message once indexing has finished."""
+    page.locator("#rag-add").get_by_text("Add a document").click()
+    page.locator("#rag-upload input[type=file]").set_input_files(
+        files=[{"name": name, "mimeType": "text/plain", "buffer": text.encode("utf-8")}]
+    )
+    status = page.locator("#rag-upload-status .rag-notice")
+    status.wait_for(timeout=60_000)
+    return status
+
+
+def test_french_question_cites_the_right_document(page: Any) -> None:
+    ask(page, "Quand le groupe-pays Russie a-t-il été créé ?")
+    card = first_card(page)
+    assert RUSSIE in card.locator(".rag-cite").inner_text()
+    assert card.locator(".rag-text mark").count() >= 1
+    assert card.locator(".rag-text mark").first.inner_text().strip()
+    assert RUSSIE in card.locator(".rag-cite-string").inner_text()
+    assert not page.errors
+
+
+def test_english_question_via_the_button_cites_the_right_document(page: Any) -> None:
+    page.locator("#rag-question textarea, #rag-question input").first.fill("Which regions held the sham referendums?")
+    page.locator("#rag-ask").click()
+    card = first_card(page)
+    assert OTAN in card.locator(".rag-cite").inner_text()
+    assert card.locator(".rag-text mark").count() >= 1
+    card.locator("details.rag-context summary").click()
+    assert card.locator(".rag-ctx-hit mark").first.is_visible()
+
+
+def test_example_click_runs_the_search(page: Any) -> None:
+    page.get_by_text("Quand le groupe-pays Russie a-t-il été créé ?", exact=True).click()
+    assert RUSSIE in first_card(page).locator(".rag-cite").inner_text()
+
+
+def test_nonsense_question_shows_the_no_answer_state(page: Any) -> None:
+    """Depends on the retriever's abstention (hits[0].abstain) being calibrated."""
+    results = ask(page, "zxqv blorf ???")
+    assert NO_ANSWER in results.inner_text()
+    assert page.locator("#rag-results .rag-card.rag-weak").count() >= 1
+
+
+def test_uploaded_document_becomes_searchable(page: Any, app: RunningApp) -> None:
+    text = (
+        "Jumelages franco-russes\n\n"
+        "Le jumelage entre Dijon et Volgograd a été signé en 1966, en pleine détente entre la France et l'URSS. "
+        "Il a été suspendu en 2022 après l'invasion de l'Ukraine.\n"
+    )
+    status = upload(page, "jumelage-dijon-volgograd.txt", text)
+    assert "rag-ok" in (status.get_attribute("class") or ""), status.inner_text()
+    assert (app.corpus / "jumelage-dijon-volgograd.txt").is_file()
+    ask(page, "En quelle année le jumelage entre Dijon et Volgograd a-t-il été signé ?")
+    card = first_card(page)
+    assert "Jumelage dijon volgograd" in card.locator(".rag-cite").inner_text()
+    assert "1966" in card.locator(".rag-text mark").first.inner_text()
+    page.locator("#rag-docs").get_by_text("Indexed documents").click()
+    page.locator("#rag-docs .rag-docs").get_by_text("jumelage-dijon-volgograd.txt").wait_for()
+
+
+def test_unreadable_upload_is_refused_and_not_kept(page: Any, app: RunningApp) -> None:
+    before = sorted(p.name for p in app.corpus.iterdir())
+    status = upload(page, "rapport.pdf", "ceci n'est pas un PDF")
+    assert "rag-error" in (status.get_attribute("class") or "")
+    assert "rapport.pdf" in status.inner_text() and "Nothing was added" in status.inner_text()
+    assert sorted(p.name for p in app.corpus.iterdir()) == before
+
+
+def test_malicious_document_is_shown_escaped_and_never_runs(page: Any, app: RunningApp) -> None:
+    text = (
+        "Consignes de sécurité du portail de la mairie de Besançon\n\n"
+        f"La mairie de Besançon rappelle que ce texte piégé ne doit jamais s'exécuter : {EVIL} "
+        "Le portail de Besançon filtre les contenus envoyés par les agents.\n"
+    )
+    status = upload(page, '<img src=x onerror="window.__pwned=1">.txt', text)
+    assert "rag-ok" in (status.get_attribute("class") or ""), status.inner_text()
+    assert not any(p.name.startswith("<") for p in app.corpus.iterdir())
+    ask(page, "Que rappelle la mairie de Besançon sur le texte piégé du portail ?")
+    card = first_card(page)
+    card.locator("details.rag-context summary").click()
+    page.wait_for_timeout(500)  # an injected <img onerror> would have fired by now
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert "<script>window.__pwned=1</script>" in card.locator(".rag-text").inner_text()
+    assert page.locator("#rag-results script, #rag-results img").count() == 0
+
+
+def test_phone_width_has_no_horizontal_scroll(browser: Any, app: RunningApp) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(app.url)
+        ask(page, "Qui porte la responsabilité de la guerre selon l'OTAN ?")
+        card = first_card(page)
+        card.locator("details.rag-context summary").click()
+        page.locator("#rag-docs").get_by_text("Indexed documents").click()
+        page.wait_for_timeout(300)
+        assert card.is_visible()
+        box = card.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 2
+    finally:
+        context.close()
+
+
+def test_screenshot_script(browser: Any, tmp_path: Path) -> None:
+    """``ui.screenshot.take`` works (it launches its own app on a private corpus copy)."""
+    from ui.screenshot import take
+
+    out = tmp_path / "shot.png"
+    take(out, browser=browser)
+    assert out.stat().st_size > 10_000
+
+
+def test_copy_button_copies_the_citation(browser: Any, app: RunningApp) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
+    try:
+        page = context.new_page()
+        page.goto(app.url)
+        ask(page, "What will the multinational force for Ukraine do?")
+        card = first_card(page)
+        card.locator(".rag-copy").click()
+        page.wait_for_function("document.querySelector('#rag-results .rag-copy').textContent === 'Copied'")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == card.locator(".rag-cite-string").text_content()
+        assert copied.startswith("«") and " — " in copied and ", chars " in copied
+    finally:
+        context.close()

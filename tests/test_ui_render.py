@@ -1,0 +1,133 @@
+"""HTML rendering of the web app's results: escaping, highlights, abstention, citation strings."""
+
+from __future__ import annotations
+
+import re
+
+from rag.types import DocumentInfo, Hit, Passage, Span
+from ui import render
+
+TEXT = "Premier point. L'OTAN condamne ces référendums illégaux. Dernier point."
+SENTENCE = "L'OTAN condamne ces référendums illégaux."
+EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
+
+
+def make_hit(
+    text: str = TEXT,
+    highlights: tuple[Span, ...] | None = None,
+    *,
+    title: str = "Déclaration de l'OTAN",
+    date: str = "2022-09-23",
+    page: int | None = None,
+    abstain: bool = False,
+    rank: int = 1,
+    paragraph: int = 3,
+) -> Hit:
+    if highlights is None:
+        start = text.find(SENTENCE)
+        highlights = (Span(start, start + len(SENTENCE), 0.9),) if start >= 0 else ()
+    passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905,
+                      text=text, page=page)
+    info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
+    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights, abstain=abstain)
+
+
+def neighbours(hit: Hit) -> list[Passage]:
+    before = Passage(id="doc.txt#2", source="doc.txt", paragraph=2, start=0, end=400, text="Avant <b>gras</b>.")
+    after = Passage(id="doc.txt#4", source="doc.txt", paragraph=4, start=906, end=1000, text="Après.")
+    return [before, hit.passage, after]
+
+
+def test_script_in_passage_text_is_escaped() -> None:
+    html = render.render_card(make_hit(f"Texte {EVIL} fin."))
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+    assert "onerror=&quot;window.__pwned=1&quot;" in html
+
+
+def test_script_in_title_is_escaped_everywhere() -> None:
+    html = render.render_results("question", [make_hit(title=EVIL)])
+    assert "<script" not in html and "<img" not in html
+    assert html.count("&lt;script&gt;") == 2  # the card's title and its citation string
+
+
+def test_script_in_question_is_escaped() -> None:
+    html = render.render_results(EVIL, [make_hit()])
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert "<script" not in render.render_results(EVIL, [])
+
+
+def test_script_in_context_and_document_list_is_escaped() -> None:
+    hit = make_hit()
+    html = render.render_card(hit, neighbours(hit))
+    assert "<b>" not in html and "&lt;b&gt;gras&lt;/b&gt;" in html
+    docs = render.render_documents([(DocumentInfo(source=f"{EVIL}.txt", title=EVIL), 3)])
+    assert "<script" not in docs and "<img" not in docs
+
+
+def test_mark_wraps_exactly_the_highlighted_sentence() -> None:
+    html = render.render_card(make_hit())
+    assert re.findall(r"<mark>(.*?)</mark>", html) == [render.esc(SENTENCE)]
+    assert f"Premier point. <mark>{render.esc(SENTENCE)}</mark> Dernier point." in html
+
+
+def test_highlight_offsets_index_the_raw_text_not_the_escaped_one() -> None:
+    text = "A < B & C. Voici la phrase qui répond. Fin."
+    start = text.index("Voici")
+    out = render.highlight_html(text, [Span(start, start + len("Voici la phrase qui répond."))])
+    assert out == "A &lt; B &amp; C. <mark>Voici la phrase qui répond.</mark> Fin."
+
+
+def test_several_spans_sorted_clamped_and_overlaps_dropped() -> None:
+    text = "aaa bbb ccc ddd"
+    out = render.highlight_html(text, [Span(8, 11), Span(0, 3), Span(1, 5), Span(12, 99), Span(5, 5)])
+    assert out == "<mark>aaa</mark> bbb <mark>ccc</mark> <mark>ddd</mark>"
+    assert render.highlight_html(text, []) == text
+
+
+def test_abstain_shows_the_notice_and_marks_cards_weak() -> None:
+    html = render.render_results("zxqv blorf ???", [make_hit(abstain=True), make_hit(abstain=True, rank=2)])
+    assert render.NO_ANSWER in html
+    assert html.count('class="rag-card rag-weak"') == 2
+    assert html.count(">weak<") == 2
+
+
+def test_no_abstain_no_notice() -> None:
+    html = render.render_results("question", [make_hit()])
+    assert render.NO_ANSWER not in html and "rag-weak" not in html
+
+
+def test_no_hits_says_so() -> None:
+    assert "No passage found" in render.render_results("question", [])
+
+
+def test_citation_string() -> None:
+    assert render.citation_string(make_hit()) == (
+        f"«{SENTENCE}» — Déclaration de l'OTAN (2022-09-23), ¶3, chars 452–905 of doc.txt"
+    )
+
+
+def test_citation_string_with_page_without_date_and_two_sentences() -> None:
+    text = "Un. Deux phrases ici. Trois. Quatre phrases là."
+    spans = (Span(4, 21), Span(29, 47))
+    hit = make_hit(text, spans, date="", page=2)
+    assert render.citation_string(hit) == (
+        "«Deux phrases ici. […] Quatre phrases là.» — Déclaration de l'OTAN, p. 2, ¶3, chars 452–905 of doc.txt"
+    )
+
+
+def test_citation_without_highlight_quotes_the_passage_start() -> None:
+    hit = make_hit("mot " * 200, ())
+    quoted = render.quote(hit)
+    assert quoted.endswith("…") and len(quoted) <= render.QUOTE_MAX_CHARS
+
+
+def test_card_shows_citation_fields_and_context() -> None:
+    hit = make_hit(page=5)
+    html = render.render_card(hit, neighbours(hit))
+    for part in ("Déclaration de l&#x27;OTAN", "2022-09-23", "p. 5, ¶3", "doc.txt", "0.87"):
+        assert part in html
+    assert "<details" in html and "Context (¶2–¶4)" in html
+    assert html.count('class="rag-ctx rag-ctx-hit"') == 1
+    assert html.count("<mark>") == 2  # in the passage and in its emphasised copy in the context

@@ -1,0 +1,183 @@
+"""The web app: ask in French or English, get the cited passages; add documents without restarting.
+
+``serve`` is what ``rag serve`` runs; ``build_app`` returns the Gradio Blocks (tests launch it on a free port).
+All retrieval is done by the ``rag`` library; this module only wires components to ``ui.library.Library``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import RagError
+from ui import render
+from ui.library import Library, ensure_index
+from ui.style import CSS, HEAD
+from ui.uploads import ACCEPTED, UploadRejected, max_upload_bytes
+
+log = logging.getLogger("rag.ui")
+
+EXAMPLES = [
+    "Qui porte la responsabilité de la guerre selon l'OTAN ?",
+    "Which regions held the sham referendums?",
+    "Quand le groupe-pays Russie a-t-il été créé ?",
+    "What will the multinational force for Ukraine do?",
+]
+DEFAULT_K = 5
+SEARCH_CONCURRENCY = 8
+HEADER = (
+    "<h1>rag · questions sur vos documents</h1>"
+    "<p>Ask in French or English. The answer is the passages themselves, cited by document, date and "
+    "paragraph, with the answering sentence highlighted.</p>"
+)
+
+
+class RagBlocks(gr.Blocks):
+    """``gr.Blocks`` whose ``launch`` applies the app's CSS, head script, theme and upload limit; never shares."""
+
+    def launch(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("css", CSS)
+        kwargs.setdefault("head", HEAD)
+        kwargs.setdefault("theme", theme())
+        kwargs.setdefault("max_file_size", max_upload_bytes())
+        kwargs.setdefault("footer_links", ["api", "settings"])
+        kwargs["share"] = False
+        return super().launch(**kwargs)
+
+
+def theme() -> gr.themes.Base:
+    """A quiet theme with the system's own sans-serif font (nothing fetched from the network)."""
+    font = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+    mono = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=font, font_mono=mono)
+
+
+# -- event handlers ------------------------------------------------------------------------------------------------
+
+
+def search_html(library: Library, question: str, k: float, sources: Sequence[str] | None) -> str:
+    """The results area for one question (errors become a message, never a traceback)."""
+    try:
+        answer = library.search(question or "", int(k), sources or None)
+    except RagError as exc:
+        return render.notice(str(exc), "error")
+    except Exception:
+        log.exception("search failed")
+        return render.notice("The search failed unexpectedly; the server log has the details.", "error")
+    return render.render_results(question, answer.hits, answer.contexts)
+
+
+def document_choices(library: Library) -> list[tuple[str, str]]:
+    """(label, source) pairs for the document filter; labels are titles, disambiguated when repeated."""
+    docs = [info for info, _ in library.documents()]
+    titles = [d.title for d in docs]
+    return [(d.title if titles.count(d.title) == 1 else f"{d.title} ({d.source})", d.source) for d in docs]
+
+
+def upload_outputs(library: Library, status: str, selected: Sequence[str] | None) -> tuple[Any, ...]:
+    """Status message, refreshed document list, filter choices, and a cleared file input."""
+    choices = document_choices(library)
+    valid = {source for _, source in choices}
+    kept = [s for s in (selected or []) if s in valid]
+    return (
+        status,
+        render.render_documents(library.documents()),
+        gr.Accordion(label=documents_label(library)),
+        gr.Dropdown(choices=choices, value=kept),
+        None,
+    )
+
+
+def add_document(library: Library, file: Any, selected: Sequence[str] | None) -> tuple[Any, ...]:
+    """Upload handler: validate, store, re-index, swap; the message says what happened."""
+    if not file:
+        return upload_outputs(library, "", selected)
+    path = file if isinstance(file, str) else getattr(file, "path", None) or file.name
+    try:
+        status = render.notice(library.add_document(path), "ok")
+    except (UploadRejected, RagError) as exc:
+        status = render.notice(f"{exc} Nothing was added.", "error")
+    except Exception:
+        log.exception("adding %s failed", path)
+        status = render.notice("Adding the document failed unexpectedly; nothing was added.", "error")
+    return upload_outputs(library, status, selected)
+
+
+def documents_label(library: Library) -> str:
+    return f"Indexed documents ({len(library.retriever.documents)})"
+
+
+# -- layout --------------------------------------------------------------------------------------------------------
+
+
+def build_app(index: str, corpus: str) -> gr.Blocks:
+    """The app for ``index`` (built from ``corpus`` first if missing); uploads are stored in ``corpus``."""
+    ensure_index(index, corpus)
+    library = Library(index, corpus)
+    limit_mb = max_upload_bytes() / 2**20
+    demo = RagBlocks(title="rag — cited answers from your documents", analytics_enabled=False)
+    with demo:
+        gr.HTML(HEADER, elem_id="rag-header", js_on_load=None)
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(
+                label="Question", placeholder="Posez votre question… / Ask your question…", scale=5, min_width=220,
+                max_length=2000, elem_id="rag-question", autofocus=True,
+            )
+            ask = gr.Button("Search", variant="primary", scale=1, min_width=100, elem_id="rag-ask")
+        examples = gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+        with gr.Row():
+            k = gr.Slider(1, 10, value=DEFAULT_K, step=1, label="Passages", min_width=160, elem_id="rag-k")
+            sources = gr.Dropdown(
+                choices=document_choices(library), value=[], multiselect=True, label="Only these documents",
+                info="Leave empty to search everything", scale=2, min_width=220, elem_id="rag-sources",
+            )
+        results = gr.HTML(render.intro(), elem_id="rag-results", js_on_load=None)
+        with gr.Accordion(documents_label(library), open=False, elem_id="rag-docs") as docs_panel:
+            docs_html = gr.HTML(render.render_documents(library.documents()), js_on_load=None)
+        with gr.Accordion("Add a document", open=False, elem_id="rag-add"):
+            upload = gr.File(
+                label=f"{' '.join(ACCEPTED)} · up to {limit_mb:g} MB", file_types=list(ACCEPTED),
+                file_count="single", elem_id="rag-upload",
+            )
+            upload_status = gr.HTML("", elem_id="rag-upload-status", js_on_load=None)
+
+        def on_search(q: str, n: float, chosen: list[str] | None) -> str:
+            return search_html(library, q, n, chosen)
+
+        def on_upload(file: Any, chosen: list[str] | None) -> tuple[Any, ...]:
+            return add_document(library, file, chosen)
+
+        search_args: dict[str, Any] = {"fn": on_search, "inputs": [question, k, sources], "outputs": results}
+        question.submit(**search_args, api_name="search")
+        ask.click(**search_args, api_visibility="private")
+        examples.load_input_event.then(**search_args, api_visibility="private")
+        upload.upload(
+            on_upload, inputs=[upload, sources], outputs=[upload_status, docs_html, docs_panel, sources, upload],
+            concurrency_limit=1, concurrency_id="indexing", api_name="add_document",
+        )
+    demo.queue(default_concurrency_limit=SEARCH_CONCURRENCY)
+    return demo
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    """``(user, password)`` when ``$RAG_PASSWORD`` is set (user ``$RAG_USER``, default ``rag``)."""
+    password = os.environ.get("RAG_PASSWORD", "")
+    return (os.environ.get("RAG_USER", "rag") or "rag", password) if password else None
+
+
+def serve(index: str, corpus: str, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Build the index if missing, then run the app (blocking) on ``host:port``; never a public share link."""
+    ensure_index(index, corpus, progress=True)
+    if not Path(corpus).is_dir():
+        log.warning("corpus folder %s not found: uploads will fail", corpus)
+    demo = build_app(index, corpus)
+    auth = auth_from_env()
+    demo.launch(
+        server_name=host, server_port=port, auth=auth,
+        auth_message="rag: sign in (user and password set by RAG_USER / RAG_PASSWORD)" if auth else None,
+    )

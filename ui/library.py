@@ -1,0 +1,123 @@
+"""The app's handle on the index: searches with the current ``Retriever``; adds documents and swaps in a new one.
+
+Searches keep using the retriever object they started with while a document is being indexed; the swap to the
+freshly loaded retriever is guarded by a lock, and only one indexing runs at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.index import build_index
+from rag.load import SkipFile, load_file
+from rag.retriever import Retriever
+from rag.types import Document, DocumentInfo, Hit, Passage
+from ui.uploads import UploadRejected, check_upload, reserve_destination, safe_filename
+
+log = logging.getLogger("rag.ui")
+
+
+def ensure_index(index: str | Path, corpus: str | Path, progress: bool = False) -> None:
+    """Build the index from ``corpus`` when ``index/manifest.json`` is missing."""
+    if not (Path(index) / "manifest.json").is_file():
+        build_index(corpus, index, progress=progress)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Hits of one search with the neighbouring passages of each (from the same retriever snapshot)."""
+
+    hits: list[Hit]
+    contexts: list[list[Passage]]
+
+
+class Library:
+    """The corpus folder, its index, and the retriever currently serving searches."""
+
+    def __init__(self, index: str | Path, corpus: str | Path, retriever: Retriever | None = None) -> None:
+        self.index = Path(index)
+        self.corpus = Path(corpus)
+        self._retriever = retriever or Retriever.load(self.index)
+        self._swap_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._swap_lock:
+            return self._retriever
+
+    def documents(self) -> list[tuple[DocumentInfo, int]]:
+        """Indexed documents with their number of passages."""
+        r = self.retriever
+        return [(info, r.passage_count(info.source)) for info in r.documents]
+
+    def search(self, question: str, k: int, sources: Sequence[str] | None = None) -> Answer:
+        """Search and fetch each hit's context with one retriever (safe against a concurrent swap)."""
+        r = self.retriever
+        hits = r.search(question, k=k, sources=list(sources) if sources else None)
+        return Answer(hits, [r.context(hit, 1, 1) for hit in hits])
+
+    # -- adding documents ----------------------------------------------------------------------------------------
+
+    def add_document(self, upload: str | Path, original_name: str | None = None) -> str:
+        """Validate an uploaded file, store it in the corpus, re-index, swap in the new retriever.
+
+        Returns a success message; raises ``UploadRejected`` (with the reason) and leaves the corpus unchanged
+        when the file cannot be added.
+        """
+        src = Path(upload)
+        name = safe_filename(original_name or src.name)
+        check_upload(src, name)
+        data = src.read_bytes()
+        document = _readable(data, name)
+        with self._index_lock:
+            current = self.retriever
+            _reject_duplicate(current, document, name)
+            dest = reserve_destination(self.corpus, name, data)
+            try:
+                new, summary = self._reindex(current, dest.name)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+            with self._swap_lock:
+                self._retriever = new
+        count = new.passage_count(dest.name)
+        renamed = f" (saved as {dest.name})" if dest.name != name else ""
+        return f"Added {name}{renamed}: {count} passage{'s' if count != 1 else ''}, now searchable. {summary}"
+
+    def _reindex(self, current: Retriever, source: str) -> tuple[Retriever, str]:
+        """Incremental re-index with the current embedder; the new document must come out searchable."""
+        try:
+            report = build_index(self.corpus, self.index, embedder=current.embedder)
+            new = Retriever.load(self.index, embedder=current.embedder)
+        except RagError as exc:
+            raise UploadRejected(f"{source}: indexing failed ({exc})") from exc
+        if new.passage_count(source) == 0:
+            raise UploadRejected(f"{source}: the indexer found no passage to search in this file")
+        return new, f"Index: {report.summary()}."
+
+
+def _readable(data: bytes, name: str) -> Document:
+    """Load the file with rag's own readers in a private temporary folder (the corpus is not touched)."""
+    with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
+        staged = Path(tmp) / name
+        staged.write_bytes(data)
+        try:
+            return load_file(staged, name)
+        except SkipFile as exc:
+            raise UploadRejected(f"{name}: cannot be indexed ({exc})") from exc
+        except Exception as exc:  # a reader failing in an unexpected way is still a bad file, not a crash
+            log.warning("reading upload %s failed", name, exc_info=True)
+            raise UploadRejected(f"{name}: cannot be read ({exc.__class__.__name__})") from exc
+
+
+def _reject_duplicate(retriever: Retriever, document: Document, name: str) -> None:
+    for info in retriever.documents:
+        if retriever.document(info.source).sha256 == document.sha256:
+            raise UploadRejected(f"{name}: the same content is already indexed as {info.source} («{info.title}»)")
