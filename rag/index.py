@@ -79,6 +79,15 @@ def _previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.
     return cache, sources
 
 
+def _previous_settings(index_dir: Path) -> ChunkSettings | None:
+    """The chunking an existing index was built with, so that re-indexing (e.g. after an upload) keeps it."""
+    try:
+        chunking = store.read_manifest(index_dir).get("chunking")
+        return ChunkSettings(**chunking) if isinstance(chunking, dict) else None
+    except (IndexMissingError, IndexIncompatibleError, TypeError):
+        return None
+
+
 def _embed_with_cache(
     embedder: Embedder, texts: Sequence[str], cache: dict[str, npt.NDArray[np.float32]], progress: bool
 ) -> tuple[npt.NDArray[np.float32], int]:
@@ -117,8 +126,8 @@ def build_from_documents(
 ) -> BuildReport:
     """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically)."""
     started = time.perf_counter()
-    settings = settings or ChunkSettings()
     path = Path(index_dir)
+    settings = settings or _previous_settings(path) or ChunkSettings()
     with store.lock(path):
         cache, old_sources = _previous_vectors(path, embedder.id)
         passages: list[Passage] = []
@@ -179,7 +188,7 @@ def build_index(
     Re-running re-embeds only added or changed text (vectors are reused by content hash) and drops removed
     documents. The previous index stays usable until the new one is complete.
     """
-    spec = embedder if isinstance(embedder, str) else getattr(embedder, "spec", embedder.id)
+    spec = embedder if isinstance(embedder, str) else (embedder.spec or embedder.id)
     documents = load_corpus(corpus)
     if not documents:
         raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
