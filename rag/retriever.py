@@ -17,6 +17,9 @@ from rag.lang import guess_language
 from rag.types import Document, DocumentInfo, Hit, Passage, Span
 
 MAX_QUERY_CHARS = 2000
+# Passages whose vectors are this close say the same thing (repeated titles, boilerplate): only the best is shown.
+DUPLICATE_SIMILARITY = 0.985
+COLLAPSE_EXTRA = 5
 # Second-best sentences this close to the best one are highlighted too (answers often span two sentences).
 HIGHLIGHT_MARGIN = 0.01
 MAX_HIGHLIGHTS = 2
@@ -157,6 +160,17 @@ class Retriever:
         )
         return rank.hybrid(rows, passage_sims, sentence_best, lexical[rows], k, float(lexical.max(initial=0.0)))
 
+    def _collapse(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Rows without near-duplicates of a better-ranked row (the cited spans themselves are never changed)."""
+        if len(rows) < 2:
+            return rows
+        vectors = np.asarray(self.data.vectors[np.sort(rows)])[np.argsort(np.argsort(rows))]
+        kept: list[int] = []
+        for i in range(len(rows)):
+            if all(float(vectors[i] @ vectors[j]) < DUPLICATE_SIMILARITY for j in kept):
+                kept.append(i)
+        return rows[kept]
+
     def evidence(self, query: str) -> rank.Evidence:
         """What the abstention decision sees for a question in hybrid mode (used to calibrate it)."""
         text = clean_query(query)
@@ -173,13 +187,15 @@ class Retriever:
         min_score: float | None = None,
         highlight: bool = True,
         mode: str | None = None,
+        collapse: bool = True,
     ) -> list[Hit]:
         """The ``k`` passages that best answer ``query``, best first.
 
         ``sources`` restricts the search to some documents (paths relative to the corpus); ``min_score`` drops
         weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is ``dense``,
-        ``lexical`` or ``hybrid`` (default: ``self.default_mode``). When nothing seems to answer, every hit has
-        ``abstain=True`` (the hits are still returned, for the user to judge).
+        ``lexical`` or ``hybrid`` (default: ``self.default_mode``); ``collapse`` drops a hit whose text is a
+        near-duplicate of a better one (a title repeated on a cover page, say). When nothing seems to answer, every
+        hit has ``abstain=True`` (the hits are still returned, for the user to judge).
         """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise BadInputError(f"k must be a positive whole number, not {k!r}")
@@ -191,10 +207,13 @@ class Retriever:
         if not self.data.passages or (allowed is not None and len(allowed) == 0):
             return []
         vector = self.embedder.embed_query(text) if mode != "lexical" or highlight else None
-        ranking = self._rank(text, vector, k, allowed, mode)
+        ranking = self._rank(text, vector, k + COLLAPSE_EXTRA if collapse else k, allowed, mode)
         abstain = rank.should_abstain(ranking, mode, guess_language(text))
+        rows = self._collapse(ranking.rows) if collapse else ranking.rows
+        score_of = dict(zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True))
         hits: list[Hit] = []
-        for row, score in zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True):
+        for row in rows.tolist()[:k]:
+            score = score_of[row]
             if min_score is not None and score < min_score:
                 continue
             passage = self.data.passages[row]

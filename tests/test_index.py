@@ -174,3 +174,23 @@ def test_source_filter_min_score_and_context(corpus_copy: Path, tmp_path: Path, 
     assert hits[0].passage in around and all(p.source == only for p in around)
     numbers = [p.paragraph for p in around]
     assert numbers == sorted(numbers) and len(around) <= 3
+
+
+def test_near_duplicate_hits_are_collapsed(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shared = (
+        "Le groupe-pays Russie a été créé lors de la réunion du bureau exécutif du 20 février 2013. "
+        "Plus de cinquante collectivités sont vouées à participer aux activités de ce groupe-pays."
+    )
+    other = "Un autre paragraphe, plus long, sur la coopération culturelle et scolaire entre villes jumelées. " * 2
+    note = "Une note différente sur les jumelages de villes françaises et leurs partenaires étrangers. " * 2
+    (corpus / "a.txt").write_text(f"{shared}\n\n{other.strip()}\n", "utf-8")
+    (corpus / "b.txt").write_text(f"{note.strip()}\n\n{shared}\n", "utf-8")
+    retriever = build(corpus, tmp_path / "index", fake_embedder)
+    collapsed = retriever.search("groupe-pays Russie créé février 2013", k=3)
+    full = retriever.search("groupe-pays Russie créé février 2013", k=3, collapse=False)
+    assert [h.text for h in full[:2]] == [shared, shared]
+    assert [h.text for h in collapsed].count(shared) == 1
+    assert len(collapsed) == 3 and [h.rank for h in collapsed] == [1, 2, 3]
+    assert collapsed[0].start == full[0].start and collapsed[0].end == full[0].end  # the cited span is unchanged
