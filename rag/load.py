@@ -9,12 +9,11 @@ import hashlib
 import logging
 import os
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from rag.errors import BadInputError
 from rag.types import Document, DocumentInfo

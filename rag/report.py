@@ -1,4 +1,5 @@
-"""Evaluation reports from ``EvalResult.to_dict()``: JSON, Markdown, a recall plot, a summary and A/B comparison."""
+"""Evaluation reports from ``EvalResult.to_dict()``: JSON, Markdown, a recall plot, a TREC run file, a summary and
+A/B comparison."""
 
 from __future__ import annotations
 
@@ -241,3 +242,48 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> str:
     else:
         sections.append("first relevant rank: unchanged for every question in both reports")
     return "\n\n".join(sections)
+
+
+# -- TREC run file -------------------------------------------------------------------------------------------------
+
+_TREC_SPACE = re.compile(r"[\s%]")
+
+
+def trec_id(text: str) -> str:
+    """An id as one TREC column: whitespace (and ``%`` itself) percent-encoded, so ``my file.txt:0-120`` becomes
+    ``my%20file.txt:0-120`` and the encoding can be undone with ``urllib.parse.unquote``."""
+    return _TREC_SPACE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), text) or "%00"
+
+
+def trec_run_lines(result_dict: dict[str, Any], run_name: str = "rag") -> list[str]:
+    """The lines of a TREC run, ``qid Q0 docid rank score run_name``, from ``EvalResult.to_dict()``.
+
+    One line per retrieved passage, in the order rag returned them (rank 1 first); docid is the passage id
+    (``source:start-end``, see ``trec_id``). trec_eval ranks by score, not by the rank column, so scores are the
+    retriever's, lowered by the smallest step where needed to be strictly decreasing within a question.
+    """
+    _groups(result_dict)  # the same check as the other reports
+    name = trec_id(run_name)
+    lines: list[str] = []
+    for question in result_dict.get("questions", []):
+        qid = trec_id(str(question["id"]))
+        previous: float | None = None
+        for rank, hit in enumerate(question.get("hits", []), start=1):
+            score = round(float(hit["score"]), 6)
+            if previous is not None and score >= previous:
+                score = round(previous - 1e-6, 6)
+            previous = score
+            lines.append(f"{qid} Q0 {trec_id(str(hit['id']))} {rank} {score:.6f} {name}")
+    return lines
+
+
+def write_trec_run(result_dict: dict[str, Any], path: str | os.PathLike[str], run_name: str = "rag") -> Path:
+    """Write ``trec_run_lines`` to ``path`` (parent folders created); returns the path."""
+    out = Path(path)
+    lines = trec_run_lines(result_dict, run_name)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as e:
+        raise BadInputError(f"cannot write the TREC run to {out} ({e.strerror}); choose another --trec file") from None
+    return out

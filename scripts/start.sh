@@ -6,4 +6,4 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
-exec .venv/bin/rag serve --index "${RAG_INDEX:-index}" --corpus "${RAG_CORPUS:-corpus}" "$@"
+exec .venv/bin/rag serve "$@"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import BadInputError
 from rag.index import build_index
 from rag.retriever import Retriever
 from tests.fakes import FakeEmbedder
@@ -49,8 +50,12 @@ def test_check_upload_type_and_size(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "0.001")
     with pytest.raises(UploadRejected, match="too large"):
         check_upload(f, "f.txt")
-    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "nonsense")
+    monkeypatch.delenv("RAG_MAX_UPLOAD_MB")
     assert uploads.max_upload_bytes() == 20 * 2**20
+    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "nonsense")
+    with pytest.raises(BadInputError, match="RAG_MAX_UPLOAD_MB"):
+        uploads.max_upload_bytes()
+    monkeypatch.delenv("RAG_MAX_UPLOAD_MB")
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(UploadRejected, match="empty"):
         check_upload(tmp_path / "empty.txt", "empty.txt")

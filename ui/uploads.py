@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from pathlib import Path
 
 ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html")
-DEFAULT_MAX_MB = 20.0
 MAX_STEM_CHARS = 80
 
 
@@ -17,13 +15,10 @@ class UploadRejected(Exception):
 
 
 def max_upload_bytes() -> int:
-    """The upload size limit: ``$RAG_MAX_UPLOAD_MB`` megabytes (default 20)."""
-    raw = os.environ.get("RAG_MAX_UPLOAD_MB", "")
-    try:
-        mb = float(raw) if raw.strip() else DEFAULT_MAX_MB
-    except ValueError:
-        mb = DEFAULT_MAX_MB
-    return int((mb if mb > 0 else DEFAULT_MAX_MB) * 1024 * 1024)
+    """The upload size limit, resolved by ``rag.config`` (``--max-upload-mb`` > ``$RAG_MAX_UPLOAD_MB`` > rag.toml > 20)."""
+    from rag.config import max_upload_bytes as configured
+
+    return configured()
 
 
 def safe_filename(name: str) -> str:
