@@ -215,8 +215,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.compare:
         if args.trec:
             raise BadInputError("--trec writes the run of an evaluation; it cannot be used with --compare")
-        a, b = (json.loads(Path(p).read_text(encoding="utf-8")) for p in args.compare)
-        print(report.compare_reports(a, b))
+        a, b = (_read_report(p) for p in args.compare)
+        try:
+            print(report.compare_reports(a, b))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise BadInputError(f"cannot compare {' and '.join(args.compare)}: not two report.json files of `rag eval`") from exc
         return 0
     if not args.questions:
         raise BadInputError("give a question set (`rag eval eval/questions.jsonl`) or --compare A.json B.json")
@@ -247,6 +250,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(report.format_summary(result_dict))
     print("Reports: " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _read_report(path: str) -> dict[str, Any]:
+    """A report.json written by `rag eval`; anything else is a one-line error, not a JSON traceback."""
+    from rag.errors import BadInputError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BadInputError(f"{path}: not a report.json written by `rag eval` ({exc})") from exc
+    if not isinstance(data, dict):
+        raise BadInputError(f"{path}: not a report.json written by `rag eval` (expected a JSON object)")
+    return data
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -100,6 +100,8 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
             raise BadInputError(
                 f"{path}, line {number}: invalid JSON ({e.msg} at column {e.colno}); write one complete JSON object per line"
             ) from None
+        except RecursionError:
+            raise BadInputError(f"{path}, line {number}: JSON nested too deeply; write one flat JSON object per line") from None
 
 
 def _text_field(obj: dict[str, Any], name: str, where: str, *, default: str | None = None) -> str:

@@ -32,7 +32,8 @@ def clean_query(query: str) -> str:
     if not isinstance(query, str):
         raise BadInputError(f"the question must be a string, not {type(query).__name__}")
     text = unicodedata.normalize("NFC", query)
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    # Control and format characters become spaces; lone surrogates (from broken input) cannot be encoded at all.
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in text)
     text = " ".join(text.split())
     if not text:
         raise BadInputError("the question is empty: type a question in French or English")

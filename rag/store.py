@@ -2,7 +2,9 @@
 
 Layout of ``index/`` (one generation of data files, named by the manifest):
 
-- ``manifest.json``            format version, rag version, embedder, settings, documents and their hashes
+- ``manifest.json``            format version, rag version, embedder, settings, documents and their hashes,
+                               the size of every data file and the SHA-256 of all but the two float arrays
+                               (checked on load: a damaged file is reported, never half-read)
 - ``documents-<gen>.jsonl``    one document a line: source, bibliographic data, format, sha256, page starts, text
 - ``passages-<gen>.jsonl``     one passage a line, in vector order: id, source, paragraph, start, end, page, text,
                                sentence spans
@@ -19,7 +21,9 @@ files, so the previous index stays usable.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -132,6 +136,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         "faiss": f"faiss-{gen}.index",
         "bm25": f"bm25-{gen}",
     }
+    tmp = path / f"{MANIFEST}.{gen}.tmp"
+    committed = False
     try:
         _fsync_write(path / names["documents"], _jsonl([_document_row(d) for d in data.documents]))
         passage_rows = []
@@ -156,20 +162,28 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             files=names,
             # Checked on load: a truncated or partly overwritten data file is reported instead of half-read.
             sizes=_sizes(path, names.values()),
+            # Checked on load before parsing: FAISS trusts the sizes in its header (a damaged one makes it allocate
+            # gigabytes) and bm25s its arrays (a damaged one crashes searches).
+            checksums={name: _sha256(path / name) for name in _sizes(path, _checked(names))},
             passages=len(data.passages),
             sentences=len(data.sentence_vectors),
         )
-        tmp = path / f"{MANIFEST}.{gen}.tmp"
         _fsync_write(tmp, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
         os.replace(tmp, path / MANIFEST)  # the commit point
+        committed = True
         dir_fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    except BaseException:
-        for name in names.values():
-            _remove(path / name)
+    except BaseException as exc:
+        full = _disk_full(path) if isinstance(exc, (OSError, RuntimeError)) else False
+        if not committed:  # after the switch, these files are the index: never delete them
+            for name in [*names.values(), tmp.name]:
+                _remove(path / name)
+        if full and getattr(exc, "errno", None) != errno.ENOSPC:
+            # numpy ("N requested and M written") and FAISS (a RuntimeError) do not say that the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
     remove_stale(path, keep=set(names.values()))
 
@@ -223,6 +237,9 @@ def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True) -> Ind
     try:
         names: dict[str, str] = manifest["files"]
         _check_sizes(path, manifest)
+        for name, digest in (manifest.get("checksums") or {}).items():
+            if _sha256(path / name) != digest:
+                raise IndexIncompatibleError(f"{path / name} is damaged (its checksum does not match); re-run `rag index`")
         documents = [_document_from_row(json.loads(line)) for line in _lines(path / names["documents"])]
         passages: list[Passage] = []
         spans: list[list[tuple[int, int]]] = []
@@ -271,6 +288,28 @@ def _sizes(path: Path, names: Iterable[str]) -> dict[str, int]:
         files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
         sizes.update({f.relative_to(path).as_posix(): f.stat().st_size for f in files})
     return sizes
+
+
+def _checked(names: dict[str, str]) -> list[str]:
+    """Files whose checksum is kept: all but the float arrays, which numpy validates and serving only memory-maps."""
+    return [name for kind, name in names.items() if kind not in ("vectors", "sentences")]
+
+
+def _disk_full(path: Path) -> bool:
+    """True when the file system holding ``path`` has (almost) no space left: why a write just failed."""
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 1024 * 1024
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_tree(folder: Path) -> None:
