@@ -80,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--index-type",
         default="auto",
-        choices=["auto", "flat", "hnsw"],
-        help="FAISS index: exact (flat) or approximate (hnsw); auto picks hnsw for large corpora",
+        choices=["auto", "flat", "hnsw", "ivf"],
+        help="FAISS index: exact (flat) or approximate (hnsw, ivf); auto picks hnsw from 50,000 passages on",
     )
     p.add_argument(
         "--export-passages", metavar="FILE", help="also write the passages (id, source, paragraph, offsets, text) as JSONL"

