@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_mode_arg(p)
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="compare two report.json files")
+    p.add_argument(
+        "--beir",
+        metavar="DIR",
+        help="evaluate on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels): it is indexed into --index "
+        "(reused when the corpus and embedder match) and scored at document level; writes OUT/beir.json",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="with --beir: only the first N queries")
 
     p = sub.add_parser("serve", help="start the web app (builds the index first if missing)")
     _add_index_arg(p)
@@ -208,10 +215,27 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_beir(args: argparse.Namespace) -> int:
+    from rag.beir import evaluate_beir
+
+    result = evaluate_beir(
+        args.beir, index_dir=args.index, mode=args.mode, k=args.k, limit=args.limit, progress=not args.quiet
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "beir.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    for name, value in result["metrics"].items():
+        print(f"{name:12s} {value:.4f}" if isinstance(value, float) else f"{name:12s} {value}")
+    print(f"Report: {out / 'beir.json'}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag import evaluate, report
     from rag.errors import BadInputError
 
+    if args.beir:
+        return _eval_beir(args)
     if args.compare:
         if args.trec:
             raise BadInputError("--trec writes the run of an evaluation; it cannot be used with --compare")

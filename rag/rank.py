@@ -82,20 +82,25 @@ class Evidence:
     top: float  # best fused score
     lexical_max: float  # best BM25 score over the index
     lang: str  # guessed language of the question
+    corpus_lang: str = "fr"  # main language of the indexed passages (the lexical rule needs the question to share it)
 
 
 def abstains(evidence: Evidence, below: dict[str, float] = ABSTAIN_BELOW, lexical_fr: float = ABSTAIN_LEXICAL_FR) -> bool:
     """The abstention rule (thresholds overridable so that the calibration script can search them)."""
     if evidence.top < below.get(evidence.lang, below["und"]):
         return True
-    # A question with no English function word must share terms with the text (a bare keyword, or gibberish).
-    return evidence.lang in ("fr", "und") and evidence.lexical_max < lexical_fr
+    # A question with no English function word must share terms with a French text (a bare keyword, or gibberish).
+    # Not with an English one: a French question about English text shares no word with it and must still be answered.
+    return evidence.lang in ("fr", "und") and evidence.corpus_lang == "fr" and evidence.lexical_max < lexical_fr
 
 
-def should_abstain(ranking: Ranking, mode: str, lang: str) -> bool:
-    """True when the best passage is too weak to be presented as an answer (calibrated for hybrid mode only)."""
+def should_abstain(ranking: Ranking, mode: str, lang: str, corpus_lang: str = "fr") -> bool:
+    """True when the best passage is too weak to be presented as an answer (calibrated for hybrid mode only).
+
+    ``corpus_lang`` is the main language of the indexed passages (``"fr"``, ``"en"``; default ``"fr"``).
+    """
     if len(ranking.rows) == 0:
         return True
     if mode != "hybrid":
         return False
-    return abstains(Evidence(float(ranking.scores[0]), ranking.lexical_max, lang))
+    return abstains(Evidence(float(ranking.scores[0]), ranking.lexical_max, lang, corpus_lang))

@@ -60,6 +60,7 @@ class Retriever:
         self._docs: dict[str, Document] = {d.info.source: d for d in data.documents}
         counts = np.array([len(s) for s in data.sentence_spans], dtype=np.int64)
         self._sentence_start = np.concatenate([[0], np.cumsum(counts)])
+        self.corpus_lang = _corpus_language(data.documents)
         self._rows_by_source: dict[str, list[int]] = {}
         for row, passage in enumerate(data.passages):
             self._rows_by_source.setdefault(passage.source, []).append(row)
@@ -177,7 +178,7 @@ class Retriever:
         text = clean_query(query)
         ranking = self._rank(text, self.embedder.embed_query(text), 1, None, "hybrid")
         top = float(ranking.scores[0]) if len(ranking.rows) else 0.0
-        return rank.Evidence(top, ranking.lexical_max, guess_language(text))
+        return rank.Evidence(top, ranking.lexical_max, guess_language(text), self.corpus_lang)
 
     def search(
         self,
@@ -209,7 +210,7 @@ class Retriever:
             return []
         vector = self.embedder.embed_query(text) if mode != "lexical" or highlight else None
         ranking = self._rank(text, vector, k + COLLAPSE_EXTRA if collapse else k, allowed, mode)
-        abstain = rank.should_abstain(ranking, mode, guess_language(text))
+        abstain = rank.should_abstain(ranking, mode, guess_language(text), self.corpus_lang)
         rows = self._collapse(ranking.rows) if collapse else ranking.rows
         score_of = dict(zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True))
         hits: list[Hit] = []
@@ -229,3 +230,12 @@ class Retriever:
                 )
             )
         return hits
+
+
+def _corpus_language(documents: list[Document], sample: int = 200) -> str:
+    """The main language of the indexed text (catalogue ``lang`` when given, else guessed from each text's start)."""
+    votes: dict[str, int] = {}
+    for doc in documents[:sample]:
+        lang = doc.info.lang or guess_language(doc.text[:2000])
+        votes[lang] = votes.get(lang, 0) + 1
+    return max(votes, key=lambda lang: votes[lang]) if votes else "und"

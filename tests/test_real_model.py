@@ -118,3 +118,24 @@ def test_import_rag_is_light() -> None:
     code = "import sys, rag; print(any(m in sys.modules for m in ('torch', 'gradio', 'faiss', 'sentence_transformers')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_cli_eval_on_a_beir_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    beir = tmp_path / "set"
+    beir.mkdir()
+    docs = {
+        "d1": "The Eiffel Tower was completed in 1889 for the World's Fair in Paris.",
+        "d2": "Photosynthesis converts light energy into chemical energy in plants.",
+        "d3": "The Rhine flows from the Swiss Alps to the North Sea.",
+    }
+    (beir / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()), "utf-8"
+    )
+    queries = {"q1": "When was the Eiffel Tower finished?", "q2": "Where does the Rhine end?"}
+    (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()), "utf-8")
+    (beir / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n", "utf-8")
+    out = tmp_path / "out"
+    assert main(["-q", "eval", "--beir", str(beir), "--index", str(tmp_path / "i"), "--out", str(out)]) == 0
+    result = json.loads((out / "beir.json").read_text("utf-8"))
+    assert result["metrics"]["ndcg@10"] == pytest.approx(1.0)
+    assert "ndcg@10" in capsys.readouterr().out
