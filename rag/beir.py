@@ -14,13 +14,14 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag import __version__, metrics, store
-from rag.embed import Embedder, get_embedder
+from rag.embed import Embedder, Kind, Vectors, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
 from rag.evaluate import git_commit
 from rag.index import build_from_documents
@@ -28,6 +29,37 @@ from rag.questions import BeirSet, load_beir
 from rag.types import Document, DocumentInfo, Hit
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "mrr@10", "recall@1", "recall@5")
+
+
+class CachedQueries(Embedder):
+    """An embedder whose query vectors can be embedded ahead, in batches (``prepare``), and are then served from
+    memory: a benchmark asks thousands of questions, in several modes, and batching embeds them about twice as fast."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.id, self.dim, self.spec, self.batch_size = inner.id, inner.dim, inner.spec, inner.batch_size
+        self._vectors: dict[str, Vectors] = {}
+
+    def embed_batch(self, texts: list[str], kind: Kind) -> Vectors:
+        return self.inner.embed_batch(texts, kind)
+
+    def prepare(self, queries: Iterable[str]) -> None:
+        """Embed these questions now (as ``Retriever.search`` will see them: cleaned)."""
+        from rag.retriever import clean_query
+
+        cleaned = []
+        for query in queries:
+            try:
+                cleaned.append(clean_query(query))
+            except BadInputError:
+                continue  # search will report it
+        todo = [t for t in dict.fromkeys(cleaned) if t not in self._vectors]
+        if todo:
+            self._vectors.update(zip(todo, self.inner.embed(todo, "query"), strict=True))
+
+    def embed_query(self, text: str) -> Vectors:
+        vector = self._vectors.get(text)
+        return vector if vector is not None else self.inner.embed_query(text)
 
 
 def beir_documents(beir: BeirSet) -> list[Document]:
@@ -88,7 +120,11 @@ def evaluate_beir(
     documents = beir_documents(beir)
     if not documents:
         raise BadInputError(f"{folder}: corpus.jsonl holds no document")
-    model = get_embedder(embedder) if isinstance(embedder, str) else embedder
+    model = (
+        embedder
+        if isinstance(embedder, CachedQueries)
+        else CachedQueries(get_embedder(embedder) if isinstance(embedder, str) else embedder)
+    )
     spec = embedder if isinstance(embedder, str) else (model.spec or model.id)
     qids = [q for q in beir.queries if any(g > 0 for g in beir.qrels.get(q, {}).values())]
     if limit is not None:
@@ -103,11 +139,13 @@ def evaluate_beir(
         reused = index_matches(path, documents, model.id)
         if not reused:
             build_from_documents(
-                documents, path, model, embedder_spec=spec, corpus=str(Path(folder).resolve()), progress=progress
+                documents, path, model.inner, embedder_spec=spec, corpus=str(Path(folder).resolve()), progress=progress
             )
         index_seconds = time.perf_counter() - started
         retriever = Retriever.load(path, embedder=model)
         mode = mode or retriever.default_mode
+        if mode != "lexical":
+            model.prepare(beir.queries[q] for q in qids)
         n_passages = len(retriever.data.passages)
         # A document cut into several passages takes several hit slots: ask for enough passages to fill k documents.
         passage_k = min(n_passages, k * math.ceil(n_passages / len(documents)))
