@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import rag.embed
+import rag.index
+import rag.retriever
 from rag.embed import Embedder
 from tests.fakes import FakeEmbedder
 
@@ -25,6 +28,17 @@ def corpus_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "corpus"
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+@pytest.fixture
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rag index` / `rag ask` in-process with the fake embedder: the model factory is patched (tests only)."""
+
+    def factory(spec: str = "") -> FakeEmbedder:
+        return FakeEmbedder()
+
+    for module in (rag.index, rag.retriever, rag.embed):
+        monkeypatch.setattr(module, "get_embedder", factory)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ from rag.load import SkipFile, load_corpus, load_file
 from rag.retriever import Retriever
 from rag.types import Document
 from tests.fakes import FakeEmbedder
+from tests.helpers import squash
 from tests.pdf import write_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,22 +46,6 @@ GOOD = (
     "Les élus de Besançon ont signé une convention de jumelage avec la ville de Kherson, en présence du préfet."
 )
 GOOD_NAME = "bonne-note.txt"
-
-
-def squash(s: str) -> str:
-    """Equality up to whitespace, end-of-line hyphenation and markdown marks (as in test_chunk)."""
-    return re.sub(r"[\s*#\-‐]", "", unicodedata.normalize("NFC", s))
-
-
-@pytest.fixture
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`rag index` / `rag ask` in-process with the fake embedder: the model factory is patched (tests only)."""
-
-    def factory(spec: str = "") -> FakeEmbedder:
-        return FakeEmbedder()
-
-    for module in (rag.index, rag.retriever, rag.embed):
-        monkeypatch.setattr(module, "get_embedder", factory)
 
 
 def one_line_error(err: str) -> str:
@@ -181,8 +166,12 @@ CASES = [
     Case("utf16-no-bom.txt", _bytes(GOOD.encode("utf-16-le")), "looks binary"),
     Case("utf16-truncated.txt", _bytes(GOOD.encode("utf-16")[:-1]), "cannot read"),
     Case("damaged-utf8.txt", _damaged_utf8, None, lambda t: "coopération décentralisée" in t and "\ufffd" in t),
-    Case("legacy-cp1252.txt", _bytes("l’Ukraine « libre » – œuvre, 10 € ; Élue à Besançon.".encode("cp1252")), None,
-         lambda t: t == "l’Ukraine « libre » – œuvre, 10 € ; Élue à Besançon."),
+    Case(
+        "legacy-cp1252.txt",
+        _bytes("l’Ukraine « libre » – œuvre, 10 € ; Élue à Besançon.".encode("cp1252")),
+        None,
+        lambda t: t == "l’Ukraine « libre » – œuvre, 10 € ; Élue à Besançon.",
+    ),
     Case("utf16-le.txt", _bytes(b"\xff\xfe" + GOOD.encode("utf-16-le")), None, lambda t: t == GOOD),
     Case("utf16-be.txt", _bytes(b"\xfe\xff" + GOOD.encode("utf-16-be")), None, lambda t: t == GOOD),
     Case("utf8-bom.md", _bytes(b"\xef\xbb\xbf" + GOOD.encode()), None, lambda t: t == GOOD),
@@ -196,8 +185,12 @@ CASES = [
     Case("broken-xml.docx", _bytes(docx_with_broken_xml), "not a valid .docx"),
     Case("not-a-zip.docx", _bytes(GOOD.encode()), "not a valid .docx"),
     Case("empty.docx", _bytes(lambda: docx_bytes([])), "no text"),
-    Case("scripts.html", lambda p: p.write_text(HTML, encoding="utf-8"), None,
-         lambda t: "Les élus de Besançon" in t and "continue" in t and not any(h in t for h in HIDDEN)),
+    Case(
+        "scripts.html",
+        lambda p: p.write_text(HTML, encoding="utf-8"),
+        None,
+        lambda t: "Les élus de Besançon" in t and "continue" in t and not any(h in t for h in HIDDEN),
+    ),
     Case("only-scripts.html", lambda p: p.write_text("<script>alert(1)</script><style>p{}</style>", "utf-8"), "no text"),
 ]
 
@@ -463,7 +456,12 @@ def test_rag_index_command_on_bad_files_prints_only_warnings(tmp_path: Path) -> 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.run(
         [sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index)],
-        capture_output=True, text=True, errors="backslashreplace", env=env, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        env=env,
+        timeout=600,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     lines = [ln for ln in re.split(r"[\r\n]+", run.stderr) if ln.strip() and not ln.startswith("embedding")]
@@ -575,9 +573,7 @@ def test_bad_questions_through_rag_ask(shipped_index: Path, capsys: pytest.Captu
     assert exit_info.value.code == 2 and "invalid int value" in one_line_error(capsys.readouterr().err)
 
 
-@pytest.mark.parametrize(
-    "question", [*ODD_QUESTIONS, "caf\udce9 au lait \udcff référendums"], ids=lambda q: repr(q[:20])
-)
+@pytest.mark.parametrize("question", [*ODD_QUESTIONS, "caf\udce9 au lait \udcff référendums"], ids=lambda q: repr(q[:20]))
 def test_odd_questions_through_rag_ask(
     shipped_index: Path, capsys: pytest.CaptureFixture[str], fake_models: None, question: str
 ) -> None:
@@ -660,9 +656,7 @@ def test_deeply_nested_question_line_through_rag_eval(
     assert "line 2" in one_line_error(capsys.readouterr().err)
 
 
-def test_rag_eval_compare_with_files_that_are_not_reports(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_rag_eval_compare_with_files_that_are_not_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"metrics": {}, "questions": []}), encoding="utf-8")
     odd = {

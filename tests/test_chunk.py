@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
-import unicodedata
 from pathlib import Path
 
 import pytest
@@ -14,13 +12,9 @@ from hypothesis import strategies as st
 from rag.chunk import ChunkSettings, chunk_document
 from rag.load import load_corpus
 from rag.types import Document, DocumentInfo
+from tests.helpers import squash
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-
-
-def squash(s: str) -> str:
-    """Equality up to whitespace, end-of-line hyphenation and markdown marks."""
-    return re.sub(r"[\s*#\-‐]", "", unicodedata.normalize("NFC", s))
 
 
 def doc(text: str, fmt: str = "txt") -> Document:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.clean import clean
+from tests.helpers import squash
 
 
 def texts(raw: str, markdown: bool = False) -> list[str]:
     return [b.text for b in clean(raw, markdown=markdown)]
-
-
-def squash(s: str) -> str:
-    """Text up to whitespace, markup and hyphenation: what a cited span and its passage must share."""
-    return re.sub(r"[\s*#\-‐]", "", unicodedata.normalize("NFC", s))
 
 
 def test_end_of_line_hyphenation_is_undone() -> None:

@@ -54,15 +54,6 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    def factory(spec: str = "") -> FakeEmbedder:
-        return FakeEmbedder()
-
-    for module in (rag.index, rag.retriever, rag.embed):
-        monkeypatch.setattr(module, "get_embedder", factory)
-
-
 def fingerprint(index: Path) -> dict[str, Any]:
     """What an index holds and answers: document hashes, passage ids, top hits (ids and scores) for fixed questions."""
     retriever = Retriever.load(index, embedder=FakeEmbedder())
@@ -751,9 +742,25 @@ def test_real_full_disk_on_a_small_tmpfs(tmp_path: Path) -> None:
     # different files of the save.
     sizes = [str(sizes["small"] + sizes["big"] * i // 10 + 64 * 1024) for i in (0, 3, 6)]
     run = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", str(tmp_path / "mount.sh"), str(mount),
-         sys.executable, str(tmp_path / "runner.py"), str(small), str(big), str(ROOT), *sizes],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            str(tmp_path / "mount.sh"),
+            str(mount),
+            sys.executable,
+            str(tmp_path / "runner.py"),
+            str(small),
+            str(big),
+            str(ROOT),
+            *sizes,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if run.returncode != 0 and "unshare" in run.stderr:
         pytest.skip(f"cannot create a mount namespace here: {run.stderr.strip()}")

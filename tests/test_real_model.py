@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +10,12 @@ import pytest
 
 from rag.cli import main
 from rag.retriever import Retriever
+from tests.helpers import squash
 
 pytestmark = pytest.mark.slow
 
 NATO = "2022-09-23_otan_referendums-ukraine.txt"
 RUSSIA_GROUP = "cuf_groupe-pays-russie.txt"
-
-
-def squash(s: str) -> str:
-    return re.sub(r"[\s*#\-‐]", "", unicodedata.normalize("NFC", s))
 
 
 @pytest.fixture(scope="module")
