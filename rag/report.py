@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import BadInputError
+from rag.stats import paired_difference
 
 # Row labels for the metric keys of rag.evaluate (unknown keys are shown as they are).
 _LABELS = {
@@ -235,6 +236,7 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> str:
         for q in b.get("questions", [])
         if q["id"] in ranks_a and q.get("rank") != ranks_a[q["id"]]
     ]
+    sections.append(_significance(a, b))
     k_a, k_b = a.get("k", "k"), b.get("k", "k")
     if changed:
         rows = [[qid, f"{_rank_text(ra, k_a)} → {_rank_text(rb, k_b)}"] for qid, ra, rb in changed]
@@ -242,6 +244,31 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> str:
     else:
         sections.append("first relevant rank: unchanged for every question in both reports")
     return "\n\n".join(sections)
+
+
+def _reciprocal_ranks(result: dict[str, Any], cutoff: int = 10) -> dict[str, tuple[str, float]]:
+    """Answerable question id → (language, reciprocal rank of its first relevant passage, 0 beyond ``cutoff``)."""
+    out: dict[str, tuple[str, float]] = {}
+    for q in result.get("questions", []):
+        if q.get("no_answer"):
+            continue
+        rank = q.get("rank")
+        out[q["id"]] = (str(q.get("lang", "")), 1.0 / rank if isinstance(rank, int) and 0 < rank <= cutoff else 0.0)
+    return out
+
+
+def _significance(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """MRR@10 difference B−A per group, over the answerable questions both reports share, with its uncertainty."""
+    rr_a, rr_b = _reciprocal_ranks(a), _reciprocal_ranks(b)
+    shared = [qid for qid in rr_b if qid in rr_a]
+    if not shared:
+        return "MRR@10 B−A: no answerable question in common"
+    lines = [f"MRR@10 B−A over the {len(shared)} answerable questions of both reports"]
+    for lang in ["all", *sorted({rr_a[qid][0] for qid in shared})]:
+        ids = [qid for qid in shared if lang == "all" or rr_a[qid][0] == lang]
+        diff = paired_difference([rr_a[qid][1] for qid in ids], [rr_b[qid][1] for qid in ids])
+        lines.append(f"  {lang}: {diff.describe()}")
+    return "\n".join(lines)
 
 
 # -- TREC run file -------------------------------------------------------------------------------------------------

@@ -263,8 +263,14 @@ def test_compare_reports_shows_deltas_and_rank_changes(result_a: evaluate.EvalRe
     assert re.search(r"^q2\s+2 → 1$", text, re.M)
     assert re.search(r"^q3\s+not in top 10 → 2$", text, re.M)
     assert "q1 " not in text
+    # Reciprocal ranks A (1, 1/2, 0), B (1, 1, 1/2): differences (0, +0.5, +0.5); the two non-zero ones flip to sums
+    # ±1 or 0, so 2 of the 4 assignments are as extreme as the observed +1: p = 0.5.
+    significance = r"^  all: \+0\.333 \(95% CI .*; p = 0\.500, paired randomization test; 2 up, 0 down, 1 unchanged\)$"
+    assert re.search(significance, text, re.M)
+    assert "over the 3 answerable questions of both reports" in text
     same = report.compare_reports(result_a.to_dict(), result_a.to_dict())
     assert "unchanged for every question" in same
+    assert re.search(r"^  all: \+0\.000 .*p = 1\.000", same, re.M)
 
 
 def test_compare_warns_on_different_question_sets(result_a: evaluate.EvalResult) -> None:
