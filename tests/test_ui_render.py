@@ -102,6 +102,21 @@ def test_no_hits_says_so() -> None:
     assert "No passage found" in render.render_results("question", [])
 
 
+def test_results_speak_the_question_language() -> None:
+    french = render.render_results("Quand le groupe-pays Russie a-t-il été créé ?", [make_hit(abstain=True), make_hit(rank=2)])
+    assert "Rien dans le corpus ne semble répondre à cette question." in french
+    assert "2 passages pour <q>" in french and ">faible<" in french
+    assert ">Copier</button>" in french and 'data-done="Copié"' in french
+    assert render.NO_ANSWER not in french
+    english = render.render_results("When was the Russia country group created?", [make_hit(abstain=True)])
+    assert render.NO_ANSWER in english and "1 passage for <q>" in english and ">weak<" in english
+    assert ">Copy</button>" in english
+    assert "Aucun passage trouvé pour «Qui a signé ?»." in render.render_results("Qui a signé ?", [])
+    # The copyable citation keeps one format whatever the language.
+    hit = make_hit()
+    assert render.citation_string(hit) in render.render_card(hit, lang="fr").replace("&#x27;", "'")
+
+
 def test_citation_string() -> None:
     assert render.citation_string(make_hit()) == (
         f"«{SENTENCE}» — Déclaration de l'OTAN (2022-09-23), ¶3, chars 452–905 of doc.txt"
@@ -115,6 +130,16 @@ def test_citation_string_with_page_without_date_and_two_sentences() -> None:
     assert render.citation_string(hit) == (
         "«Deux phrases ici. […] Quatre phrases là.» — Déclaration de l'OTAN, p. 2, ¶3, chars 452–905 of doc.txt"
     )
+
+
+def test_too_long_highlights_quote_the_best_one() -> None:
+    first = "Une longue phrase de contexte " * 7 + "."
+    answer = "La réponse est ici."
+    text = f"{first} Entre les deux. {answer}"
+    a, b = text.index(answer), text.index(answer) + len(answer)
+    hit = make_hit(text, (Span(0, len(first), 0.80), Span(a, b, 0.91)))
+    assert render.quote(hit, max_chars=120) == answer
+    assert render.quote(hit, max_chars=1000).endswith(f"[…] {answer}")
 
 
 def test_citation_without_highlight_quotes_the_passage_start() -> None:

@@ -30,10 +30,33 @@ EXAMPLES = [
 ]
 DEFAULT_K = 5
 SEARCH_CONCURRENCY = 8
-HEADER = (
-    "<h1>rag · questions sur vos documents</h1>"
-    "<p>Ask in French or English. The answer is the passages themselves, cited by document, date and "
-    "paragraph, with the answering sentence highlighted.</p>"
+# The interface speaks the browser's language (French or English; Gradio's settings panel switches it). Results
+# follow the question's language instead (ui.render), since a French reader may well ask in English.
+I18N = gr.I18n(
+    en={
+        "header": "# rag · questions on your documents\nAsk in French or English. The answer is the passages themselves, "
+        "cited by document, date and paragraph, with the answering sentence highlighted.",
+        "question": "Question",
+        "placeholder": "Ask your question, in French or English…",
+        "search": "Search",
+        "examples": "Examples",
+        "passages": "Passages",
+        "only": "Only these documents",
+        "only_info": "Leave empty to search everything",
+        "add": "Add a document",
+    },
+    fr={
+        "header": "# rag · questions sur vos documents\nPosez votre question en français ou en anglais. La réponse, ce "
+        "sont les passages eux-mêmes, cités par document, date et paragraphe, la phrase qui répond surlignée.",
+        "question": "Question",
+        "placeholder": "Posez votre question, en français ou en anglais…",
+        "search": "Rechercher",
+        "examples": "Exemples",
+        "passages": "Passages",
+        "only": "Seulement ces documents",
+        "only_info": "Laisser vide pour chercher partout",
+        "add": "Ajouter un document",
+    },
 )
 
 
@@ -44,6 +67,7 @@ class RagBlocks(gr.Blocks):
         kwargs.setdefault("css", CSS)
         kwargs.setdefault("head", HEAD)
         kwargs.setdefault("theme", theme())
+        kwargs.setdefault("i18n", I18N)
         kwargs.setdefault("max_file_size", max_upload_bytes())
         kwargs.setdefault("footer_links", ["api", "settings"])
         kwargs["share"] = False
@@ -109,7 +133,7 @@ def add_document(library: Library, file: Any, selected: Sequence[str] | None) ->
 
 
 def documents_label(library: Library) -> str:
-    return f"Indexed documents ({len(library.retriever.documents)})"
+    return f"Documents ({len(library.retriever.documents)})"  # the same word in both languages
 
 
 # -- layout --------------------------------------------------------------------------------------------------------
@@ -122,24 +146,24 @@ def build_app(index: str, corpus: str) -> gr.Blocks:
     limit_mb = max_upload_bytes() / 2**20
     demo = RagBlocks(title="rag — cited answers from your documents", analytics_enabled=False)
     with demo:
-        gr.HTML(HEADER, elem_id="rag-header", js_on_load=None)
+        gr.Markdown(I18N("header"), elem_id="rag-header")
         with gr.Row(equal_height=True):
             question = gr.Textbox(
-                label="Question", placeholder="Posez votre question… / Ask your question…", scale=5, min_width=220,
+                label=I18N("question"), placeholder=I18N("placeholder"), scale=5, min_width=220,
                 max_length=2000, elem_id="rag-question", autofocus=True,
             )
-            ask = gr.Button("Search", variant="primary", scale=1, min_width=100, elem_id="rag-ask")
-        examples = gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+            ask = gr.Button(I18N("search"), variant="primary", scale=1, min_width=100, elem_id="rag-ask")
+        examples = gr.Examples(EXAMPLES, inputs=[question], label=I18N("examples"))
         with gr.Row():
-            k = gr.Slider(1, 10, value=DEFAULT_K, step=1, label="Passages", min_width=160, elem_id="rag-k")
+            k = gr.Slider(1, 10, value=DEFAULT_K, step=1, label=I18N("passages"), min_width=160, elem_id="rag-k")
             sources = gr.Dropdown(
-                choices=document_choices(library), value=[], multiselect=True, label="Only these documents",
-                info="Leave empty to search everything", scale=2, min_width=220, elem_id="rag-sources",
+                choices=document_choices(library), value=[], multiselect=True, label=I18N("only"),
+                info=I18N("only_info"), scale=2, min_width=220, elem_id="rag-sources",
             )
         results = gr.HTML(render.intro(), elem_id="rag-results", js_on_load=None)
         with gr.Accordion(documents_label(library), open=False, elem_id="rag-docs") as docs_panel:
             docs_html = gr.HTML(render.render_documents(library.documents()), js_on_load=None)
-        with gr.Accordion("Add a document", open=False, elem_id="rag-add"):
+        with gr.Accordion(I18N("add"), open=False, elem_id="rag-add"):
             upload = gr.File(
                 label=f"{' '.join(ACCEPTED)} · up to {limit_mb:g} MB", file_types=list(ACCEPTED),
                 file_count="single", elem_id="rag-upload",

@@ -9,10 +9,46 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from rag.lang import guess_language
 from rag.types import DocumentInfo, Hit, Passage, Span
 
 QUOTE_MAX_CHARS = 240
-NO_ANSWER = "Nothing in the corpus seems to answer this question."
+# What the results say, in the question's language (French or English; anything else gets English). The copyable
+# citation keeps one format in both, so that it can be checked by the same tools.
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "no_answer": "Nothing in the corpus seems to answer this question.",
+        "weak_shown": "The closest passages are shown below, marked as weak.",
+        "none_found": "No passage found for «{question}».",
+        "summary": "{n} passage{s} for",
+        "weak": "weak",
+        "context": "Context",
+        "whole": "the whole document",
+        "copy": "Copy",
+        "copy_title": "Copy the citation",
+        "copied": "Copied",
+        "score_title": "similarity between the question and the passage (0 to 1)",
+    },
+    "fr": {
+        "no_answer": "Rien dans le corpus ne semble répondre à cette question.",
+        "weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
+        "none_found": "Aucun passage trouvé pour «{question}».",
+        "summary": "{n} passage{s} pour",
+        "weak": "faible",
+        "context": "Contexte",
+        "whole": "le document entier",
+        "copy": "Copier",
+        "copy_title": "Copier la citation",
+        "copied": "Copié",
+        "score_title": "similarité entre la question et le passage (de 0 à 1)",
+    },
+}
+NO_ANSWER = TEXTS["en"]["no_answer"]
+
+
+def language_of(question: str) -> str:
+    """``fr`` or ``en``: the language the results are written in for ``question``."""
+    return "fr" if guess_language(question) == "fr" else "en"
 
 
 def esc(text: object) -> str:
@@ -46,17 +82,24 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _joined(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """The spans of ``text`` on one line, with ``[…]`` where text between them is left out."""
+    out = _one_line(text[spans[0][0] : spans[0][1]])
+    for (_, prev_end), (start, end) in zip(spans, spans[1:], strict=False):
+        out += (" […] " if text[prev_end:start].strip() else " ") + _one_line(text[start:end])
+    return out
+
+
 def quote(hit: Hit, max_chars: int = QUOTE_MAX_CHARS) -> str:
-    """The answering sentence(s) of a hit (or the start of its passage when none is highlighted)."""
+    """The answering sentence(s) of a hit (or the start of its passage when none is highlighted).
+
+    When all the highlights together are longer than ``max_chars``, the quote is the best-scoring one alone, so that
+    the answer is not what gets cut off."""
     spans = _clean_spans(hit.highlights, len(hit.text))
-    if spans:
-        pieces = [_one_line(hit.text[s:e]) for s, e in spans]
-        gaps = [hit.text[spans[i][1] : spans[i + 1][0]].strip() for i in range(len(spans) - 1)]
-        text = pieces[0]
-        for gap, piece in zip(gaps, pieces[1:], strict=True):
-            text += (" […] " if gap else " ") + piece
-    else:
-        text = _one_line(hit.text)
+    text = _joined(hit.text, spans) if spans else _one_line(hit.text)
+    if len(text) > max_chars and len(spans) > 1:
+        best = max((h for h in hit.highlights if (h.start, h.end) in spans), key=lambda h: h.score)
+        text = _joined(hit.text, [(best.start, best.end)])
     if len(text) > max_chars:
         text = text[: max_chars - 1].rstrip() + "…"
     return text
@@ -73,10 +116,10 @@ def citation_string(hit: Hit) -> str:
     return f"«{quote(hit)}» — {doc}, {where(hit)}, chars {hit.start}–{hit.end} of {hit.source}"
 
 
-def _score_html(score: float) -> str:
+def _score_html(score: float, lang: str = "en") -> str:
     width = round(100 * min(1.0, max(0.0, score)))
     return (
-        '<div class="rag-score" title="similarity between the question and the passage (0 to 1)">'
+        f'<div class="rag-score" title="{esc(TEXTS[lang]["score_title"])}">'
         f'<span class="rag-bar"><span style="width:{width}%"></span></span>'
         f'<span class="rag-score-num">{score:.2f}</span></div>'
     )
@@ -89,7 +132,7 @@ def _meta_html(hit: Hit) -> str:
     return " · ".join(esc(i) for i in items if i)
 
 
-def _context_html(hit: Hit, context: Sequence[Passage]) -> str:
+def _context_html(hit: Hit, context: Sequence[Passage], lang: str = "en") -> str:
     if not context:
         return ""
     blocks = []
@@ -102,29 +145,30 @@ def _context_html(hit: Hit, context: Sequence[Passage]) -> str:
                 f'<div class="rag-ctx"><span class="rag-ctx-n">¶{passage.paragraph}</span>{esc(passage.text)}</div>'
             )
     first, last = context[0].paragraph, context[-1].paragraph
-    span = f"¶{first}–¶{last}" if first != last else f"¶{first}, the whole document"
+    span = f"¶{first}–¶{last}" if first != last else f"¶{first}, {TEXTS[lang]['whole']}"
     return (
-        f'<details class="rag-context"><summary>Context ({span})</summary>'
+        f'<details class="rag-context"><summary>{TEXTS[lang]["context"]} ({span})</summary>'
         f'<div class="rag-ctx-list">{"".join(blocks)}</div></details>'
     )
 
 
-def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False) -> str:
+def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, lang: str = "en") -> str:
     """One result: citation, score, passage with its answering sentence(s) marked, context, copyable citation."""
+    t = TEXTS[lang]
     classes = "rag-card rag-weak" if weak else "rag-card"
-    badge = '<span class="rag-badge">weak</span>' if weak else ""
+    badge = f'<span class="rag-badge">{t["weak"]}</span>' if weak else ""
     return (
         f'<article class="{classes}" data-rank="{hit.rank}">'
         '<header class="rag-head">'
         f'<span class="rag-rank">{hit.rank}</span>'
         f'<div class="rag-cite"><div class="rag-title">{esc(hit.title)}{badge}</div>'
         f'<div class="rag-meta">{_meta_html(hit)}</div></div>'
-        f"{_score_html(hit.score)}</header>"
+        f"{_score_html(hit.score, lang)}</header>"
         f'<div class="rag-text">{highlight_html(hit.text, hit.highlights)}</div>'
-        f"{_context_html(hit, context)}"
+        f"{_context_html(hit, context, lang)}"
         '<div class="rag-citation"><code class="rag-cite-string">'
         f"{esc(citation_string(hit))}</code>"
-        '<button type="button" class="rag-copy" title="Copy the citation">Copy</button></div>'
+        f'<button type="button" class="rag-copy" title="{t["copy_title"]}" data-done="{t["copied"]}">{t["copy"]}</button></div>'
         "</article>"
     )
 
@@ -136,17 +180,17 @@ def notice(text: str, kind: str = "info") -> str:
 
 def render_results(question: str, hits: Sequence[Hit], contexts: Sequence[Sequence[Passage]] = ()) -> str:
     """The whole answer: a summary line, the abstention notice when relevant, then one card per hit."""
+    lang = language_of(question)
+    t = TEXTS[lang]
     if not hits:
-        return notice(f"No passage found for «{_one_line(question)}».", "warn")
+        return notice(t["none_found"].format(question=_one_line(question)), "warn")
     abstain = hits[0].abstain
-    head = (
-        f'<div class="rag-summary">{len(hits)} passage{"s" if len(hits) > 1 else ""} for '
-        f"<q>{esc(_one_line(question))}</q></div>"
-    )
+    summary = t["summary"].format(n=len(hits), s="s" if len(hits) > 1 else "")
+    head = f'<div class="rag-summary">{summary} <q>{esc(_one_line(question))}</q></div>'
     if abstain:
-        head += notice(f"{NO_ANSWER} The closest passages are shown below, marked as weak.", "warn")
+        head += notice(f"{t['no_answer']} {t['weak_shown']}", "warn")
     cards = [
-        render_card(hit, contexts[i] if i < len(contexts) else (), weak=abstain or hit.abstain)
+        render_card(hit, contexts[i] if i < len(contexts) else (), weak=abstain or hit.abstain, lang=lang)
         for i, hit in enumerate(hits)
     ]
     return f'<section class="rag-results">{head}{"".join(cards)}</section>'

@@ -84,8 +84,10 @@ document.addEventListener("click", function (event) {
   if (!code) return;
   var text = code.textContent;
   function done() {
-    button.textContent = "Copied";
-    setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    // Labels are in the results' language (data-done too); keep the first one across quick repeated clicks.
+    if (!button.dataset.label) button.dataset.label = button.textContent;
+    button.textContent = button.dataset.done || "Copied";
+    setTimeout(function () { button.textContent = button.dataset.label; }, 1500);
   }
   function fallback() {
     var range = document.createRange();

@@ -50,7 +50,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, app: RunningApp) -> Iterator[Any]:
     """A fresh desktop-sized page on the app, with browser errors collected in ``page.errors``."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))

@@ -82,7 +82,7 @@ def test_uploaded_document_becomes_searchable(page: Any, app: RunningApp) -> Non
     card = first_card(page)
     assert "Jumelage dijon volgograd" in card.locator(".rag-cite").inner_text()
     assert "1966" in card.locator(".rag-text mark").first.inner_text()
-    page.locator("#rag-docs").get_by_text("Indexed documents").click()
+    page.locator("#rag-docs").get_by_text("Documents (").click()
     page.locator("#rag-docs .rag-docs").get_by_text("jumelage-dijon-volgograd.txt").wait_for()
 
 
@@ -112,6 +112,25 @@ def test_malicious_document_is_shown_escaped_and_never_runs(page: Any, app: Runn
     assert page.locator("#rag-results script, #rag-results img").count() == 0
 
 
+def test_interface_follows_a_french_browser(browser: Any, app: RunningApp) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto(app.url)
+        page.locator("#rag-ask").get_by_text("Rechercher").wait_for()
+        assert page.locator("#rag-add").get_by_text("Ajouter un document").is_visible()
+        assert "Posez votre question" in (page.locator("#rag-question textarea").get_attribute("placeholder") or "")
+        assert "questions sur vos documents" in page.locator("#rag-header").inner_text()
+        # Results follow the question's language: French here, English for an English question in the same page.
+        results = ask(page, "Quand le groupe-pays Russie a-t-il été créé ?")
+        assert " pour " in results.locator(".rag-summary").inner_text()
+        assert first_card(page).locator(".rag-copy").inner_text() == "Copier"
+        results = ask(page, "Which regions held the sham referendums?")
+        results.locator(".rag-summary", has_text=" for ").wait_for()
+    finally:
+        context.close()
+
+
 def test_phone_width_has_no_horizontal_scroll(browser: Any, app: RunningApp) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
@@ -120,7 +139,7 @@ def test_phone_width_has_no_horizontal_scroll(browser: Any, app: RunningApp) -> 
         ask(page, "Qui porte la responsabilité de la guerre selon l'OTAN ?")
         card = first_card(page)
         card.locator("details.rag-context summary").click()
-        page.locator("#rag-docs").get_by_text("Indexed documents").click()
+        page.locator("#rag-docs").get_by_text("Documents (").click()
         page.wait_for_timeout(300)
         assert card.is_visible()
         box = card.bounding_box()
