@@ -1,101 +1,70 @@
-"""Measure highlight quality (rag.highlight_eval) and simulate candidate highlighting rules on the same first hits.
+"""Measure highlight quality (rag.highlight_eval) and compare highlighting rules on the same first hits.
 
     python eval/highlight_variants.py --index index --json eval/reports/highlight.json
 
-The rules are simulations over the index's stored sentence spans and vectors (nothing is re-embedded); they show
-what a change to ``Retriever.highlight`` would gain before anyone makes it. Prints one line per rule and the misses
-of the current rule.
+"current" is ``rag.highlight.choose_sentences``, the rule ``Retriever.highlight`` applies; the others are
+alternatives run over the index's stored sentence spans and vectors (nothing is re-embedded). Prints one line per
+rule (quote highlighted, mean highlighted characters, mean share of the passage highlighted, passages of several
+sentences highlighted whole) and the misses of the current rule.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from rag import retriever as retriever_module
+from rag import highlight
 from rag.highlight_eval import highlight_quality
 from rag.questions import load_questions, matched_answers, normalize_for_match
 from rag.retriever import Retriever
 
-TERMINAL = re.compile(r"[.!?…][»\"”)\]]?$")
-# A sentence opening with a pronoun leans on the sentence before it ("Elle a rassemblé 200 représentants").
-ANAPHORA = re.compile(
-    r"^(?:[-•]\s*)?(?:elle|il|elles|ils|celle-ci|celui-ci|ceux-ci|it|they|this|these)\b|^[^,]{0,60},\s*(?:elle|il)\b", re.I
-)
-
-Spans = list[tuple[int, int]]
-Rule = Callable[[str, Spans, np.ndarray], list[int]]
+Spans = Sequence[tuple[int, int]]
+Rule = Callable[[str, Spans, Sequence[float]], list[int]]
 
 
-def current(text: str, spans: Spans, sims: np.ndarray) -> list[int]:
-    """Retriever.highlight as it is: best sentence of at least MIN_HIGHLIGHT_CHARS, and a second one within margin."""
-    n = retriever_module.MIN_HIGHLIGHT_CHARS
-    cands = [i for i, (s, e) in enumerate(spans) if e - s >= n] or list(range(len(spans)))
-    ranked = sorted(cands, key=lambda i: -float(sims[i]))
-    best = float(sims[ranked[0]])
-    return sorted(
-        i for i in ranked[: retriever_module.MAX_HIGHLIGHTS] if float(sims[i]) >= best - retriever_module.HIGHLIGHT_MARGIN
-    )
+def previous(text: str, spans: Spans, sims: Sequence[float]) -> list[int]:
+    """The rule before rag.highlight: best sentence of at least MIN_HIGHLIGHT_CHARS, and a second one within margin."""
+    cands = [i for i, (s, e) in enumerate(spans) if e - s >= highlight.MIN_HIGHLIGHT_CHARS] or list(range(len(spans)))
+    ranked = sorted(cands, key=lambda i: -sims[i])
+    return sorted(i for i in ranked[: highlight.MAX_HIGHLIGHTS] if sims[i] >= sims[ranked[0]] - highlight.HIGHLIGHT_MARGIN)
 
 
-def _is_heading_or_intro(text: str, spans: Spans, i: int) -> bool:
-    """A leading line without final punctuation (a heading attached to its paragraph), or a list introduction."""
-    s, e = spans[i]
-    piece = text[s:e].rstrip()
-    if piece.endswith(":"):
-        return True
-    leading = all(not TERMINAL.search(text[a:b].rstrip()) for a, b in spans[: i + 1])
-    return leading and not TERMINAL.search(piece)
+def without_context(text: str, spans: Spans, sims: Sequence[float]) -> list[int]:
+    """rag.highlight with headings and list introductions skipped, but no pronoun neighbours nor run-on lines."""
+    return highlight.choose_sentences(text, spans, sims, context=False)
 
 
-def body_too(text: str, spans: Spans, sims: np.ndarray) -> list[int]:
-    """Like ``current``; when what it picks is only headings or list introductions (ending with ':'), the best
-    other sentence is highlighted too (a heading restates the question's topic but seldom holds the answer)."""
-    chosen = current(text, spans, sims)
-    if all(_is_heading_or_intro(text, spans, i) for i in chosen):
-        body = [i for i in range(len(spans)) if not _is_heading_or_intro(text, spans, i)]
-        if body:
-            chosen = sorted({*chosen, max(body, key=lambda i: float(sims[i]))})
-    return chosen
+def uncapped(text: str, spans: Spans, sims: Sequence[float]) -> list[int]:
+    """rag.highlight without the length cap (the whole-passage guard stays): what the cap costs."""
+    return highlight.choose_sentences(text, spans, sims, max_chars=10**9)
 
 
-def with_neighbours(base: Rule) -> Rule:
-    """``base``, plus the sentence after a chosen one when it opens with a pronoun, and the one before a chosen
-    sentence that itself opens with a pronoun; a chosen line fragment (no final punctuation) runs on to the next."""
-
-    def rule(text: str, spans: Spans, sims: np.ndarray) -> list[int]:
-        chosen = set(base(text, spans, sims))
-        for i in list(chosen):
-            s, e = spans[i]
-            if i + 1 < len(spans) and ANAPHORA.search(text[spans[i + 1][0] : spans[i + 1][1]]):
-                chosen.add(i + 1)
-            if i > 0 and ANAPHORA.search(text[s:e]):
-                chosen.add(i - 1)
-            j = i
-            while (
-                j + 1 < len(spans)
-                and not TERMINAL.search(text[spans[j][0] : spans[j][1]].rstrip())
-                and not text[spans[j][0] : spans[j][1]].rstrip().endswith(":")
-                and j - i < 3
-            ):
-                j += 1
-                chosen.add(j)
-        return sorted(chosen)
-
-    return rule
+def best_and_neighbours(text: str, spans: Spans, sims: Sequence[float]) -> list[int]:
+    """A naive baseline: the best sentence and both its neighbours, whatever they say."""
+    best = max(range(len(spans)), key=lambda i: sims[i])
+    return [i for i in (best - 1, best, best + 1) if 0 <= i < len(spans)]
 
 
 RULES: dict[str, Rule] = {
-    "current (Retriever.highlight)": current,
-    "(a) + best body sentence when only a heading or list introduction is picked": body_too,
-    "(b) + pronoun neighbours + run-on line fragments": with_neighbours(current),
-    "(a) and (b)": with_neighbours(body_too),
+    "current (rag.highlight.choose_sentences)": highlight.choose_sentences,
+    "previous rule (best sentence + second within margin)": previous,
+    "headings/introductions skipped, no pronoun neighbours or run-on lines": without_context,
+    "current without the length cap": uncapped,
+    "best sentence and both neighbours": best_and_neighbours,
 }
+
+
+def _pieces(text: str, spans: Spans, chosen: list[int]) -> list[str]:
+    """Contiguous chosen sentences read as one piece (a quote may straddle a split)."""
+    runs: list[list[int]] = []
+    for i in chosen:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return [text[spans[r[0]][0] : spans[r[-1]][1]] for r in runs]
 
 
 def main() -> None:
@@ -108,8 +77,6 @@ def main() -> None:
     questions = load_questions(args.questions)
     measured = highlight_quality(retriever, questions)
     print(f"rag.highlight_eval: {measured['overall']}  by language: {measured['by_lang']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(measured, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     firsts = []
     row_of = {p.id: i for i, p in enumerate(retriever.data.passages)}
     for q in questions:
@@ -119,26 +86,41 @@ def main() -> None:
         found = matched_answers(q, hit.source, hit.text)
         if found:
             row = row_of[hit.id]
-            sims = retriever._sentence_sims(row, retriever.embedder.embed_query(q.question))
-            firsts.append((q, hit.text, retriever.data.sentence_spans[row], np.asarray(sims), found))
+            sims = [float(x) for x in retriever._sentence_sims(row, retriever.embedder.embed_query(q.question))]
+            firsts.append((q, hit.text, retriever.data.sentence_spans[row], sims, found))
+    rules: dict[str, dict[str, object]] = {}
     for name, rule in RULES.items():
-        ok = 0
+        ok = {"all": 0, "fr": 0, "en": 0}
+        count = {"all": 0, "fr": 0, "en": 0}
         chars = 0
-        for _q, text, spans, sims, found in firsts:
+        share = 0.0
+        whole = 0  # passages of several sentences highlighted entirely: "contains the quote" says nothing then
+        for q, text, spans, sims, found in firsts:
             chosen = rule(text, spans, sims)
-            # Contiguous chosen sentences read as one piece (a quote may straddle a split).
-            pieces, run = [], [chosen[0]]
-            for i in chosen[1:]:
-                if i == run[-1] + 1:
-                    run.append(i)
-                else:
-                    pieces.append(run)
-                    run = [i]
-            pieces.append(run)
-            texts = [normalize_for_match(text[spans[r[0]][0] : spans[r[-1]][1]]) for r in pieces]
-            chars += sum(spans[i][1] - spans[i][0] for i in chosen)
-            ok += any(normalize_for_match(a.quote) in t for a in found for t in texts)
-        print(f"{name}: {ok}/{len(firsts)} = {ok / len(firsts):.3f} (mean highlighted chars {chars / len(firsts):.0f})")
+            texts = [normalize_for_match(t) for t in _pieces(text, spans, chosen)]
+            marked = sum(spans[i][1] - spans[i][0] for i in chosen)
+            chars += marked
+            whole += len(spans) > 1 and len(chosen) == len(spans)
+            share += marked / max(1, sum(e - s for s, e in spans))
+            good = any(normalize_for_match(a.quote) in t for a in found for t in texts)
+            for key in ("all", q.lang):
+                ok[key] += good
+                count[key] += 1
+        n = len(firsts)
+        langs = "  ".join(f"{lang} {ok[lang]}/{count[lang]}" for lang in ("fr", "en"))
+        mean = f"mean highlighted chars {chars / n:.0f}, {share / n:.0%} of the passage, {whole} whole passages"
+        print(f"{name}: {ok['all']}/{n} = {ok['all'] / n:.3f} ({langs}; {mean})")
+        rules[name] = {
+            "n_contains": ok["all"],
+            "n_gold_first": n,
+            "by_lang": {lang: {"n_contains": ok[lang], "n_gold_first": count[lang]} for lang in ("fr", "en")},
+            "mean_highlighted_chars": round(chars / n, 1),
+            "mean_passage_share": round(share / n, 4),
+            "n_whole_passage": whole,
+        }
+    if args.json:
+        payload = json.dumps({**measured, "rules": rules}, ensure_ascii=False, indent=2)
+        Path(args.json).write_text(payload + "\n", encoding="utf-8")
     for miss in measured["misses"]:
         print(f"  miss {miss['id']}: {miss['question']}\n    quote: {miss['quotes'][0]}\n    highlighted: {miss['highlighted']}")
 

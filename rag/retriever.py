@@ -13,6 +13,7 @@ import numpy.typing as npt
 from rag import ann, rank, store
 from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
+from rag.highlight import highlight_spans
 from rag.lang import guess_language
 from rag.types import Document, DocumentInfo, Hit, Passage, Span
 
@@ -20,11 +21,6 @@ MAX_QUERY_CHARS = 2000
 # Passages whose vectors are this close say the same thing (repeated titles, boilerplate): only the best is shown.
 DUPLICATE_SIMILARITY = 0.985
 COLLAPSE_EXTRA = 5
-# Second-best sentences this close to the best one are highlighted too (answers often span two sentences).
-HIGHLIGHT_MARGIN = 0.01
-MAX_HIGHLIGHTS = 2
-# Headings and list labels are too short to be an answer; they are highlighted only when nothing else exists.
-MIN_HIGHLIGHT_CHARS = 25
 
 
 def clean_query(query: str) -> str:
@@ -119,11 +115,7 @@ class Retriever:
         if not spans:
             return ()
         sims = self._sentence_sims(row, query_vector)
-        candidates = [i for i, (s, e) in enumerate(spans) if e - s >= MIN_HIGHLIGHT_CHARS] or list(range(len(spans)))
-        ranked = sorted(candidates, key=lambda i: -float(sims[i]))
-        best = float(sims[ranked[0]])
-        chosen = [i for i in ranked[:MAX_HIGHLIGHTS] if float(sims[i]) >= best - HIGHLIGHT_MARGIN]
-        return tuple(Span(spans[i][0], spans[i][1], float(sims[i])) for i in sorted(chosen))
+        return highlight_spans(self.data.passages[row].text, spans, [float(x) for x in sims])
 
     def _sentence_sims(self, row: int, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
