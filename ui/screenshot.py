@@ -59,7 +59,8 @@ def ask(page: Any, question: str, timeout: float = 30_000) -> Any:
 
 def shoot(browser: Any, url: str, out: Path, question: str = QUESTION, width: int = 1280, height: int = 900) -> None:
     """Open the app at ``url``, ask ``question``, save a screenshot of the answer to ``out``."""
-    context = browser.new_context(viewport={"width": width, "height": height})
+    # A French browser for the French question, so that labels and results speak the same language.
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="fr-FR")
     try:
         page = context.new_page()
         page.goto(url)
