@@ -57,9 +57,12 @@ def text_key(text: str) -> str:
 
 
 def _previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.NDArray[np.float32]], set[str]]:
-    """Vectors of the current index by text hash (empty when there is none, or it used another embedder)."""
+    """Vectors of the current index by text hash (empty when there is none, or it used another embedder).
+
+    An index in an older format is read too (``reuse_old``): moving to a new format re-embeds nothing.
+    """
     try:
-        old = store.load(index_dir, with_vectors=False)
+        old = store.load(index_dir, with_vectors=False, reuse_old=True)
     except IndexMissingError:
         return {}, set()
     except IndexIncompatibleError as exc:
@@ -72,11 +75,11 @@ def _previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.
     titles = {d.info.source: d.info.title for d in old.documents}
     for passage, vector in zip(old.passages, old.vectors, strict=True):
         cache[text_key(embedding_text(titles.get(passage.source, ""), passage.text))] = np.array(vector)
-    row = 0
+    # Sentence vectors are read in blocks (served indexes read them from disk on demand; one read per row is slow).
+    sentence_rows = iter(old.sentence_vectors)
     for passage, spans in zip(old.passages, old.sentence_spans, strict=True):
         for s, e in spans:
-            cache.setdefault(text_key(passage.text[s:e]), np.array(old.sentence_vectors[row]))
-            row += 1
+            cache.setdefault(text_key(passage.text[s:e]), np.array(next(sentence_rows), dtype=np.float32))
     return cache, sources
 
 

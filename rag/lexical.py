@@ -71,7 +71,8 @@ class LexicalIndex:
         self._bm25.save(str(folder), show_progress=False, allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path, size: int) -> LexicalIndex:
+    def load(cls, folder: Path, size: int, mmap: bool = False) -> LexicalIndex:
+        """Read a saved index; ``mmap`` maps its arrays instead of reading them (a question reads a few columns)."""
         import bm25s
 
-        return cls(bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False), size)
+        return cls(bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False, mmap=mmap, show_progress=False), size)

@@ -15,6 +15,7 @@ from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
 from rag.highlight import highlight_spans
 from rag.lang import guess_language
+from rag.rows import SpanTable, read_ranges
 from rag.types import Document, DocumentInfo, Hit, Passage, Span
 
 MAX_QUERY_CHARS = 2000
@@ -54,8 +55,11 @@ class Retriever:
         self.path = path
         self.manifest = data.manifest
         self._docs: dict[str, Document] = {d.info.source: d for d in data.documents}
-        counts = np.array([len(s) for s in data.sentence_spans], dtype=np.int64)
-        self._sentence_start = np.concatenate([[0], np.cumsum(counts)])
+        if isinstance(data.sentence_spans, SpanTable):  # as loaded: the offsets are already there
+            self._sentence_start = data.sentence_spans.starts
+        else:
+            counts = np.array([len(s) for s in data.sentence_spans], dtype=np.int64)
+            self._sentence_start = np.concatenate([[0], np.cumsum(counts)])
         self.corpus_lang = _corpus_language(data.documents)
         self._rows_by_source: dict[str, list[int]] = {}
         for row, passage in enumerate(data.passages):
@@ -145,13 +149,13 @@ class Retriever:
         _, dense_rows = ann.search(self.data.faiss_index, vector, n, allowed)
         rows = rank.candidates(dense_rows, lexical, n)
         passage_sims = np.asarray(self.data.vectors[rows]) @ vector  # rows are sorted: sequential reads
-        sentence_best = np.array(
-            [
-                float(s.max()) if len(s := self._sentence_sims(int(r), vector)) else float(p)
-                for r, p in zip(rows, passage_sims, strict=True)
-            ],
-            dtype=np.float32,
-        )
+        # The best sentence of every candidate, in one read and one product (a loop over ~200 candidates cost ~2 ms).
+        lo, hi = self._sentence_start[rows], self._sentence_start[rows + 1]
+        sentence_sims = read_ranges(self.data.sentence_vectors, lo, hi) @ vector
+        sentence_best = passage_sims.astype(np.float32)  # a passage without sentences counts its own similarity
+        counts = hi - lo
+        if (has := counts > 0).any():
+            sentence_best[has] = np.maximum.reduceat(sentence_sims, (np.cumsum(counts) - counts)[has])
         return rank.hybrid(rows, passage_sims, sentence_best, lexical[rows], k, float(lexical.max(initial=0.0)))
 
     def _collapse(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

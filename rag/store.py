@@ -9,13 +9,19 @@ Layout of ``index/`` (one generation of data files, named by the manifest):
 - ``passages-<gen>.jsonl``     one passage a line, in vector order: id, source, paragraph, start, end, page, text,
                                sentence spans
 - ``vectors-<gen>.npy``        passage vectors, float32 ``(n, dim)``, unit length
-- ``sentences-<gen>.npy``      sentence vectors, float32, in passage then sentence order
+- ``sentences-<gen>.npy``      sentence vectors, float16 (format 2; float32 in format 1), in passage then sentence
+                               order: half the disk and page cache, and scores move by < 1e-4
 - ``faiss-<gen>.index``        the FAISS index over the passage vectors
 - ``bm25-<gen>/``               the lexical (BM25) index: bm25s's ``.npy`` arrays and JSON vocabulary/params
 
 A build writes a new generation next to the current one, then atomically replaces ``manifest.json``; only then
 are the files of older generations deleted. A crash at any point leaves the previous manifest pointing at complete
 files, so the previous index stays usable.
+
+Serving (``load(..., with_vectors=False)``) keeps the process small: passage vectors are read from the FAISS index
+(which holds them anyway), sentence vectors are read from disk row by row with ``pread`` (a memory map would leave
+every page it ever touched in the process's resident set: the whole file after a hundred questions), BM25 arrays are
+memory-mapped (a question reads a few columns), and sentence spans are two integer arrays instead of tuples.
 """
 
 from __future__ import annotations
@@ -28,20 +34,24 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from rag import __version__, ann
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
 from rag.lexical import LexicalIndex
+from rag.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors
 from rag.types import Document, DocumentInfo, Passage
 
-FORMAT_VERSION = 1
+# 2: sentence vectors stored as float16 (format 1 stored them as float32; its indexes must be rebuilt).
+FORMAT_VERSION = 2
+# Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
+REUSABLE_FORMATS = (1, 2)
+SENTENCE_DTYPE = np.float16
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 FILES = ("documents", "passages", "vectors", "sentences", "faiss", "bm25")
@@ -49,14 +59,14 @@ FILES = ("documents", "passages", "vectors", "sentences", "faiss", "bm25")
 
 @dataclass
 class IndexData:
-    """Everything an index holds, in memory."""
+    """Everything an index holds; when loaded for serving, the vectors are ``Rows`` read on demand."""
 
     manifest: dict[str, Any]
     documents: list[Document]
     passages: list[Passage]
-    sentence_spans: list[list[tuple[int, int]]]  # per passage, cleaned-text offsets of its sentences
-    vectors: npt.NDArray[np.float32]
-    sentence_vectors: npt.NDArray[np.float32]
+    sentence_spans: Sequence[list[tuple[int, int]]]  # per passage, cleaned-text offsets of its sentences
+    vectors: Vectors | Rows
+    sentence_vectors: Vectors | Rows
     faiss_index: Any = field(default=None, repr=False)
     lexical: LexicalIndex | None = field(default=None, repr=False)
 
@@ -68,9 +78,9 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _save_npy(path: Path, array: npt.NDArray[np.float32]) -> None:
+def _save_npy(path: Path, array: Vectors | Rows, dtype: type[np.floating[Any]] = np.float32) -> None:
     with open(path, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+        np.save(fh, np.ascontiguousarray(np.asarray(array), dtype=dtype), allow_pickle=False)
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -147,8 +157,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             passage_rows.append(row)
         _fsync_write(path / names["passages"], _jsonl(passage_rows))
         _save_npy(path / names["vectors"], data.vectors)
-        _save_npy(path / names["sentences"], data.sentence_vectors)
-        faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(data.vectors)
+        _save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
+        faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
         ann.write(faiss_index, str(path / names["faiss"]))
         with open(path / names["faiss"], "rb+") as fh:
             os.fsync(fh.fileno())
@@ -211,8 +221,11 @@ def lexical_texts(data: IndexData) -> list[str]:
     return [f"{titles.get(p.source, '')}\n{p.text}" for p in data.passages]
 
 
-def read_manifest(index_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of an index, checked for format version; raises a typed error saying what to do."""
+def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False) -> dict[str, Any]:
+    """The manifest of an index, checked for format version; raises a typed error saying what to do.
+
+    ``reuse_old`` also accepts the older formats of ``REUSABLE_FORMATS`` (for a rebuild that reuses their vectors).
+    """
     path = Path(index_dir)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
@@ -222,7 +235,7 @@ def read_manifest(index_dir: str | os.PathLike[str]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexIncompatibleError(f"{manifest_path} is damaged ({exc}); re-run `rag index` to rebuild it") from exc
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version != FORMAT_VERSION:
+    if version != FORMAT_VERSION and not (reuse_old and version in REUSABLE_FORMATS and type(version) is int):
         raise IndexIncompatibleError(
             f"{path} was written in index format {version!r} but this rag reads format {FORMAT_VERSION}; "
             "re-run `rag index` to rebuild it"
@@ -230,10 +243,14 @@ def read_manifest(index_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True) -> IndexData:
-    """Read an index directory. Every failure is an ``IndexMissingError`` or ``IndexIncompatibleError``."""
+def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True, reuse_old: bool = False) -> IndexData:
+    """Read an index directory. Every failure is an ``IndexMissingError`` or ``IndexIncompatibleError``.
+
+    ``with_vectors=False`` (serving) reads vectors on demand instead of loading them (see the module docstring);
+    ``reuse_old`` also reads older formats, whose vectors a rebuild can reuse (``read_manifest``).
+    """
     path = Path(index_dir)
-    manifest = read_manifest(path)
+    manifest = read_manifest(path, reuse_old=reuse_old)
     try:
         names: dict[str, str] = manifest["files"]
         _check_sizes(path, manifest)
@@ -241,32 +258,42 @@ def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True) -> Ind
             if _sha256(path / name) != digest:
                 raise IndexIncompatibleError(f"{path / name} is damaged (its checksum does not match); re-run `rag index`")
         documents = [_document_from_row(json.loads(line)) for line in _lines(path / names["documents"])]
+        # Every passage of a document shares its document's source string (one copy, not one per passage).
+        shared = {d.info.source: d.info.source for d in documents}
         passages: list[Passage] = []
-        spans: list[list[tuple[int, int]]] = []
+        sentence_lists: list[list[list[int]]] = []
         for line in _lines(path / names["passages"]):
             row = json.loads(line)
-            spans.append([(int(s), int(e)) for s, e in row.pop("sentences")])
+            sentence_lists.append(row.pop("sentences"))
+            row["source"] = shared.get(row["source"], row["source"])
             passages.append(Passage(**row))
+        spans = SpanTable(sentence_lists)
+        del sentence_lists
         try:
             faiss_index = ann.read(str(path / names["faiss"]))
         except RuntimeError as exc:  # FAISS's own message is about its C++ internals: say which file instead
             raise IndexIncompatibleError(
                 f"{path / names['faiss']} is damaged (FAISS cannot read it); re-run `rag index` to rebuild it"
             ) from exc
-        lexical = LexicalIndex.load(path / names["bm25"], len(passages))
-        # Serving never touches the passage vectors (FAISS holds its own copy): map them instead of reading.
-        mode: Literal["r"] | None = None if with_vectors else "r"
-        vectors = np.load(path / names["vectors"], allow_pickle=False, mmap_mode=mode)
-        # Highlighting and re-scoring read only the rows of a few candidates: map them too.
-        sentence_vectors = np.load(path / names["sentences"], allow_pickle=False, mmap_mode=mode)
         dim = int(manifest.get("embedder", {}).get("dim", 0))
+        lexical = LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
+        vectors: Vectors | Rows
+        sentence_vectors: Vectors | Rows
+        if with_vectors:
+            vectors = np.load(path / names["vectors"], allow_pickle=False).astype(np.float32, copy=False)
+            sentence_vectors = np.load(path / names["sentences"], allow_pickle=False).astype(np.float32)
+        else:
+            # Re-scoring and highlighting read the rows of a few candidates: read those, hold none.
+            vectors = FaissRows(faiss_index)
+            _check_npy(path / names["vectors"], (len(passages), dim))
+            sentence_vectors = NpyRows(path / names["sentences"])
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
     except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise IndexIncompatibleError(
             f"{path} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
         ) from exc
-    n_sentences = sum(len(s) for s in spans)
+    n_sentences = int(spans.starts[-1])
     sources = {d.info.source for d in documents}
     listed = manifest.get("documents")
     consistent = (
@@ -337,6 +364,17 @@ def _check_sizes(path: Path, manifest: dict[str, Any]) -> None:
             )
 
 
-def _lines(path: Path) -> list[str]:
+def _lines(path: Path) -> Iterator[str]:
+    """The non-blank lines of a JSONL file, streamed (reading them all first doubled the peak memory of a load)."""
     with open(path, encoding="utf-8") as fh:
-        return [line for line in fh if line.strip()]
+        for line in fh:
+            if line.strip():
+                yield line
+
+
+def _check_npy(path: Path, shape: tuple[int, int]) -> None:
+    """Validate the header of a vector file that serving does not read (so a damaged one is still reported)."""
+    rows = NpyRows(path)
+    rows.close()
+    if len(rows) != shape[0] or (shape[0] and rows.shape[1] != shape[1]):
+        raise ValueError(f"{path.name} holds {rows.shape} vectors instead of {shape}")

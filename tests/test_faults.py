@@ -388,8 +388,9 @@ def set_manifest(index: Path, change: Any) -> None:
 
 MANIFESTS: dict[str, Any] = {
     "format 0": lambda m: m.update(format_version=0),
-    "format 2": lambda m: m.update(format_version=2),
-    "format '1' (a string)": lambda m: m.update(format_version="1"),
+    "format 1 (float32 sentence vectors)": lambda m: m.update(format_version=1),
+    "format 3": lambda m: m.update(format_version=3),
+    "format '2' (a string)": lambda m: m.update(format_version="2"),
     "format null": lambda m: m.update(format_version=None),
     "no format": lambda m: m.pop("format_version"),
     "empty file": b"",
