@@ -66,8 +66,10 @@ def lexical_only(lexical: Scores, k: int) -> Ranking:
 
 def candidates(dense_rows: Rows, lexical: Scores, n: int) -> Rows:
     """Union of the dense top-n and the lexical top-n (passages with at least one matching term)."""
-    lexical_rows = _top(lexical, n)
-    lexical_rows = lexical_rows[lexical[lexical_rows] > 0]
+    # Only passages sharing a term with the question can be lexical candidates: select among those (a few thousand
+    # at most) rather than partitioning every score of a large index.
+    matching = np.flatnonzero(lexical > 0)
+    lexical_rows = matching[_top(lexical[matching], n)] if len(matching) else matching.astype(np.int64)
     rows: Rows = np.unique(np.concatenate([dense_rows, lexical_rows]).astype(np.int64))
     return rows
 

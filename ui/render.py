@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from itertools import pairwise
 
 from rag.lang import guess_language
 from rag.types import DocumentInfo, Hit, Passage, Span
@@ -85,7 +86,7 @@ def _one_line(text: str) -> str:
 def _joined(text: str, spans: Sequence[tuple[int, int]]) -> str:
     """The spans of ``text`` on one line, with ``[…]`` where text between them is left out."""
     out = _one_line(text[spans[0][0] : spans[0][1]])
-    for (_, prev_end), (start, end) in zip(spans, spans[1:], strict=False):
+    for (_, prev_end), (start, end) in pairwise(spans):
         out += (" […] " if text[prev_end:start].strip() else " ") + _one_line(text[start:end])
     return out
 
