@@ -155,7 +155,7 @@ def _targets(
             "< 1 GB (954 MiB)",
             rss,
             None if rss is None else rss < 1e9 / 2**20,
-            note or "includes file-backed pages of the memory-mapped passage vectors",
+            note or "vector files are read on demand (FAISS holds the passage vectors; sentence rows are read per candidate)",
         )
     )
     return checks
