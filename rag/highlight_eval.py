@@ -6,18 +6,13 @@ document): the highlight can only be right when the passage is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from rag.evaluate import Searcher
 from rag.questions import Question, matched_answers, normalize_for_match
 from rag.types import Hit
-
-
-class HighlightSearcher(Protocol):
-    """``rag.Retriever`` or a fake: ``search(query, k)`` returning hits whose ``highlights`` are filled in."""
-
-    def search(self, query: str, k: int) -> Sequence[Hit]: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ def judge_highlight(question: Question, hit: Hit) -> HighlightOutcome | None:
     return HighlightOutcome(question.id, question.lang, question.question, tuple(a.quote for a in found), tuple(pieces), contains)
 
 
-def highlight_quality(retriever: HighlightSearcher, questions: Iterable[Question]) -> dict[str, Any]:
+def highlight_quality(retriever: Searcher, questions: Iterable[Question]) -> dict[str, Any]:
     """Share of gold-first questions whose highlight contains a quote, overall and per language, with the misses.
 
     Returns ``{"overall": {...}, "by_lang": {lang: {...}}, "misses": [...]}``; each group has ``n_answerable``,
