@@ -15,6 +15,7 @@ from rag.lexical import LexicalIndex
 from rag.retriever import Retriever
 from rag.rows import FaissRows, NpyRows, SpanTable, read_ranges
 from tests.fakes import FakeEmbedder
+from tests.helpers import downgrade_to_format_1
 
 QUESTIONS = ["référendums Donetsk Kherson", "groupe-pays Russie créé", "Force multinationale", "What did NATO say?"]
 
@@ -85,7 +86,7 @@ def test_serving_and_full_loads_rank_identically(index: Path, fake_embedder: Fak
 
 
 def test_format_1_index_says_to_reindex_in_one_line(index: Path, fake_embedder: FakeEmbedder) -> None:
-    _downgrade_to_format_1(index)
+    downgrade_to_format_1(index)
     with pytest.raises(IndexIncompatibleError) as error:
         Retriever.load(index, embedder=fake_embedder)
     message = str(error.value)
@@ -105,24 +106,13 @@ def test_rebuilding_a_format_1_index_embeds_nothing_again(index: Path, corpus_co
         return [[(h.id, round(h.score, 4)) for h in retriever.search(q, k=5)] for q in QUESTIONS]
 
     before = answers()
-    _downgrade_to_format_1(index)
+    downgrade_to_format_1(index)
     calls = fake_embedder.calls
     report = build_index(corpus_copy, index, embedder=fake_embedder)
     assert report.embedded == 0 and report.reused > 0
     assert fake_embedder.calls == calls
     assert _manifest(index)["format_version"] == store.FORMAT_VERSION
     assert answers() == before
-
-
-def _downgrade_to_format_1(index: Path) -> None:
-    """What format 1 wrote: the same files, with float32 sentence vectors."""
-    sentences = _file(index, "sentences")
-    np.save(sentences, np.load(sentences).astype(np.float32), allow_pickle=False)
-    manifest = _manifest(index)
-    sizes = manifest["sizes"]
-    assert isinstance(sizes, dict)
-    sizes[sentences.name] = sentences.stat().st_size
-    _set(index, format_version=1, sizes=sizes)
 
 
 def _set(index: Path, **changes: object) -> None:

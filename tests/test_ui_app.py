@@ -8,11 +8,14 @@ from typing import Any
 import gradio as gr
 import pytest
 
+from rag import store
+from rag.errors import IndexIncompatibleError
 from rag.index import build_index
 from rag.retriever import Retriever
 from tests.fakes import FakeEmbedder
+from tests.helpers import downgrade_to_format_1
 from ui import app
-from ui.library import Library
+from ui.library import Library, ensure_index
 
 
 @pytest.fixture
@@ -92,3 +95,36 @@ def test_serve_builds_missing_index_then_launches(monkeypatch: pytest.MonkeyPatc
     kwargs = calls[1][1]
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
     assert kwargs["auth"] == ("rag", "pw")
+
+
+def test_ensure_index_builds_a_missing_index_and_leaves_a_current_one(
+    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    index = tmp_path / "index"
+    report = ensure_index(index, corpus_copy, embedder=fake_embedder)
+    assert report is not None and report.documents == 5 and (index / store.MANIFEST).is_file()
+    assert ensure_index(index, corpus_copy, embedder=fake_embedder) is None
+
+
+def test_ensure_index_upgrades_an_older_format_without_embedding_again(
+    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=fake_embedder)
+    downgrade_to_format_1(index)
+    report = ensure_index(index, corpus_copy, embedder=fake_embedder)
+    assert report is not None and report.embedded == 0 and report.reused > 0
+    assert store.read_manifest(index)["format_version"] == store.FORMAT_VERSION
+    assert Retriever.load(index, embedder=fake_embedder).search("référendums OTAN", k=1)
+
+
+def test_ensure_index_does_not_rebuild_an_index_of_another_folder(
+    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=fake_embedder)
+    downgrade_to_format_1(index)
+    before = (index / store.MANIFEST).read_bytes()
+    with pytest.raises(IndexIncompatibleError, match=r"format 1 .* re-run `rag index`"):
+        ensure_index(index, tmp_path / "elsewhere", embedder=fake_embedder)
+    assert (index / store.MANIFEST).read_bytes() == before

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import RagError
-from rag.index import build_index
+from rag import store
+from rag.embed import DEFAULT_EMBEDDER, Embedder
+from rag.errors import IndexIncompatibleError, RagError
+from rag.index import BuildReport, build_index
 from rag.load import SkipFile, load_file
 from rag.retriever import Retriever
 from rag.types import Document, DocumentInfo, Hit, Passage
@@ -23,10 +25,28 @@ from ui.uploads import UploadRejected, check_upload, reserve_destination, safe_f
 log = logging.getLogger("rag.ui")
 
 
-def ensure_index(index: str | Path, corpus: str | Path, progress: bool = False) -> None:
-    """Build the index from ``corpus`` when ``index/manifest.json`` is missing."""
-    if not (Path(index) / "manifest.json").is_file():
-        build_index(corpus, index, progress=progress)
+def ensure_index(
+    index: str | Path, corpus: str | Path, progress: bool = False, embedder: Embedder | str | None = None
+) -> BuildReport | None:
+    """Build the index from ``corpus`` when it is missing; rebuild it when an older rag wrote it from this corpus.
+
+    The rebuild reuses the old index's vectors (nothing is embedded again), so upgrading rag does not stop the app
+    from starting. A damaged index, or one built from another folder, is left alone and reported (one line).
+    """
+    path = Path(index)
+    if not (path / store.MANIFEST).is_file():
+        return build_index(corpus, path, embedder=embedder or DEFAULT_EMBEDDER, progress=progress)
+    try:
+        store.read_manifest(path)
+        return None
+    except IndexIncompatibleError as exc:
+        current_error = exc
+    old = store.read_manifest(path, reuse_old=True)  # raises for a damaged index or one from a newer rag
+    if old.get("corpus") != str(Path(corpus).resolve()):
+        raise current_error
+    log.warning("%s was written by an older rag (format %s): rebuilding it from %s", path, old["format_version"], corpus)
+    spec = embedder or (old.get("embedder") or {}).get("spec") or DEFAULT_EMBEDDER
+    return build_index(corpus, path, embedder=spec, progress=progress)
 
 
 @dataclass(frozen=True)
