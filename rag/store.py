@@ -47,7 +47,8 @@ from rag.lexical import LexicalIndex
 from rag.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors
 from rag.types import Document, DocumentInfo, Passage
 
-# 2: sentence vectors stored as float16 (format 1 stored them as float32; its indexes must be rebuilt).
+# 2: sentence vectors stored as float16 (format 1: float32). A format-1 index is refused for serving; `rag index`
+# (and `rag serve` on the same corpus) rebuild it reusing its vectors.
 FORMAT_VERSION = 2
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
 REUSABLE_FORMATS = (1, 2)
