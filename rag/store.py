@@ -237,9 +237,10 @@ def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False)
         raise IndexIncompatibleError(f"{manifest_path} is damaged ({exc}); re-run `rag index` to rebuild it") from exc
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if version != FORMAT_VERSION and not (reuse_old and version in REUSABLE_FORMATS and type(version) is int):
+        older = version in REUSABLE_FORMATS and type(version) is int
         raise IndexIncompatibleError(
             f"{path} was written in index format {version!r} but this rag reads format {FORMAT_VERSION}; "
-            "re-run `rag index` to rebuild it"
+            "re-run `rag index` to rebuild it" + (" (its vectors are reused: nothing is embedded again)" if older else "")
         )
     return manifest
 
