@@ -83,9 +83,10 @@ def rag_ask(python: str, index: Path, question: str, runs: int = 5) -> dict[str,
     return result
 
 
-def _get(url: str) -> int:
+def http_status(url: str, timeout: float = 2.0) -> int:
+    """The HTTP status of a GET on ``url``; 0 when nothing answers (yet)."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return int(response.status)
     except (urllib.error.URLError, OSError, ValueError):
         return 0
@@ -97,7 +98,7 @@ def _start_once(cmd: list[str], env: dict[str, str], port: int, timeout: float) 
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            while _get(f"http://127.0.0.1:{port}/") != 200:
+            while http_status(f"http://127.0.0.1:{port}/") != 200:
                 if proc.poll() is not None:
                     log.seek(0)
                     return f"rag serve exited with {proc.returncode}: {log.read().decode(errors='replace').strip()[-300:]}"

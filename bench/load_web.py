@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.coldstart import http_status
 from bench.measure import free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -322,14 +323,6 @@ def load(url: str, users: int, seconds: float, uploads: int, max_requests: int =
 # -- the app under test --------------------------------------------------------------------------------------------
 
 
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except (urllib.error.URLError, OSError, ValueError):
-        return 0
-
-
 @contextmanager
 def served_app(timeout: float = START_TIMEOUT) -> Iterator[tuple[str, Path]]:
     """``rag serve`` on a copy of ``corpus/`` and a new index (built with the real model) on a free local port.
@@ -351,7 +344,7 @@ def served_app(timeout: float = START_TIMEOUT) -> Iterator[tuple[str, Path]]:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=base)
         try:
             started = time.perf_counter()
-            while _status(url) != 200:
+            while http_status(url, timeout=5) != 200:
                 if proc.poll() is not None:
                     tail = log_path.read_text(errors="replace")[-1000:]
                     raise RuntimeError(f"rag serve exited with {proc.returncode}:\n{tail}")

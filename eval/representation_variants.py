@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tune_fusion as tf
 
 from rag import ann, rank
-from rag.questions import load_beir, load_questions, matched_answers
+from rag.questions import load_beir
 from rag.retriever import Retriever
 
 F = npt.NDArray[np.float32]
-Items = list[tuple[str, str, str, dict[str, int]]]
+Items = list[tf.Item]
 FUSION = tf.saturating(rank.PASSAGE_WEIGHT, rank.LEXICAL_WEIGHT, rank.LEXICAL_HALF)
 
 
@@ -194,20 +194,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most N queries per BEIR set")
     args = parser.parse_args()
     r = Retriever.load(args.index, embedder=None)
-    questions = [q for q in load_questions(args.questions) if not q.no_answer]
-    items: Items = [
-        (q.id, q.question, q.lang, {p.id: 1 for p in r.data.passages if matched_answers(q, p.source, p.text)})
-        for q in questions
-    ]
-    tables = {"ours": run("ours", r, items, by_doc=False)}
+    tables = {"ours": run("ours", r, tf.question_items(r, args.questions), by_doc=False)}
     header = ["variant", "ours fr MRR@10", "ours fr R@5", "ours en MRR@10", "ours en R@5"]
     for spec in args.beir:
         index, folder = spec.split("=", 1)
-        beir = load_beir(folder)
-        qids = [q for q in beir.queries if beir.qrels.get(q)][: args.limit]
-        tables[Path(folder).name] = run(
-            Path(folder).name, Retriever.load(index), [(q, beir.queries[q], "", beir.qrels[q]) for q in qids], by_doc=True
-        )
+        items = tf.beir_items(load_beir(folder), args.limit)
+        tables[Path(folder).name] = run(Path(folder).name, Retriever.load(index), items, by_doc=True)
         header.append(f"{Path(folder).name} nDCG@10")
     print("| " + " | ".join(header) + " |")
     print("|---|" + "---:|" * (len(header) - 1))

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from rag import ann, metrics, rank
 from rag.beir import beir_documents
 from rag.lang import guess_language
-from rag.questions import load_beir, load_questions, matched_answers
+from rag.questions import BeirSet, load_beir, load_questions, matched_answers
 from rag.retriever import Retriever, clean_query
 
 F = npt.NDArray[np.float32]
@@ -229,15 +229,29 @@ def main() -> None:
     table(sets)
 
 
+Item = tuple[str, str, str, dict[str, int]]  # (id, question, lang or "", qrels)
+
+
+def question_items(retriever: Retriever, path: str) -> list[Item]:
+    """The answerable questions of a question set, each with the passages holding one of its quotes as qrels."""
+    questions = [question for question in load_questions(path) if not question.no_answer]
+    return [
+        (q.id, q.question, q.lang, {p.id: 1 for p in retriever.data.passages if matched_answers(q, p.source, p.text)})
+        for q in questions
+    ]
+
+
+def beir_items(beir: BeirSet, limit: int | None) -> list[Item]:
+    """The first ``limit`` judged queries of a BEIR set, with their qrels (by document id)."""
+    qids = [q for q in beir.queries if beir.qrels.get(q)][:limit]
+    return [(q, beir.queries[q], "", beir.qrels[q]) for q in qids]
+
+
 def collect_sets(args: argparse.Namespace) -> dict[str, list[Query]]:
     """The evidence of every question of our set (split by language) and of each BEIR set."""
     sets: dict[str, list[Query]] = {}
     retriever = Retriever.load(args.index)
-    questions = [question for question in load_questions(args.questions) if not question.no_answer]
-    items = []
-    for question in questions:
-        relevant = {p.id: 1 for p in retriever.data.passages if matched_answers(question, p.source, p.text)}
-        items.append((question.id, question.question, question.lang, relevant))
+    items = question_items(retriever, args.questions)
     collected = collect(retriever, items, by_doc=False)
     sets["ours fr"] = [q for q in collected if q.lang == "fr"]
     sets["ours en"] = [q for q in collected if q.lang == "en"]
@@ -249,8 +263,7 @@ def collect_sets(args: argparse.Namespace) -> dict[str, list[Query]]:
         beir = load_beir(folder)
         r = Retriever.load(index)
         assert {d.info.source for d in beir_documents(beir)} == {d.source for d in r.documents}
-        qids = [q for q in beir.queries if beir.qrels.get(q)][: args.limit]
-        sets[Path(folder).name] = collect(r, [(q, beir.queries[q], "", beir.qrels[q]) for q in qids], by_doc=True)
+        sets[Path(folder).name] = collect(r, beir_items(beir, args.limit), by_doc=True)
     return sets
 
 
