@@ -12,7 +12,8 @@ Each ``Document`` has the passage text as ``page_content``, the passage id (``so
 this metadata: ``id``, ``citation``, ``source``, ``title``, ``date``, ``author``, ``paragraph``, ``page`` (None when
 the document has no pages), ``start``/``end`` (``[start, end)`` character offsets into the document's text),
 ``score``, ``rank``, ``highlights`` (the answering sentence(s): ``start``/``end`` within ``page_content`` and their
-``text``) and ``abstain`` (True when nothing in the corpus seems to answer; the passages are still returned).
+``text``), ``abstain`` (True when nothing in the corpus seems to answer; the passages are still returned) and
+``missing`` (the kind of figure asked for that none of the best passages gives, the reason for abstaining; or None).
 """
 
 from __future__ import annotations

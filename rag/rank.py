@@ -90,10 +90,13 @@ class Evidence:
     lexical_max: float  # best BM25 score over the index
     lang: str  # guessed language of the question
     corpus_lang: str = "fr"  # main language of the indexed passages (the lexical rule needs the question to share it)
+    missing: str | None = None  # the kind of answer asked for that none of the best passages holds (rag.answer_kind)
 
 
 def abstains(evidence: Evidence, below: dict[str, float] = ABSTAIN_BELOW, lexical_fr: float = ABSTAIN_LEXICAL_FR) -> bool:
     """The abstention rule (thresholds overridable so that the calibration script can search them)."""
+    if evidence.missing is not None:
+        return True
     if evidence.top < below.get(evidence.lang, below["und"]):
         return True
     # A question with no English function word must share terms with a French text (a bare keyword, or gibberish).
@@ -101,12 +104,14 @@ def abstains(evidence: Evidence, below: dict[str, float] = ABSTAIN_BELOW, lexica
     return evidence.lang in ("fr", "und") and evidence.corpus_lang == "fr" and evidence.lexical_max < lexical_fr
 
 
-def should_abstain(ranking: Ranking, mode: str, lang: str, corpus_lang: str = "fr") -> bool:
-    """True when the best passage is too weak to be presented as an answer (calibrated for hybrid mode only).
+def should_abstain(ranking: Ranking, mode: str, lang: str, corpus_lang: str = "fr", missing: str | None = None) -> bool:
+    """True when the best passage is too weak to be presented as an answer.
 
-    ``corpus_lang`` is the main language of the indexed passages (``"fr"``, ``"en"``; default ``"fr"``).
+    ``corpus_lang`` is the main language of the indexed passages (``"fr"``, ``"en"``; default ``"fr"``); ``missing``
+    is the kind of answer asked for that none of the best passages holds, which decides in every mode (the score
+    thresholds are calibrated for hybrid mode only).
     """
-    if len(ranking.rows) == 0:
+    if len(ranking.rows) == 0 or missing is not None:
         return True
     if mode != "hybrid":
         return False

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag import ann, rank, store
+from rag.answer_kind import DEPTH, missing_kind
 from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
 from rag.highlight import highlight_spans
@@ -172,9 +173,13 @@ class Retriever:
     def evidence(self, query: str) -> rank.Evidence:
         """What the abstention decision sees for a question in hybrid mode (used to calibrate it)."""
         text = clean_query(query)
-        ranking = self._rank(text, self.embedder.embed_query(text), 1, None, "hybrid")
+        ranking = self._rank(text, self.embedder.embed_query(text), DEPTH, None, "hybrid")
         top = float(ranking.scores[0]) if len(ranking.rows) else 0.0
-        return rank.Evidence(top, ranking.lexical_max, guess_language(text), self.corpus_lang)
+        return rank.Evidence(top, ranking.lexical_max, guess_language(text), self.corpus_lang, self._missing(text, ranking))
+
+    def _missing(self, text: str, ranking: rank.Ranking) -> str | None:
+        """The kind of answer ``text`` asks for that none of the best passages holds (see ``rag.answer_kind``)."""
+        return missing_kind(text, (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist()))
 
     def search(
         self,
@@ -193,7 +198,9 @@ class Retriever:
         weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is ``dense``,
         ``lexical`` or ``hybrid`` (default: ``self.default_mode``); ``collapse`` drops a hit whose text is a
         near-duplicate of a better one (a title repeated on a cover page, say). When nothing seems to answer, every
-        hit has ``abstain=True`` (the hits are still returned, for the user to judge).
+        hit has ``abstain=True`` (the hits are still returned, for the user to judge); when that is because the
+        question asks for a figure that none of the best passages gives, ``missing`` names its kind (``percentage``,
+        ``amount``, ``date`` or ``number``).
         """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise BadInputError(f"k must be a positive whole number, not {k!r}")
@@ -206,7 +213,8 @@ class Retriever:
             return []
         vector = self.embedder.embed_query(text) if mode != "lexical" or highlight else None
         ranking = self._rank(text, vector, k + COLLAPSE_EXTRA if collapse else k, allowed, mode)
-        abstain = rank.should_abstain(ranking, mode, guess_language(text), self.corpus_lang)
+        missing = self._missing(text, ranking)
+        abstain = rank.should_abstain(ranking, mode, guess_language(text), self.corpus_lang, missing)
         rows = self._collapse(ranking.rows) if collapse else ranking.rows
         score_of = dict(zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True))
         hits: list[Hit] = []
@@ -223,6 +231,7 @@ class Retriever:
                     rank=len(hits) + 1,
                     highlights=self.highlight(row, vector) if highlight and vector is not None else (),
                     abstain=abstain,
+                    missing=missing,
                 )
             )
         return hits

@@ -89,6 +89,9 @@ class Hit:
     rank: int
     highlights: tuple[Span, ...] = field(default=())
     abstain: bool = False  # True when the retriever judged the hit too weak to answer the question
+    # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
+    # "number"; see rag.answer_kind), the reason for abstaining; None otherwise.
+    missing: str | None = None
 
     @property
     def text(self) -> str:
@@ -148,4 +151,5 @@ class Hit:
             "text": self.text,
             "highlights": [{"start": s.start, "end": s.end, "text": self.text[s.start : s.end]} for s in self.highlights],
             "abstain": self.abstain,
+            "missing": self.missing,
         }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer_kind import asked_for
 from rag.evaluate import run_eval
 from rag.index import build_index
 from rag.lang import guess_language
@@ -103,3 +104,19 @@ def test_hybrid_beats_dense_in_both_languages(shipped: Retriever) -> None:
         assert hybrid[lang] >= 0.80, f"{lang}: hybrid MRR@10 {hybrid[lang]:.3f} < 0.80"
 
 
+def test_the_answer_kind_check_flags_missing_figures_and_spares_given_ones(shipped: Retriever) -> None:
+    flagged: dict[str, str | None] = {}
+    for q in load_questions(QUESTIONS):
+        if asked_for(q.question) is None:
+            continue
+        hits = shipped.search(q.question, k=5)
+        if not q.no_answer:
+            # Every answerable question asking for a figure finds one in its best passages: no false abstention.
+            assert hits[0].missing is None, f"{q.id}: flagged as missing a {hits[0].missing}"
+        else:
+            flagged[q.id] = hits[0].missing
+            assert hits[0].abstain or hits[0].missing is None
+    # The corpus gives no budget and no turnout, in either language; it does give numbers near "how many soldiers".
+    assert flagged["fr-na-06"] == flagged["en-na-06"] == "amount"
+    assert flagged["fr-na-08"] == flagged["en-na-08"] == "percentage"
+    assert flagged["fr-na-07"] is None

@@ -20,6 +20,7 @@ def make_hit(
     date: str = "2022-09-23",
     page: int | None = None,
     abstain: bool = False,
+    missing: str | None = None,
     rank: int = 1,
     paragraph: int = 3,
 ) -> Hit:
@@ -29,7 +30,7 @@ def make_hit(
     passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905,
                       text=text, page=page)
     info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
-    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights, abstain=abstain)
+    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights, abstain=abstain, missing=missing)
 
 
 def neighbours(hit: Hit) -> list[Passage]:
@@ -96,6 +97,15 @@ def test_abstain_shows_the_notice_and_marks_cards_weak() -> None:
 def test_no_abstain_no_notice() -> None:
     html = render.render_results("question", [make_hit()])
     assert render.NO_ANSWER not in html and "rag-weak" not in html
+
+
+def test_abstaining_for_a_missing_figure_says_which_in_the_question_language() -> None:
+    english = render.render_results("What is the budget?", [make_hit(abstain=True, missing="amount")])
+    assert "none of the closest passages gives an amount of money." in english
+    assert english.count('class="rag-card rag-weak"') == 1
+    french = render.render_results("Quel taux de participation ?", [make_hit(abstain=True, missing="percentage")])
+    assert "aucun des passages les plus proches ne donne de pourcentage." in french
+    assert render.NO_ANSWER not in english + french  # the specific reason replaces the generic one
 
 
 def test_no_hits_says_so() -> None:

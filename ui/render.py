@@ -10,6 +10,7 @@ import html
 from collections.abc import Sequence
 from itertools import pairwise
 
+from rag.answer_kind import WHAT
 from rag.lang import guess_language
 from rag.types import DocumentInfo, Hit, Passage, Span
 
@@ -19,6 +20,7 @@ QUOTE_MAX_CHARS = 240
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "no_answer": "Nothing in the corpus seems to answer this question.",
+        "missing": "Nothing in the corpus seems to answer this question: none of the closest passages gives {what}.",
         "weak_shown": "The closest passages are shown below, marked as weak.",
         "none_found": "No passage found for «{question}».",
         "summary": "{n} passage{s} for",
@@ -32,6 +34,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "no_answer": "Rien dans le corpus ne semble répondre à cette question.",
+        "missing": "Rien dans le corpus ne semble répondre à cette question : aucun des passages les plus proches ne "
+        "donne {what}.",
         "weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
         "none_found": "Aucun passage trouvé pour «{question}».",
         "summary": "{n} passage{s} pour",
@@ -189,7 +193,8 @@ def render_results(question: str, hits: Sequence[Hit], contexts: Sequence[Sequen
     summary = t["summary"].format(n=len(hits), s="s" if len(hits) > 1 else "")
     head = f'<div class="rag-summary">{summary} <q>{esc(_one_line(question))}</q></div>'
     if abstain:
-        head += notice(f"{t['no_answer']} {t['weak_shown']}", "warn")
+        reason = t["missing"].format(what=WHAT[lang][hits[0].missing]) if hits[0].missing else t["no_answer"]
+        head += notice(f"{reason} {t['weak_shown']}", "warn")
     cards = [
         render_card(hit, contexts[i] if i < len(contexts) else (), weak=abstain or hit.abstain, lang=lang)
         for i, hit in enumerate(hits)
