@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer_kind import WHAT
+from rag.answer_kind import DEPTH, WHAT
 from rag.config import MODES, SETTINGS, load_config, setting
 from rag.errors import RagError
 
@@ -162,7 +162,7 @@ def _print_hits(hits: Sequence[Any], width: int = 100) -> None:
         return
     if hits[0].missing:
         what = WHAT["en"][hits[0].missing]
-        print(f"No passage in the corpus seems to answer this question: none of the closest gives {what}. They are:\n")
+        print(f"No passage in the corpus seems to answer this question: none of the {DEPTH} best gives {what}. They are:\n")
     elif hits[0].abstain:
         print("No passage in the corpus seems to answer this question. The closest ones:\n")
     for hit in hits:

@@ -56,6 +56,7 @@ class QuestionResult:
     rank: int | None  # first passage containing a quote
     doc_rank: int | None  # first passage from an answer's document
     hits: tuple[HitSummary, ...]
+    missing: str | None = None  # the kind of figure asked for that no passage gave (why it abstained; rag.answer_kind)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class EvalResult:
                     "answers": [{"source": a.source, "quote": a.quote} for a in r.answers],
                     "no_answer": r.no_answer,
                     "abstained": r.abstained,
+                    "missing": r.missing,
                     "rank": r.rank,
                     "doc_rank": r.doc_rank,
                     "hits": [
@@ -148,6 +150,7 @@ def _judge(question: Question, hits: Sequence[Hit], k: int) -> _Judged:
         rank=metrics.first_relevant_rank(qrel, run),
         doc_rank=metrics.first_relevant_rank(doc_qrel, run),
         hits=summaries,
+        missing=hits[0].missing if hits else None,
     )
     return _Judged(result, run, qrel, doc_qrel)
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.answer_kind import WHAT
 from rag.errors import BadInputError
 from rag.stats import paired_difference
 
@@ -105,6 +106,8 @@ def _question_block(q: dict[str, Any], k: Any, heading: str) -> list[str]:
             f"- first relevant passage: {_rank_text(q.get('rank'), k)}; first hit from the right document: "
             f"{_rank_text(q.get('doc_rank'), k)}"
         )
+    if q.get("missing"):
+        lines.append(f"- abstained because none of the best passages gives {WHAT['en'].get(q['missing'], q['missing'])}")
     hits = q.get("hits", [])
     if hits:
         first = hits[0]

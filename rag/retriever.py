@@ -212,7 +212,8 @@ class Retriever:
         if not self.data.passages or (allowed is not None and len(allowed) == 0):
             return []
         vector = self.embedder.embed_query(text) if mode != "lexical" or highlight else None
-        ranking = self._rank(text, vector, k + COLLAPSE_EXTRA if collapse else k, allowed, mode)
+        # At least DEPTH rows, so that the answer-kind check always reads the same passages whatever k is.
+        ranking = self._rank(text, vector, max(DEPTH, k + COLLAPSE_EXTRA if collapse else k), allowed, mode)
         missing = self._missing(text, ranking)
         abstain = rank.should_abstain(ranking, mode, guess_language(text), self.corpus_lang, missing)
         rows = self._collapse(ranking.rows) if collapse else ranking.rows

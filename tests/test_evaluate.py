@@ -24,25 +24,31 @@ PASSAGES = {
 }
 
 
-def _hit(pid: str, rank: int, abstain: bool = False) -> Hit:
+def _hit(pid: str, rank: int, abstain: bool = False, missing: str | None = None) -> Hit:
     source, text = PASSAGES[pid]
     passage = Passage(id=pid, source=source, paragraph=rank, start=0, end=len(text), text=text)
-    return Hit(
-        passage=passage, document=DocumentInfo(source=source, title=source), score=1.0 - rank / 10, rank=rank, abstain=abstain
-    )
+    document = DocumentInfo(source=source, title=source)
+    return Hit(passage=passage, document=document, score=1.0 - rank / 10, rank=rank, abstain=abstain, missing=missing)
 
 
 class FakeRetriever:
     """Returns the prepared passage ids for each question text; records the calls."""
 
-    def __init__(self, answers: dict[str, list[str]], abstain: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, answers: dict[str, list[str]], abstain: frozenset[str] = frozenset(), missing: dict[str, str] | None = None
+    ) -> None:
         self.answers = answers
         self.abstain = abstain
+        self.missing = missing or {}
         self.calls: list[tuple[str, int]] = []
 
     def search(self, query: str, k: int) -> list[Hit]:
         self.calls.append((query, k))
-        return [_hit(pid, i, query in self.abstain) for i, pid in enumerate(self.answers[query][:k], start=1)]
+        missing = self.missing.get(query)
+        return [
+            _hit(pid, i, query in self.abstain or missing is not None, missing)
+            for i, pid in enumerate(self.answers[query][:k], start=1)
+        ]
 
 
 QUESTIONS = [
@@ -234,6 +240,15 @@ def test_write_reports(tmp_path: Path, result_a: evaluate.EvalResult) -> None:
     assert "### q1" not in md.split("## Abstention errors")[0]  # found at rank 1: not a failure
     assert "### q5 (en): answered although no document answers" in md
     assert "### q3 (en): abstained on an answerable question" in md
+
+
+def test_reports_say_which_missing_figure_made_a_question_abstain(tmp_path: Path) -> None:
+    fake = FakeRetriever(HITS_A, missing={"Quand la résolution ?": "date"})
+    data = evaluate.run_eval(fake, QUESTIONS[:2], k=10).to_dict()
+    assert [(q["id"], q["abstained"], q["missing"]) for q in data["questions"]] == [("q1", False, None), ("q2", True, "date")]
+    md = report.write_reports(data, tmp_path)[1].read_text(encoding="utf-8")
+    block = md.split("### q2 (fr): abstained on an answerable question")[1]
+    assert "- abstained because none of the best passages gives a date" in block.split("###")[0]
 
 
 def test_write_reports_rejects_other_dicts(tmp_path: Path) -> None:

@@ -120,3 +120,14 @@ def test_the_answer_kind_check_flags_missing_figures_and_spares_given_ones(shipp
     assert flagged["fr-na-06"] == flagged["en-na-06"] == "amount"
     assert flagged["fr-na-08"] == flagged["en-na-08"] == "percentage"
     assert flagged["fr-na-07"] is None
+
+
+def test_the_answer_kind_check_does_not_depend_on_k(shipped: Retriever) -> None:
+    # The best passage for "how many regions" names the regions without a number; the second one has numbers. The
+    # check reads the same five passages whatever k is, so k=1 must not turn this into an abstention.
+    counted = "Combien de régions ont organisé des référendums ?"
+    turnout = "Quel taux de participation a été annoncé pour le référendum de Donetsk ?"
+    for k, collapse in [(1, False), (1, True), (5, True), (20, False)]:
+        assert shipped.search(counted, k=k, collapse=collapse)[0].missing is None
+        hits = shipped.search(turnout, k=k, collapse=collapse)
+        assert len(hits) == k and hits[0].missing == "percentage" and hits[0].abstain

@@ -52,7 +52,7 @@ def test_cli_ask_json(real_index: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_cli_ask_says_which_figure_no_passage_gives(real_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "What is Cités Unies France's annual budget?", "--index", str(real_index)]) == 0
-    assert "none of the closest gives an amount of money" in capsys.readouterr().out
+    assert "none of the 5 best gives an amount of money" in capsys.readouterr().out
     assert main(["ask", "Quel est le budget annuel de Cités Unies France ?", "--json", "--index", str(real_index)]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["abstain"] is True and payload["hits"][0]["missing"] == "amount"

@@ -101,10 +101,10 @@ def test_no_abstain_no_notice() -> None:
 
 def test_abstaining_for_a_missing_figure_says_which_in_the_question_language() -> None:
     english = render.render_results("What is the budget?", [make_hit(abstain=True, missing="amount")])
-    assert "none of the closest passages gives an amount of money." in english
+    assert "none of the 5 best passages gives an amount of money." in english
     assert english.count('class="rag-card rag-weak"') == 1
     french = render.render_results("Quel taux de participation ?", [make_hit(abstain=True, missing="percentage")])
-    assert "aucun des passages les plus proches ne donne de pourcentage." in french
+    assert "aucun des 5 meilleurs passages ne donne de pourcentage." in french
     assert render.NO_ANSWER not in english + french  # the specific reason replaces the generic one
 
 

@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 from itertools import pairwise
 
-from rag.answer_kind import WHAT
+from rag.answer_kind import DEPTH, WHAT
 from rag.lang import guess_language
 from rag.types import DocumentInfo, Hit, Passage, Span
 
@@ -20,7 +20,7 @@ QUOTE_MAX_CHARS = 240
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "no_answer": "Nothing in the corpus seems to answer this question.",
-        "missing": "Nothing in the corpus seems to answer this question: none of the closest passages gives {what}.",
+        "missing": "Nothing in the corpus seems to answer this question: none of the {depth} best passages gives {what}.",
         "weak_shown": "The closest passages are shown below, marked as weak.",
         "none_found": "No passage found for «{question}».",
         "summary": "{n} passage{s} for",
@@ -34,7 +34,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "no_answer": "Rien dans le corpus ne semble répondre à cette question.",
-        "missing": "Rien dans le corpus ne semble répondre à cette question : aucun des passages les plus proches ne "
+        "missing": "Rien dans le corpus ne semble répondre à cette question : aucun des {depth} meilleurs passages ne "
         "donne {what}.",
         "weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
         "none_found": "Aucun passage trouvé pour «{question}».",
@@ -193,7 +193,7 @@ def render_results(question: str, hits: Sequence[Hit], contexts: Sequence[Sequen
     summary = t["summary"].format(n=len(hits), s="s" if len(hits) > 1 else "")
     head = f'<div class="rag-summary">{summary} <q>{esc(_one_line(question))}</q></div>'
     if abstain:
-        reason = t["missing"].format(what=WHAT[lang][hits[0].missing]) if hits[0].missing else t["no_answer"]
+        reason = t["missing"].format(depth=DEPTH, what=WHAT[lang][hits[0].missing]) if hits[0].missing else t["no_answer"]
         head += notice(f"{reason} {t['weak_shown']}", "warn")
     cards = [
         render_card(hit, contexts[i] if i < len(contexts) else (), weak=abstain or hit.abstain, lang=lang)
