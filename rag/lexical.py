@@ -58,7 +58,10 @@ class LexicalIndex:
 
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
         tokens = [tokenize(t) or ["\u2205"] for t in texts]  # bm25s needs a token in every document
-        bm25.index(tokens, show_progress=False)
+        # A sorted vocabulary: bm25s numbers tokens in set order, which changes with the process's hash seed, so the
+        # same corpus gave different files (and checksums) from one build to the next.
+        vocab = {token: i for i, token in enumerate(sorted({t for doc in tokens for t in doc}))}
+        bm25.index(([[vocab[t] for t in doc] for doc in tokens], vocab), show_progress=False)
         return cls(bm25, len(texts))
 
     def scores(self, query: str) -> npt.NDArray[np.float32]:
