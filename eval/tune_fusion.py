@@ -11,7 +11,8 @@ sentence cosine, BM25) are computed once, as ``Retriever._rank`` does; each vari
 from __future__ import annotations
 
 import argparse
-import pickle
+import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,17 +217,31 @@ def main() -> None:
     parser.add_argument("--questions", default="eval/questions.jsonl")
     parser.add_argument("--beir", action="append", default=[], metavar="INDEX=FOLDER", help="an indexed BEIR set")
     parser.add_argument("--limit", type=int, default=None, help="at most N queries per BEIR set")
-    parser.add_argument("--cache", help="pickle of the collected evidence: written once, then read instead of re-collecting")
+    parser.add_argument("--cache", help="JSON of the collected evidence: written once, then read instead of re-collecting")
     args = parser.parse_args()
     if args.cache and Path(args.cache).is_file():
-        with open(args.cache, "rb") as fh:
-            sets = pickle.load(fh)  # a file this script wrote
+        sets = load_cache(Path(args.cache))
     else:
         sets = collect_sets(args)
         if args.cache:
-            with open(args.cache, "wb") as fh:
-                pickle.dump(sets, fh)
+            save_cache(Path(args.cache), sets)
     table(sets)
+
+
+def save_cache(path: Path, sets: dict[str, list[Query]]) -> None:
+    """The collected evidence as JSON (arrays as lists): an open format, unlike pickle, and safe to read back."""
+    data = {name: [dataclasses.asdict(q) for q in queries] for name, queries in sets.items()}
+    path.write_text(json.dumps(data, default=lambda a: a.tolist()), encoding="utf-8")
+
+
+def load_cache(path: Path) -> dict[str, list[Query]]:
+    """What ``save_cache`` wrote, with the arrays restored to their dtypes."""
+    dtypes = {"rows": np.int64, "psim": np.float32, "sbest": np.float32, "lex": np.float32, "dense_rank": np.float32}
+    dtypes["lex_rank"] = np.float32
+    return {
+        name: [Query(**{k: np.asarray(v, dtype=dtypes[k]) if k in dtypes else v for k, v in q.items()}) for q in queries]
+        for name, queries in json.loads(path.read_text(encoding="utf-8")).items()
+    }
 
 
 Item = tuple[str, str, str, dict[str, int]]  # (id, question, lang or "", qrels)

@@ -55,7 +55,7 @@ KINDS: tuple[AnswerKind, ...] = (
     AnswerKind(
         "amount",
         _pattern(
-            rf"\b(budgets?|montant|coûts?|coûte|coûté|combien d{_APOS}argent|quel (est|était) le prix|à quel prix|"
+            rf"\b(budgets?|montants?|coût\w*|combien d{_APOS}argent|quel (est|était) le prix|à quel prix|"
             r"how much money|how much .{0,40}\bcosts?|(what|which) (is|was) the (cost|price)|at what price)\b"
         ),
         _pattern(r"€|\$|£|\beuros?\b|\bEUR\b|\bdollars?\b|\bUSD\b|\bfrancs?\b|\bpounds?\b"),

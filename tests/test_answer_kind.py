@@ -16,6 +16,7 @@ from rag.answer_kind import KINDS, WHAT, asked_for, missing_kind
         ("Quel est le budget annuel de Cités Unies France ?", "amount"),
         ("What is Cités Unies France's annual budget?", "amount"),
         ("Combien coûte la rénovation ?", "amount"),  # before "combien": a cost, not a count
+        ("Combien coûtera la nouvelle bibliothèque ?", "amount"),
         ("How much does the new library cost?", "amount"),
         ("Combien d’argent la ville a-t-elle reçu ?", "amount"),  # typographic apostrophe
         ("En quelle année le réseau a-t-il été créé ?", "date"),
