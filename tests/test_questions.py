@@ -225,3 +225,24 @@ def test_load_beir_file_errors(tmp_path: Path) -> None:
     (folder / "corpus.jsonl").write_text('{"_id": "c1", "text": "x"}\n', encoding="utf-8")
     with pytest.raises(BadInputError, match=r'queries\.jsonl, line 1: "text" must be a string'):
         load_beir(folder)
+
+
+# --- the shipped question sets ---------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", ["questions.jsonl", "heldout.jsonl"])
+def test_shipped_question_sets_quote_their_documents(name: str) -> None:
+    corpus = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "corpus").iterdir() if p.suffix in (".txt", ".md")}
+    questions = load_questions(ROOT / "eval" / name, known_sources=set(corpus))
+    assert len({q.id for q in questions}) == len(questions)
+    for q in questions:
+        for answer in q.answers:
+            assert answer.source is not None and matched_answers(q, answer.source, corpus[answer.source]), (q.id, answer)
+    # Each English question translates the French one with the same id and has the same answers.
+    by_id = {q.id: q for q in questions}
+    for q in questions:
+        if q.lang == "en":
+            twin = by_id[q.id.replace("en-", "fr-", 1)]
+            assert twin.lang == "fr" and twin.answers == q.answers, q.id
