@@ -160,11 +160,9 @@ def _print_hits(hits: Sequence[Any], width: int = 100) -> None:
     if not hits:
         print("No passage found.")
         return
-    if hits[0].missing:
-        what = WHAT["en"][hits[0].missing]
-        print(f"No passage in the corpus seems to answer this question: none of the {DEPTH} best gives {what}. They are:\n")
-    elif hits[0].abstain:
-        print("No passage in the corpus seems to answer this question. The closest ones:\n")
+    if hits[0].abstain:
+        reason = f": none of the {DEPTH} best passages gives {WHAT['en'][hits[0].missing]}" if hits[0].missing else ""
+        print(f"No passage in the corpus seems to answer this question{reason}. The closest ones:\n")
     for hit in hits:
         print(f"[{hit.rank}] {hit.citation}  (score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})")
         text = hit.text
@@ -377,6 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("rag: interrupted (the previous index, if any, is unchanged)\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`rag ask … | head`): stop quietly, as Unix tools do, and keep Python from reporting
+        # the same error again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE's exit status
     except OSError as exc:
         filename = exc.filename or (getattr(args, "index", None) if args.command == "index" else None)
         where = f": {filename}" if filename else ""

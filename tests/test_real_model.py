@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +54,21 @@ def test_cli_ask_json(real_index: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_cli_ask_says_which_figure_no_passage_gives(real_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "What is Cités Unies France's annual budget?", "--index", str(real_index)]) == 0
-    assert "none of the 5 best gives an amount of money" in capsys.readouterr().out
+    assert "none of the 5 best passages gives an amount of money" in capsys.readouterr().out
     assert main(["ask", "Quel est le budget annuel de Cités Unies France ?", "--json", "--index", str(real_index)]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["abstain"] is True and payload["hits"][0]["missing"] == "amount"
+
+
+def test_cli_output_into_a_closed_pipe_stops_quietly(real_index: Path) -> None:
+    # `rag ask … | head -1`: the reader has gone before rag writes; no error message, no traceback.
+    argv = ["ask", "Qui porte la responsabilité ?", "--index", str(real_index)]
+    code = f"from rag.cli import main; raise SystemExit(main({argv!r}))"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141 and err == ""
 
 
 def test_cli_ask_text_and_errors(real_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
