@@ -37,9 +37,28 @@ def test_search_html_restricts_to_the_chosen_documents(library: Library) -> None
 
 
 def test_search_html_shows_library_errors_as_messages(library: Library) -> None:
-    assert "the question is empty" in app.search_html(library, "   ", 5, None)
+    assert "Type a question" in app.search_html(library, "   ", 5, None)
+    assert "Saisissez une question" in app.search_html(library, "   ", 5, None, lang="fr")
     assert "unknown document" in app.search_html(library, "question", 5, ["nope.txt"])
     assert "rag-error" in app.search_html(library, "x" * 5000, 5, None)
+
+
+def test_browser_language_reads_accept_language() -> None:
+    class Request:
+        def __init__(self, header: str) -> None:
+            self.headers = {"accept-language": header} if header else {}
+
+    cases = {"fr-FR,fr;q=0.9,en;q=0.8": "fr", "fr": "fr", "en-US,fr;q=0.5": "en", "de-DE": "en", "": "en"}
+    for header, lang in cases.items():
+        assert app.browser_language(Request(header)) == lang, header  # type: ignore[arg-type]
+    assert app.browser_language(None) == "en"
+
+
+def test_interface_texts_carry_the_upload_limit() -> None:
+    texts = app.translations(int(0.5 * 2**20)).translations_dict
+    assert texts["en"]["upload"] == ".txt .md .pdf .docx .html · up to 0.5 MB"
+    assert texts["fr"]["upload"] == ".txt .md .pdf .docx .html · jusqu'à 0,5 Mo"
+    assert texts["en"].keys() == texts["fr"].keys()
 
 
 def test_add_document_handler_reports_and_refreshes(library: Library, tmp_path: Path) -> None:
@@ -54,6 +73,8 @@ def test_add_document_handler_reports_and_refreshes(library: Library, tmp_path: 
     bad.write_bytes(b"not a pdf")
     status, *_ = app.add_document(library, str(bad), None)
     assert "rag-error" in status and "Nothing was added" in status
+    status, *_ = app.add_document(library, str(bad), None, lang="fr")
+    assert "rag-error" in status and "Rien n&#x27;a été ajouté." in status
 
 
 def test_build_app_and_launch_options(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:

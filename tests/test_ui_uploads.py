@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -61,6 +62,23 @@ def test_check_upload_type_and_size(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         check_upload(tmp_path / "empty.txt", "empty.txt")
 
 
+def test_rejections_speak_french_too(tmp_path: Path) -> None:
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"x" * 3 * 2**20)
+    with pytest.raises(UploadRejected) as too_large:
+        check_upload(f, "f.txt", limit=2**19)
+    assert too_large.value.message("fr") == "f.txt : trop volumineux (3,0 Mo ; la limite est de 0,5 Mo)"
+    assert too_large.value.message("en") == str(too_large.value) == "f.txt: too large (3.0 MB; the limit is 0.5 MB)"
+    with pytest.raises(UploadRejected) as no_suffix:
+        check_upload(f, "notes")
+    assert "type de fichier non pris en charge (sans extension) ; acceptés : .txt" in no_suffix.value.message("fr")
+    assert "unsupported file type (no extension); accepted: .txt" in str(no_suffix.value)
+    # Every message exists in both languages, with the same fields to fill.
+    assert uploads.MESSAGES["en"].keys() == uploads.MESSAGES["fr"].keys()
+    fields = {lang: {k: set(re.findall(r"{(\w+)}", v)) for k, v in m.items()} for lang, m in uploads.MESSAGES.items()}
+    assert fields["en"] == fields["fr"]
+
+
 def test_reserve_destination_never_overwrites(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_bytes(b"old")
     dest = reserve_destination(tmp_path, "a.txt", b"new")
@@ -87,8 +105,10 @@ def upload_file(tmp_path: Path, name: str, data: bytes) -> Path:
 
 def test_add_document_makes_it_searchable_and_swaps_the_retriever(library: Library, tmp_path: Path) -> None:
     old = library.retriever
-    message = library.add_document(upload_file(tmp_path, "Jumelage Dijon.txt", JUMELAGE.encode()))
-    assert "Added Jumelage_Dijon.txt" in message
+    added = library.add_document(upload_file(tmp_path, "Jumelage Dijon.txt", JUMELAGE.encode()))
+    assert (added.name, added.stored_as, added.passages) == ("Jumelage_Dijon.txt", "Jumelage_Dijon.txt", 1)
+    assert added.message().startswith("Added Jumelage_Dijon.txt: 1 passage, now searchable. Index: 6 documents")
+    assert added.message("fr").startswith("Jumelage_Dijon.txt ajouté : 1 passage, désormais dans la recherche. Index : 6")
     assert (library.corpus / "Jumelage_Dijon.txt").read_text(encoding="utf-8") == JUMELAGE
     assert library.retriever is not old
     hits = library.search("jumelage Dijon Volgograd 1966", k=1).hits
@@ -98,8 +118,9 @@ def test_add_document_makes_it_searchable_and_swaps_the_retriever(library: Libra
 
 def test_same_name_different_content_gets_a_suffix(library: Library, tmp_path: Path) -> None:
     existing = next(p for p in library.corpus.iterdir() if p.suffix == ".txt")
-    message = library.add_document(upload_file(tmp_path, existing.name, JUMELAGE.encode()))
-    assert "saved as" in message
+    added = library.add_document(upload_file(tmp_path, existing.name, JUMELAGE.encode()))
+    assert f"(saved as {existing.stem}-2.txt)" in added.message()
+    assert f"(enregistré sous le nom {existing.stem}-2.txt)" in added.message("fr")
     assert (library.corpus / f"{existing.stem}-2.txt").is_file()
     assert existing.read_text(encoding="utf-8") != JUMELAGE
 

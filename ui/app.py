@@ -18,7 +18,7 @@ from rag.errors import RagError
 from ui import render
 from ui.library import Library, ensure_index
 from ui.style import CSS, HEAD
-from ui.uploads import ACCEPTED, UploadRejected, max_upload_bytes
+from ui.uploads import ACCEPTED, UploadRejected, max_upload_bytes, message, number
 
 log = logging.getLogger("rag.ui")
 
@@ -32,8 +32,8 @@ DEFAULT_K = 5
 SEARCH_CONCURRENCY = 8
 # The interface speaks the browser's language (French or English; Gradio's settings panel switches it). Results
 # follow the question's language instead (ui.render), since a French reader may well ask in English.
-I18N = gr.I18n(
-    en={
+UI_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
         "header": "# rag · questions on your documents\nAsk in French or English. The answer is the passages themselves, "
         "cited by document, date and paragraph, with the answering sentence highlighted.",
         "question": "Question",
@@ -44,8 +44,9 @@ I18N = gr.I18n(
         "only": "Only these documents",
         "only_info": "Leave empty to search everything",
         "add": "Add a document",
+        "upload": "{types} · up to {mb} MB",
     },
-    fr={
+    "fr": {
         "header": "# rag · questions sur vos documents\nPosez votre question en français ou en anglais. La réponse, ce "
         "sont les passages eux-mêmes, cités par document, date et paragraphe, la phrase qui répond surlignée.",
         "question": "Question",
@@ -56,8 +57,20 @@ I18N = gr.I18n(
         "only": "Seulement ces documents",
         "only_info": "Laisser vide pour chercher partout",
         "add": "Ajouter un document",
+        "upload": "{types} · jusqu'à {mb} Mo",
     },
-)
+}
+I18N = gr.I18n()  # key markers only: the texts reach the browser through launch(), from translations()
+
+
+def translations(limit_bytes: int) -> gr.I18n:
+    """The interface texts in both languages, with the accepted types and this server's upload limit filled in."""
+    types = " ".join(ACCEPTED)
+    filled = {
+        lang: {key: text.format(types=types, mb=number(limit_bytes / 2**20, lang)) for key, text in texts.items()}
+        for lang, texts in UI_TEXTS.items()
+    }
+    return gr.I18n(**filled)
 
 
 class RagBlocks(gr.Blocks):
@@ -67,7 +80,7 @@ class RagBlocks(gr.Blocks):
         kwargs.setdefault("css", CSS)
         kwargs.setdefault("head", HEAD)
         kwargs.setdefault("theme", theme())
-        kwargs.setdefault("i18n", I18N)
+        kwargs.setdefault("i18n", translations(max_upload_bytes()))
         kwargs.setdefault("max_file_size", max_upload_bytes())
         kwargs.setdefault("footer_links", ["api", "settings"])
         kwargs["share"] = False
@@ -84,15 +97,28 @@ def theme() -> gr.themes.Base:
 # -- event handlers ------------------------------------------------------------------------------------------------
 
 
-def search_html(library: Library, question: str, k: float, sources: Sequence[str] | None) -> str:
-    """The results area for one question (errors become a message, never a traceback)."""
+def browser_language(request: gr.Request | None) -> str:
+    """``fr`` when the browser asks for French first (its Accept-Language header), else ``en``."""
+    header = request.headers.get("accept-language", "") if request is not None else ""
+    first = header.split(",")[0].split(";")[0].strip().lower()
+    return "fr" if first.split("-")[0] == "fr" else "en"
+
+
+def search_html(library: Library, question: str, k: float, sources: Sequence[str] | None, lang: str = "en") -> str:
+    """The results area for one question (errors become a message, never a traceback).
+
+    Results speak the question's language; messages about no question at all speak ``lang`` (the browser's).
+    """
+    texts = render.TEXTS[lang]
+    if not (question or "").strip():
+        return render.notice(texts["empty_question"], "warn")
     try:
-        answer = library.search(question or "", int(k), sources or None)
+        answer = library.search(question, int(k), sources or None)
     except RagError as exc:
         return render.notice(str(exc), "error")
     except Exception:
         log.exception("search failed")
-        return render.notice("The search failed unexpectedly; the server log has the details.", "error")
+        return render.notice(texts["search_failed"], "error")
     return render.render_results(question, answer.hits, answer.contexts)
 
 
@@ -117,18 +143,20 @@ def upload_outputs(library: Library, status: str, selected: Sequence[str] | None
     )
 
 
-def add_document(library: Library, file: Any, selected: Sequence[str] | None) -> tuple[Any, ...]:
-    """Upload handler: validate, store, re-index, swap; the message says what happened."""
+def add_document(library: Library, file: Any, selected: Sequence[str] | None, lang: str = "en") -> tuple[Any, ...]:
+    """Upload handler: validate, store, re-index, swap; the message says what happened, in ``lang``."""
     if not file:
         return upload_outputs(library, "", selected)
     path = file if isinstance(file, str) else getattr(file, "path", None) or file.name
     try:
-        status = render.notice(library.add_document(path), "ok")
-    except (UploadRejected, RagError) as exc:
-        status = render.notice(f"{exc} Nothing was added.", "error")
+        status = render.notice(library.add_document(path).message(lang), "ok")
+    except UploadRejected as exc:
+        status = render.notice(f"{exc.message(lang)} {message(lang, 'not_added')}", "error")
+    except RagError as exc:
+        status = render.notice(f"{exc} {message(lang, 'not_added')}", "error")
     except Exception:
         log.exception("adding %s failed", path)
-        status = render.notice("Adding the document failed unexpectedly; nothing was added.", "error")
+        status = render.notice(message(lang, "failed"), "error")
     return upload_outputs(library, status, selected)
 
 
@@ -143,7 +171,6 @@ def build_app(index: str, corpus: str) -> gr.Blocks:
     """The app for ``index`` (built from ``corpus`` first if missing); uploads are stored in ``corpus``."""
     ensure_index(index, corpus)
     library = Library(index, corpus)
-    limit_mb = max_upload_bytes() / 2**20
     demo = RagBlocks(title="rag — cited answers from your documents", analytics_enabled=False)
     with demo:
         gr.Markdown(I18N("header"), elem_id="rag-header")
@@ -165,16 +192,16 @@ def build_app(index: str, corpus: str) -> gr.Blocks:
             docs_html = gr.HTML(render.render_documents(library.documents()), js_on_load=None)
         with gr.Accordion(I18N("add"), open=False, elem_id="rag-add"):
             upload = gr.File(
-                label=f"{' '.join(ACCEPTED)} · up to {limit_mb:g} MB", file_types=list(ACCEPTED),
+                label=I18N("upload"), file_types=list(ACCEPTED),
                 file_count="single", elem_id="rag-upload",
             )
             upload_status = gr.HTML("", elem_id="rag-upload-status", js_on_load=None)
 
-        def on_search(q: str, n: float, chosen: list[str] | None) -> str:
-            return search_html(library, q, n, chosen)
+        def on_search(q: str, n: float, chosen: list[str] | None, request: gr.Request) -> str:
+            return search_html(library, q, n, chosen, browser_language(request))
 
-        def on_upload(file: Any, chosen: list[str] | None) -> tuple[Any, ...]:
-            return add_document(library, file, chosen)
+        def on_upload(file: Any, chosen: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
+            return add_document(library, file, chosen, browser_language(request))
 
         search_args: dict[str, Any] = {"fn": on_search, "inputs": [question, k, sources], "outputs": results}
         question.submit(**search_args, api_name="search")

@@ -20,7 +20,7 @@ from rag.index import BuildReport, build_index
 from rag.load import SkipFile, load_file
 from rag.retriever import Retriever
 from rag.types import Document, DocumentInfo, Hit, Passage
-from ui.uploads import UploadRejected, check_upload, reserve_destination, safe_filename
+from ui.uploads import UploadRejected, check_upload, message, number, reserve_destination, safe_filename
 
 log = logging.getLogger("rag.ui")
 
@@ -47,6 +47,27 @@ def ensure_index(
     log.warning("%s was written by an older rag (format %s): rebuilding it from %s", path, old["format_version"], corpus)
     spec = embedder or (old.get("embedder") or {}).get("spec") or DEFAULT_EMBEDDER
     return build_index(corpus, path, embedder=spec, progress=progress)
+
+
+@dataclass(frozen=True)
+class Added:
+    """A document added from the web app: its uploaded name, the name it was stored under, its passages, the build."""
+
+    name: str
+    stored_as: str
+    passages: int
+    report: BuildReport
+
+    def message(self, lang: str = "en") -> str:
+        """What the app says about it, in ``lang`` (``fr`` or English)."""
+        r = self.report
+        index = message(
+            lang, "index", documents=r.documents, total=r.passages, embedded=r.embedded, reused=r.reused,
+            seconds=number(r.seconds, lang, ".1f"),
+        )  # fmt: skip
+        renamed = message(lang, "renamed", dest=self.stored_as) if self.stored_as != self.name else ""
+        passages = message(lang, "passage" if self.passages == 1 else "passages", n=self.passages)
+        return message(lang, "added", name=self.name, renamed=renamed, passages=passages, index=index)
 
 
 @dataclass(frozen=True)
@@ -85,11 +106,11 @@ class Library:
 
     # -- adding documents ----------------------------------------------------------------------------------------
 
-    def add_document(self, upload: str | Path, original_name: str | None = None) -> str:
+    def add_document(self, upload: str | Path, original_name: str | None = None) -> Added:
         """Validate an uploaded file, store it in the corpus, re-index, swap in the new retriever.
 
-        Returns a success message; raises ``UploadRejected`` (with the reason) and leaves the corpus unchanged
-        when the file cannot be added.
+        Returns what was added (``Added.message(lang)`` says it); raises ``UploadRejected`` (with the reason) and
+        leaves the corpus unchanged when the file cannot be added.
         """
         src = Path(upload)
         name = safe_filename(original_name or src.name)
@@ -101,26 +122,24 @@ class Library:
             _reject_duplicate(current, document, name)
             dest = reserve_destination(self.corpus, name, data)
             try:
-                new, summary = self._reindex(current, dest.name)
+                new, report = self._reindex(current, dest.name)
             except BaseException:
                 dest.unlink(missing_ok=True)
                 raise
             with self._swap_lock:
                 self._retriever = new
-        count = new.passage_count(dest.name)
-        renamed = f" (saved as {dest.name})" if dest.name != name else ""
-        return f"Added {name}{renamed}: {count} passage{'s' if count != 1 else ''}, now searchable. {summary}"
+        return Added(name, dest.name, new.passage_count(dest.name), report)
 
-    def _reindex(self, current: Retriever, source: str) -> tuple[Retriever, str]:
+    def _reindex(self, current: Retriever, source: str) -> tuple[Retriever, BuildReport]:
         """Incremental re-index with the current embedder; the new document must come out searchable."""
         try:
             report = build_index(self.corpus, self.index, embedder=current.embedder)
             new = Retriever.load(self.index, embedder=current.embedder)
         except RagError as exc:
-            raise UploadRejected(f"{source}: indexing failed ({exc})") from exc
+            raise UploadRejected("index_failed", name=source, reason=str(exc)) from exc
         if new.passage_count(source) == 0:
-            raise UploadRejected(f"{source}: the indexer found no passage to search in this file")
-        return new, f"Index: {report.summary()}."
+            raise UploadRejected("no_passage", name=source)
+        return new, report
 
 
 def _readable(data: bytes, name: str) -> Document:
@@ -131,13 +150,13 @@ def _readable(data: bytes, name: str) -> Document:
         try:
             return load_file(staged, name)
         except SkipFile as exc:
-            raise UploadRejected(f"{name}: cannot be indexed ({exc})") from exc
+            raise UploadRejected("unindexable", name=name, reason=str(exc)) from exc
         except Exception as exc:  # a reader failing in an unexpected way is still a bad file, not a crash
             log.warning("reading upload %s failed", name, exc_info=True)
-            raise UploadRejected(f"{name}: cannot be read ({exc.__class__.__name__})") from exc
+            raise UploadRejected("unreadable", name=name, reason=exc.__class__.__name__) from exc
 
 
 def _reject_duplicate(retriever: Retriever, document: Document, name: str) -> None:
     for info in retriever.documents:
         if retriever.document(info.source).sha256 == document.sha256:
-            raise UploadRejected(f"{name}: the same content is already indexed as {info.source} («{info.title}»)")
+            raise UploadRejected("duplicate", name=name, other=info.source, title=info.title)

@@ -31,6 +31,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "copy_title": "Copy the citation",
         "copied": "Copied",
         "score_title": "similarity between the question and the passage (0 to 1)",
+        "empty_question": "Type a question, in French or English.",
+        "search_failed": "The search failed unexpectedly; the server log has the details.",
     },
     "fr": {
         "no_answer": "Rien dans le corpus ne semble répondre à cette question.",
@@ -46,6 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "copy_title": "Copier la citation",
         "copied": "Copié",
         "score_title": "similarité entre la question et le passage (de 0 à 1)",
+        "empty_question": "Saisissez une question, en français ou en anglais.",
+        "search_failed": "La recherche a échoué de façon inattendue ; le journal du serveur donne les détails.",
     },
 }
 NO_ANSWER = TEXTS["en"]["no_answer"]

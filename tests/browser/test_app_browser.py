@@ -26,9 +26,9 @@ def first_card(page: Any) -> Any:
     return card
 
 
-def upload(page: Any, name: str, text: str) -> Any:
+def upload(page: Any, name: str, text: str, add: str = "Add a document") -> Any:
     """Upload a file through the file input; returns the status message once indexing has finished."""
-    page.locator("#rag-add").get_by_text("Add a document").click()
+    page.locator("#rag-add").get_by_text(add).click()
     page.locator("#rag-upload input[type=file]").set_input_files(
         files=[{"name": name, "mimeType": "text/plain", "buffer": text.encode("utf-8")}]
     )
@@ -127,6 +127,11 @@ def test_interface_follows_a_french_browser(browser: Any, app: RunningApp) -> No
         assert first_card(page).locator(".rag-copy").inner_text() == "Copier"
         results = ask(page, "Which regions held the sham referendums?")
         results.locator(".rag-summary", has_text=" for ").wait_for()
+        # What the server says without a question to follow (an empty search, an upload) speaks the browser's.
+        assert "Saisissez une question" in ask(page, "   ").locator(".rag-notice").inner_text()
+        status = upload(page, "rapport.pdf", "ceci n'est pas un PDF", add="Ajouter un document")
+        assert "Rien n'a été ajouté." in status.inner_text() and "Nothing" not in status.inner_text()
+        assert "jusqu'à 20 Mo" in page.locator("#rag-upload").inner_text()
     finally:
         context.close()
 
