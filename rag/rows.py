@@ -1,7 +1,7 @@
 """Rows of the index's vector matrices, read when asked for, and the sentence spans of every passage, compactly.
 
 Serving a large index should not hold its vectors in the process: ``NpyRows`` reads rows of a ``.npy`` file with
-``pread`` (a memory map would leave every page it ever touched in the resident set: the whole file after a hundred
+positional reads (a memory map would leave every page it ever touched in the resident set: the whole file after a hundred
 questions), ``FaissRows`` reads the passage vectors back from the FAISS index (which holds them anyway), and
 ``SpanTable`` keeps sentence spans as two integer arrays instead of a list of tuples per passage.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -20,6 +21,39 @@ import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
 Key = int | slice | npt.NDArray[np.integer[Any]] | list[int]
+
+
+class _PositionalReader:
+    """Reads at an offset without moving a shared file position: ``os.pread``/``os.preadv`` where the platform has
+    them (Linux, the BSDs, recent macOS), else a seek and a read under a lock (Windows, some macOS builds)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._lock = threading.Lock()
+
+    def read(self, size: int, offset: int) -> bytes:
+        if hasattr(os, "pread"):
+            data: bytes = os.pread(self.fd, size, offset)  # typed: mypy for Windows has no os.pread
+            return data
+        with self._lock:
+            os.lseek(self.fd, offset, os.SEEK_SET)
+            chunks, left = [], size
+            while left:
+                chunk = os.read(self.fd, left)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+
+    def read_into(self, view: memoryview, offset: int) -> int:
+        """Fill ``view`` from ``offset``; returns the bytes read (fewer at the end of the file)."""
+        if hasattr(os, "preadv"):
+            count: int = os.preadv(self.fd, [view], offset)
+            return count
+        data = self.read(len(view), offset)
+        view[: len(data)] = data
+        return len(data)
 
 
 class Rows:
@@ -70,7 +104,7 @@ _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.form
 
 
 class NpyRows(Rows):
-    """Rows of a 2-D ``.npy`` file (float32 or float16, returned as float32), read with ``pread`` when asked for.
+    """Rows of a 2-D ``.npy`` file (float32 or float16, returned as float32), read from disk when asked for.
 
     Unlike a memory map, nothing stays mapped into the process: its resident memory does not grow with the rows it
     has read (the kernel's page cache still keeps hot rows, and can drop them). Reads are thread-safe.
@@ -91,15 +125,16 @@ class NpyRows(Rows):
         self._row_bytes = self.shape[1] * dtype.itemsize
         if size != self._offset + self.shape[0] * self._row_bytes:
             raise ValueError(f"{path.name} has {size} bytes instead of {self._offset + self.shape[0] * self._row_bytes}")
-        self._fd = os.open(path, os.O_RDONLY)
-        self._close = weakref.finalize(self, os.close, self._fd)  # closed with the last reference
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # O_BINARY: no newline translation on Windows
+        self._reader = _PositionalReader(fd)
+        self._close = weakref.finalize(self, os.close, fd)  # closed with the last reference
 
     def close(self) -> None:
         self._close()
 
     def _block(self, start: int, stop: int) -> Vectors:
         size = (stop - start) * self._row_bytes
-        data = os.pread(self._fd, size, self._offset + start * self._row_bytes) if size else b""
+        data = self._reader.read(size, self._offset + start * self._row_bytes) if size else b""
         if len(data) != size:
             raise OSError(errno.EIO, f"short read from an index file ({len(data)} of {size} bytes)")
         return np.frombuffer(data, dtype=self.dtype).reshape(stop - start, self.shape[1]).astype(np.float32)
@@ -123,7 +158,7 @@ class NpyRows(Rows):
                 continue
             size = (run_stop - run_start) * self._row_bytes
             if size:
-                if os.preadv(self._fd, [view[pos : pos + size]], self._offset + run_start * self._row_bytes) != size:
+                if self._reader.read_into(view[pos : pos + size], self._offset + run_start * self._row_bytes) != size:
                     raise OSError(errno.EIO, "short read from an index file")
                 pos += size
             run_start, run_stop = start, stop

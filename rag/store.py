@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +46,12 @@ from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
 from rag.lexical import LexicalIndex
 from rag.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors
 from rag.types import Document, DocumentInfo, Passage
+
+if sys.platform == "win32":
+    import msvcrt
+else:
+    import fcntl
+
 
 # 2: sentence vectors stored as float16 (format 1: float32). A format-1 index is refused for serving; `rag index`
 # (and `rag serve` on the same corpus) rebuild it reusing its vectors.
@@ -125,13 +131,34 @@ def lock(index_dir: str | os.PathLike[str]) -> Iterator[None]:
     path.mkdir(parents=True, exist_ok=True)
     with open(path / LOCK, "a+") as fh:
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+            _lock_file(fh.fileno())
+        except (BlockingIOError, PermissionError) as exc:
             raise RagError(f"{path} is being written by another `rag index` run; wait for it to finish") from exc
         try:
             yield
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            _unlock_file(fh.fileno())
+
+
+# An exclusive lock taken without waiting: flock on Unix; on Windows msvcrt.locking of the file's first byte, which
+# raises PermissionError (EACCES) when another process holds it. (The Windows branch is not run by the tests here.)
+if sys.platform == "win32":
+
+    def _lock_file(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock_file(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+
+    def _lock_file(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock_file(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
@@ -182,11 +209,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         _fsync_write(tmp, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
         os.replace(tmp, path / MANIFEST)  # the commit point
         committed = True
-        dir_fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(path)
     except BaseException as exc:
         full = _disk_full(path) if isinstance(exc, (OSError, RuntimeError)) else False
         if not committed:  # after the switch, these files are the index: never delete them
@@ -328,10 +351,9 @@ def _checked(names: dict[str, str]) -> list[str]:
 def _disk_full(path: Path) -> bool:
     """True when the file system holding ``path`` has (almost) no space left: why a write just failed."""
     try:
-        stat = os.statvfs(path)
+        return shutil.disk_usage(path).free < 1024 * 1024  # portable (os.statvfs is Unix-only)
     except OSError:
         return False
-    return stat.f_bavail * stat.f_frsize < 1024 * 1024
 
 
 def _sha256(path: Path) -> str:
@@ -348,6 +370,13 @@ def _fsync_tree(folder: Path) -> None:
         if child.is_file():
             with open(child, "rb+") as fh:
                 os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (new files, a rename) durable. Windows cannot open a folder, and NTFS journals them."""
+    if sys.platform == "win32":
+        return
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -146,7 +147,11 @@ def test_damaged_vector_files_are_reported_when_serving(index: Path, fake_embedd
         Retriever.load(index, embedder=fake_embedder)
 
 
-def test_npy_rows_index_like_an_array(tmp_path: Path) -> None:
+@pytest.mark.parametrize("positional_reads", [True, False], ids=["pread", "seek-and-read"])
+def test_npy_rows_index_like_an_array(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, positional_reads: bool) -> None:
+    if not positional_reads:  # as on Windows (and some macOS builds): no os.pread / os.preadv
+        monkeypatch.delattr(os, "pread")
+        monkeypatch.delattr(os, "preadv")
     matrix = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float16)
     np.save(tmp_path / "m.npy", matrix, allow_pickle=False)
     rows = NpyRows(tmp_path / "m.npy")
