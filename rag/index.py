@@ -95,9 +95,14 @@ def _previous_settings(index_dir: Path) -> ChunkSettings | None:
 def _embed_with_cache(
     embedder: Embedder, texts: Sequence[str], cache: dict[str, npt.NDArray[np.float32]], progress: bool
 ) -> tuple[npt.NDArray[np.float32], int]:
-    """Vectors for ``texts`` (as passages), embedding only those whose hash is not in ``cache``."""
+    """Vectors for ``texts`` (as passages), embedding only those whose hash is not in ``cache``.
+
+    New vectors are added to ``cache`` as views of the returned matrix: each is held once, not twice (at 100k
+    passages the copies were a third of the build's peak memory).
+    """
     keys = [text_key(t) for t in texts]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
+    fresh = np.zeros((0, embedder.dim), dtype=np.float32)
     if todo:
         bar = None
         if progress:
@@ -109,11 +114,18 @@ def _embed_with_cache(
         finally:
             if bar is not None:
                 bar.close()
-        for i, vector in zip(todo, fresh, strict=True):
-            cache[keys[i]] = vector
-    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    if len(todo) == len(texts):  # all new and distinct (a first build): the embedded matrix is the result
+        out = fresh
+    else:
+        out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+        out[todo] = fresh
+    del fresh
+    for i in todo:
+        cache[keys[i]] = out[i]
+    new = set(todo)
     for i, key in enumerate(keys):
-        out[i] = cache[key]
+        if i not in new:
+            out[i] = cache[key]
     return out, len(todo)
 
 
@@ -143,6 +155,9 @@ def build_from_documents(
         passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
         vectors, n_new = _embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = _embed_with_cache(embedder, sentence_texts, cache, progress)
+        n_texts = len(passage_texts) + len(sentence_texts)
+        # Not needed for the FAISS build and the writing that follow: the previous index's vectors, and the texts.
+        del cache, passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
         per_source = Counter(p.source for p in passages)
         manifest: dict[str, Any] = {
@@ -164,7 +179,7 @@ def build_from_documents(
             faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
         )
         store.save(path, data)
-    total = len(passages) + len(sentence_texts)
+    total = n_texts
     return BuildReport(
         documents=len(documents),
         passages=len(passages),

@@ -10,7 +10,7 @@ import pytest
 
 from rag import ann, store
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
-from rag.index import build_index
+from rag.index import _embed_with_cache, build_index, text_key
 from rag.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
@@ -194,3 +194,17 @@ def test_near_duplicate_hits_are_collapsed(tmp_path: Path, fake_embedder: FakeEm
     assert [h.text for h in collapsed].count(shared) == 1
     assert len(collapsed) == 3 and [h.rank for h in collapsed] == [1, 2, 3]
     assert collapsed[0].start == full[0].start and collapsed[0].end == full[0].end  # the cited span is unchanged
+
+
+@pytest.mark.parametrize("cached", [[], ["b"]], ids=["all new", "some cached"])
+def test_embed_with_cache_embeds_each_missing_text_once(cached: list[str]) -> None:
+    embedder = FakeEmbedder()
+    texts = ["alpha beta", "b", "alpha beta", "gamma delta"] if cached else ["alpha beta", "b", "gamma delta"]
+    expect = FakeEmbedder().embed(texts, "passage")
+    cache = {text_key(t): FakeEmbedder().embed([t], "passage")[0] for t in cached}
+    out, n_new = _embed_with_cache(embedder, texts, cache, progress=False)
+    np.testing.assert_allclose(out, expect, rtol=1e-6)
+    assert n_new == embedder.texts_embedded == len(set(texts) - set(cached))
+    # The new vectors are in the cache (for the sentences embedded next), as the rows of the result.
+    assert set(cache) == {text_key(t) for t in texts}
+    assert all(np.array_equal(cache[text_key(t)], out[texts.index(t)]) for t in texts)
