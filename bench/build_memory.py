@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=200_000, help="service-public paragraphs (at most ~210,000)")
     parser.add_argument("--scale-dir", type=Path, default=DEFAULT_SCALE_DIR)
     args = parser.parse_args()
+    if not (args.scale_dir / "fr_service_public_paragraphs.jsonl.gz").is_file():
+        parser.error(f"no fr_service_public_paragraphs.jsonl.gz in {args.scale_dir}; give the folder with --scale-dir")
     docs = documents(args.scale_dir, args.paragraphs)
     index._embed_with_cache = _traced("embedding", index._embed_with_cache)  # type: ignore[assignment]
     ann.build = _traced("FAISS build", ann.build)  # type: ignore[assignment]
