@@ -92,6 +92,10 @@ def _previous_settings(index_dir: Path) -> ChunkSettings | None:
         return None
 
 
+# Texts embedded per call while building (in whole batches): bounds the memory of the not-yet-placed vectors.
+EMBED_CHUNK_BATCHES = 128
+
+
 def _embed_with_cache(
     embedder: Embedder, texts: Sequence[str], cache: dict[str, npt.NDArray[np.float32]], progress: bool
 ) -> tuple[npt.NDArray[np.float32], int]:
@@ -102,24 +106,23 @@ def _embed_with_cache(
     """
     keys = [text_key(t) for t in texts]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
-    fresh = np.zeros((0, embedder.dim), dtype=np.float32)
+    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     if todo:
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(todo), desc="embedding", unit="text", dynamic_ncols=True)
+        # In chunks, each copied into place: the new vectors are never all held twice. Whole batches per chunk,
+        # so that the embedder sees the same batches as in one call.
+        chunk = EMBED_CHUNK_BATCHES * embedder.batch_size
         try:
-            fresh = embedder.embed([texts[i] for i in todo], "passage", progress=bar.update if bar else None)
+            for start in range(0, len(todo), chunk):
+                rows = todo[start : start + chunk]
+                out[rows] = embedder.embed([texts[i] for i in rows], "passage", progress=bar.update if bar else None)
         finally:
             if bar is not None:
                 bar.close()
-    if len(todo) == len(texts):  # all new and distinct (a first build): the embedded matrix is the result
-        out = fresh
-    else:
-        out = np.empty((len(texts), embedder.dim), dtype=np.float32)
-        out[todo] = fresh
-    del fresh
     for i in todo:
         cache[keys[i]] = out[i]
     new = set(todo)

@@ -85,15 +85,36 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+# Rows converted and written at a time: a float16 copy of all the sentence vectors (170 MiB at 100k passages) is
+# never made at once.
+NPY_WRITE_ROWS = 65_536
+
+
 def _save_npy(path: Path, array: Vectors | Rows, dtype: type[np.floating[Any]] = np.float32) -> None:
+    """A standard ``.npy`` file (``np.load`` reads it), written in blocks of rows."""
+    n, dim = len(array), int(array.shape[1])
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n, dim)}
     with open(path, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(np.asarray(array), dtype=dtype), allow_pickle=False)
+        np.lib.format.write_array_header_1_0(fh, header)
+        for start in range(0, n, NPY_WRITE_ROWS):
+            fh.write(np.ascontiguousarray(np.asarray(array[start : start + NPY_WRITE_ROWS]), dtype=dtype).tobytes())
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+def _fsync_write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """One JSON object a line, written as they come (not joined into one string first)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _passage_row(passage: Passage, spans: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    row = passage.to_dict()
+    row["sentences"] = [list(s) for s in spans]
+    return row
 
 
 def _document_row(doc: Document) -> dict[str, Any]:
@@ -177,13 +198,9 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     tmp = path / f"{MANIFEST}.{gen}.tmp"
     committed = False
     try:
-        _fsync_write(path / names["documents"], _jsonl([_document_row(d) for d in data.documents]))
-        passage_rows = []
-        for passage, spans in zip(data.passages, data.sentence_spans, strict=True):
-            row = passage.to_dict()
-            row["sentences"] = [list(s) for s in spans]
-            passage_rows.append(row)
-        _fsync_write(path / names["passages"], _jsonl(passage_rows))
+        _fsync_write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
+        passage_rows = zip(data.passages, data.sentence_spans, strict=True)
+        _fsync_write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
         _save_npy(path / names["vectors"], data.vectors)
         _save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
         faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))

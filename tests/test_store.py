@@ -215,3 +215,11 @@ def test_serving_holds_no_vector_file_mapped(index: Path, fake_embedder: FakeEmb
         pytest.skip("needs /proc")
     mapped = maps.read_text()
     assert _file(index, "sentences").name not in mapped and _file(index, "vectors").name not in mapped
+
+
+@pytest.mark.parametrize(("rows", "dtype"), [(70_000, np.float16), (0, np.float32), (5, np.float32)])
+def test_npy_files_are_written_in_blocks_exactly_as_numpy_writes_them(tmp_path: Path, rows: int, dtype: type) -> None:
+    matrix = np.random.default_rng(0).standard_normal((rows, 8)).astype(np.float32)
+    store._save_npy(tmp_path / "blocks.npy", matrix, dtype)  # more rows than one block in the first case
+    np.save(tmp_path / "numpy.npy", matrix.astype(dtype), allow_pickle=False)
+    assert (tmp_path / "blocks.npy").read_bytes() == (tmp_path / "numpy.npy").read_bytes()
