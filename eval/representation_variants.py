@@ -14,7 +14,6 @@ nDCG@10). Re-embeds sentences for some rows: minutes for our set, longer with PI
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -187,12 +186,7 @@ def run(name: str, r: Retriever, items: Items, by_doc: bool) -> dict[str, list[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", default="index", help="index of the shipped corpus")
-    parser.add_argument("--questions", default="eval/questions.jsonl")
-    parser.add_argument("--beir", action="append", default=[], metavar="INDEX=FOLDER", help="an indexed BEIR set")
-    parser.add_argument("--limit", type=int, default=None, help="at most N queries per BEIR set")
-    args = parser.parse_args()
+    args = tf.set_arguments(__doc__).parse_args()
     r = Retriever.load(args.index, embedder=None)
     tables = {"ours": run("ours", r, tf.question_items(r, args.questions), by_doc=False)}
     header = ["variant", "ours fr MRR@10", "ours fr R@5", "ours en MRR@10", "ours en R@5"]

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer_kind import DEPTH, WHAT
 from rag.config import MODES, SETTINGS, load_config, setting
 from rag.errors import RagError
 
@@ -161,6 +160,8 @@ def _print_hits(hits: Sequence[Any], width: int = 100) -> None:
         print("No passage found.")
         return
     if hits[0].abstain:
+        from rag.answer_kind import DEPTH, WHAT  # here, not at start-up: it compiles its patterns on import
+
         reason = f": none of the {DEPTH} best passages gives {WHAT['en'][hits[0].missing]}" if hits[0].missing else ""
         print(f"No passage in the corpus seems to answer this question{reason}. The closest ones:\n")
     for hit in hits:
