@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer_kind import KINDS, asked_for
-from rag.beir import beir_documents, index_matches
-from rag.questions import load_beir
+from rag.evaluation.beir import beir_documents, index_matches
+from rag.evaluation.questions import load_beir
 from rag.retriever import Retriever
 
 K = 10
@@ -47,7 +47,7 @@ def check(folder: str, index: str) -> dict[str, Any]:
         c["asked"] += 1
         c["gold_holds"] += any(kind.found_in(beir.corpus[doc][1]) for doc in gold if doc in beir.corpus)
         hits = retriever.search(question, k=K, highlight=False)
-        if hits and hits[0].missing:
+        if hits.missing:
             c["fired"] += 1
             shown = any(hit.source in gold for hit in hits)
             c["fired_gold_shown"] += shown

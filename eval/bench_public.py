@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.beir import CachedQueries, evaluate_beir, tatoeba_accuracy
+from rag.evaluation.beir import CachedQueries, evaluate_beir, tatoeba_accuracy
 from rag.embed import get_embedder
 
 BEIR_SETS = ("xquad_en", "piaf_v1.1")

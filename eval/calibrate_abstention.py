@@ -1,4 +1,4 @@
-"""Calibrate the abstention thresholds of rag.rank on a question set with answerable and no-answer questions.
+"""Calibrate the abstention thresholds of rag.abstention on a question set with answerable and no-answer questions.
 
     python eval/calibrate_abstention.py eval/questions.jsonl --index index
 
@@ -11,9 +11,21 @@ from __future__ import annotations
 import argparse
 import itertools
 
-from rag.questions import load_questions
-from rag.rank import ABSTAIN_BELOW, ABSTAIN_LEXICAL_FR, abstains
+from rag import rank
+from rag.abstention import ABSTAIN_BELOW, ABSTAIN_LEXICAL_FR, Evidence, judge
+from rag.evaluation.questions import Question, load_questions
+from rag.lang import guess_language
 from rag.retriever import Retriever
+
+
+def evidence(retriever: Retriever, question: Question) -> Evidence:
+    """What the decision sees of a question in hybrid mode: the candidates, fused, and the missing answer kind."""
+    candidates = retriever.candidates(question.question)
+    ranking = rank.fuse(candidates)
+    top = float(ranking.scores[0]) if len(ranking.rows) else 0.0
+    missing = retriever.decide(candidates, ranking).missing
+    return Evidence(top, ranking.lexical_max, guess_language(candidates.question), retriever.corpus_lang, missing)
+
 
 
 def main() -> None:
@@ -24,13 +36,13 @@ def main() -> None:
     args = parser.parse_args()
     retriever = Retriever.load(args.index)
     questions = load_questions(args.questions)
-    evidence = [(q, retriever.evidence(q.question)) for q in questions]
-    answerable = [e for q, e in evidence if not q.no_answer]
-    no_answer = [e for q, e in evidence if q.no_answer]
+    collected = [(q, evidence(retriever, q)) for q in questions]
+    answerable = [e for q, e in collected if not q.no_answer]
+    no_answer = [e for q, e in collected if q.no_answer]
 
     def rates(below: dict[str, float], lexical_fr: float) -> tuple[float, float]:
-        recall = sum(abstains(e, below, lexical_fr) for e in no_answer) / max(1, len(no_answer))
-        false = sum(abstains(e, below, lexical_fr) for e in answerable) / max(1, len(answerable))
+        recall = sum(judge(e, below, lexical_fr).abstain for e in no_answer) / max(1, len(no_answer))
+        false = sum(judge(e, below, lexical_fr).abstain for e in answerable) / max(1, len(answerable))
         return recall, false
 
     current = rates(ABSTAIN_BELOW, ABSTAIN_LEXICAL_FR)

@@ -1,4 +1,4 @@
-"""Measure highlight quality (rag.highlight_eval) and compare highlighting rules on the same first hits.
+"""Measure highlight quality (rag.evaluation.highlight_eval) and compare highlighting rules on the same first hits.
 
     python eval/highlight_variants.py --index index --json eval/reports/highlight.json
 
@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag import highlight
-from rag.highlight_eval import highlight_quality
-from rag.questions import load_questions, matched_answers, normalize_for_match
+from rag.evaluation.highlight_eval import highlight_quality
+from rag.evaluation.questions import load_questions, matched_answers, normalize_for_match
 from rag.retriever import Retriever
 
 Spans = Sequence[tuple[int, int]]
@@ -76,7 +76,7 @@ def main() -> None:
     retriever = Retriever.load(args.index)
     questions = load_questions(args.questions)
     measured = highlight_quality(retriever, questions)
-    print(f"rag.highlight_eval: {measured['overall']}  by language: {measured['by_lang']}")
+    print(f"rag.evaluation.highlight_eval: {measured['overall']}  by language: {measured['by_lang']}")
     firsts = []
     row_of = {p.id: i for i, p in enumerate(retriever.data.passages)}
     for q in questions:
@@ -86,7 +86,7 @@ def main() -> None:
         found = matched_answers(q, hit.source, hit.text)
         if found:
             row = row_of[hit.id]
-            sims = [float(x) for x in retriever._sentence_sims(row, retriever.embedder.embed_query(q.question))]
+            sims = retriever.sentence_similarities(row, retriever.embedder.embed_query(q.question))
             firsts.append((q, hit.text, retriever.data.sentence_spans[row], sims, found))
     rules: dict[str, dict[str, object]] = {}
     for name, rule in RULES.items():

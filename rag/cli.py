@@ -13,10 +13,14 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag.config import MODES, SETTINGS, load_config, setting
+from rag.config import SETTINGS, load_config, setting
 from rag.errors import RagError
+from rag.types import MODES
+
+if TYPE_CHECKING:
+    from rag.types import Results
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -155,26 +159,18 @@ def resolve_config(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def _print_hits(hits: Sequence[Any], width: int = 100) -> None:
-    if not hits:
+def _print_results(results: Results, width: int = 100) -> None:
+    from rag.highlight import mark
+
+    if not results:
         print("No passage found.")
         return
-    if hits[0].abstain:
-        from rag.answer_kind import DEPTH, WHAT  # here, not at start-up: it compiles its patterns on import
-
-        reason = f": none of the {DEPTH} best passages gives {WHAT['en'][hits[0].missing]}" if hits[0].missing else ""
-        print(f"No passage in the corpus seems to answer this question{reason}. The closest ones:\n")
-    for hit in hits:
+    if results.abstain:
+        print(f"{results.explanation('en')} The closest passages:\n")
+    for hit in results:
         print(f"[{hit.rank}] {hit.citation}  (score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})")
-        text = hit.text
-        if hit.highlights:
-            # Mark the answering sentence(s) with » « so they stand out in a terminal.
-            out, last = [], 0
-            for span in sorted(hit.highlights, key=lambda s: s.start):
-                out += [text[last : span.start], "»", text[span.start : span.end], "«"]
-                last = span.end
-            text = "".join([*out, text[last:]])
-        for para in text.split("\n"):
+        # The answering sentence(s) between » and « so they stand out in a terminal.
+        for para in mark(hit.text, hit.highlights, "»", "«").split("\n"):
             print(textwrap.fill(para, width=width, initial_indent="    ", subsequent_indent="    "))
         print()
 
@@ -200,12 +196,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     clean_query(args.question)  # fail on an empty question before loading anything
     retriever = Retriever.load(args.index)
-    hits = retriever.search(args.question, k=args.k, sources=args.source, min_score=args.min_score, mode=args.mode)
+    results = retriever.search(args.question, k=args.k, sources=args.source, min_score=args.min_score, mode=args.mode)
     if args.json:
-        payload = {"question": args.question, "abstain": bool(hits and hits[0].abstain), "hits": [h.to_dict() for h in hits]}
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
     else:
-        _print_hits(hits)
+        _print_results(results)
     return 0
 
 
@@ -219,7 +214,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def _eval_beir(args: argparse.Namespace) -> int:
-    from rag.beir import evaluate_beir
+    from rag.evaluation.beir import evaluate_beir
 
     result = evaluate_beir(
         args.beir, index_dir=args.index, mode=args.mode, k=args.k, limit=args.limit, progress=not args.quiet
@@ -234,8 +229,8 @@ def _eval_beir(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag import evaluate, report
     from rag.errors import BadInputError
+    from rag.evaluation import report, run
 
     if args.beir:
         return _eval_beir(args)
@@ -250,7 +245,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     if not args.questions:
         raise BadInputError("give a question set (`rag eval eval/questions.jsonl`) or --compare A.json B.json")
-    from rag.questions import load_questions
+    from rag.evaluation.questions import load_questions
     from rag.retriever import Retriever
 
     retriever = Retriever.load(args.index)
@@ -259,21 +254,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "index": {k: v for k, v in retriever.manifest.items() if k != "documents"},
         "documents": retriever.manifest.get("documents"),
         "questions": str(args.questions),
-        "questions_sha256": evaluate.file_sha256(args.questions),
+        "questions_sha256": run.file_sha256(args.questions),
         "k": args.k,
-        "git_commit": evaluate.git_commit(),
+        "git_commit": run.git_commit(),
     }
     from rag import __version__
 
     manifest["rag_version"] = __version__
-    if args.mode:
-        retriever.default_mode = args.mode
-    manifest["mode"] = retriever.default_mode
-    result = evaluate.run_eval(retriever, questions, k=args.k, progress=not args.quiet, manifest=manifest)
+    manifest["mode"] = args.mode
+    result = run.run_eval(retriever, questions, k=args.k, mode=args.mode, progress=not args.quiet, manifest=manifest)
     result_dict = result.to_dict()
     paths = report.write_reports(result_dict, args.out)
     if args.trec:
-        paths.append(report.write_trec_run(result_dict, args.trec, run_name=f"rag-{retriever.default_mode}"))
+        paths.append(report.write_trec_run(result_dict, args.trec, run_name=f"rag-{args.mode}"))
     print(report.format_summary(result_dict))
     print("Reports: " + ", ".join(str(p) for p in paths))
     return 0

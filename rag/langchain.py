@@ -12,8 +12,10 @@ Each ``Document`` has the passage text as ``page_content``, the passage id (``so
 this metadata: ``id``, ``citation``, ``source``, ``title``, ``date``, ``author``, ``paragraph``, ``page`` (None when
 the document has no pages), ``start``/``end`` (``[start, end)`` character offsets into the document's text),
 ``score``, ``rank``, ``highlights`` (the answering sentence(s): ``start``/``end`` within ``page_content`` and their
-``text``), ``abstain`` (True when nothing in the corpus seems to answer; the passages are still returned) and
-``missing`` (the kind of figure asked for that none of the best passages gives, the reason for abstaining; or None).
+``text``), and the question's decision, the same on every document: ``abstain`` (True when nothing in the corpus seems
+to answer; the passages are still returned), ``reason`` (why: a reason code of ``rag.abstention``), ``missing`` (the
+kind of figure asked for that none of the best passages gives, or None) and ``explanation`` (the reason as a
+sentence, or None).
 """
 
 from __future__ import annotations
@@ -28,15 +30,20 @@ from pydantic import ConfigDict, Field
 
 from rag.embed import Embedder
 from rag.retriever import Retriever
-from rag.types import Hit
+from rag.types import Hit, Results
 
 __all__ = ["RagRetriever", "hit_to_document"]
 
 
-def hit_to_document(hit: Hit) -> Document:
-    """A rag ``Hit`` as a LangChain ``Document`` (passage text as content; citation and offsets as metadata)."""
+def hit_to_document(hit: Hit, results: Results | None = None) -> Document:
+    """A rag ``Hit`` as a LangChain ``Document`` (passage text as content; citation and offsets as metadata, and the
+    question-level decision of ``results`` when given: LangChain returns documents, not results)."""
     metadata: dict[str, Any] = hit.to_dict()
     del metadata["text"]  # it is the page_content
+    if results is not None:
+        metadata.update(
+            abstain=results.abstain, reason=results.reason, missing=results.missing, explanation=results.explanation()
+        )
     return Document(id=hit.id, page_content=hit.text, metadata=metadata)
 
 
@@ -72,5 +79,5 @@ class RagRetriever(BaseRetriever):
         )
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.retriever.search(query, k=self.k, sources=self.sources, min_score=self.min_score, mode=self.mode)
-        return [hit_to_document(hit) for hit in hits]
+        results = self.retriever.search(query, k=self.k, sources=self.sources, min_score=self.min_score, mode=self.mode)
+        return [hit_to_document(hit, results) for hit in results]

@@ -11,13 +11,14 @@ import numpy as np
 import numpy.typing as npt
 
 from rag import ann, rank, store
+from rag.abstention import NO_PASSAGE, decide
 from rag.answer_kind import DEPTH, missing_kind
 from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
 from rag.highlight import highlight_spans
 from rag.lang import guess_language
 from rag.rows import SpanTable, read_ranges
-from rag.types import Document, DocumentInfo, Hit, Passage, Span
+from rag.types import DEFAULT_MODE, MODES, Decision, Document, DocumentInfo, Hit, Passage, Results, Span
 
 MAX_QUERY_CHARS = 2000
 # Passages whose vectors are this close say the same thing (repeated titles, boilerplate): only the best is shown.
@@ -47,8 +48,6 @@ class Retriever:
     (the default: dense candidates and BM25 candidates, re-scored with the best-matching sentence of each passage
     and fused with the lexical evidence; see ``rag.rank``).
     """
-
-    default_mode: str = "hybrid"
 
     def __init__(self, data: store.IndexData, embedder: Embedder, path: Path | None = None) -> None:
         self.data = data
@@ -114,50 +113,80 @@ class Retriever:
             raise BadInputError(f"unknown document(s) {unknown}; indexed: {', '.join(sorted(self._docs))}")
         return np.array([r for s in wanted for r in self._rows_by_source.get(s, [])], dtype=np.int64)
 
+    def sentence_similarities(self, row: int, query_vector: npt.NDArray[np.float32]) -> list[float]:
+        """The cosine similarity to the question of each sentence of passage ``row`` (``data.sentence_spans[row]``)."""
+        lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
+        return [float(x) for x in np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector]
+
     def highlight(self, row: int, query_vector: npt.NDArray[np.float32]) -> tuple[Span, ...]:
         """The sentence(s) of passage ``row`` closest to the question, as spans of its text."""
         spans = self.data.sentence_spans[row]
         if not spans:
             return ()
-        sims = self._sentence_sims(row, query_vector)
-        return highlight_spans(self.data.passages[row].text, spans, [float(x) for x in sims])
+        return highlight_spans(self.data.passages[row].text, spans, self.sentence_similarities(row, query_vector))
 
-    def _sentence_sims(self, row: int, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
-        sims: npt.NDArray[np.float32] = np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector
-        return sims
+    def candidates(
+        self,
+        question: str,
+        depth: int = rank.CANDIDATES,
+        *,
+        sources: Iterable[str] | None = None,
+        mode: str = DEFAULT_MODE,
+        vector: npt.NDArray[np.float32] | None = None,
+    ) -> rank.Candidates:
+        """The passages worth ranking for ``question`` and the evidence on each (see ``rank.Candidates``).
 
-    def _rank(
-        self, text: str, vector: npt.NDArray[np.float32] | None, k: int, allowed: npt.NDArray[np.int64] | None, mode: str
-    ) -> rank.Ranking:
-        if mode == "dense":
+        The dense ``depth`` best by passage vector (modes ``dense`` and ``hybrid``) and the lexical ``depth`` best by
+        BM25 (``lexical`` and ``hybrid``). ``vector`` is the question's embedding when the caller has it already (a
+        batch of questions embedded at once); it is computed otherwise, except in lexical mode, where it is optional
+        (it gives the dense evidence, and highlights).
+        """
+        if mode not in MODES:
+            raise BadInputError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        text = clean_query(question)
+        allowed = self._allowed_rows(sources)
+        if vector is None and mode != "lexical":
+            vector = self.embedder.embed_query(text)
+        lexical = self._lexical_scores(text, allowed) if mode != "dense" else None
+        if mode == "lexical":
+            assert lexical is not None
+            rows = np.sort(rank.lexical_top(lexical, depth))
+        else:
             assert vector is not None
-            scores, rows = ann.search(self.data.faiss_index, vector, k, allowed)
-            return rank.Ranking(rows, scores, scores, np.zeros_like(scores))
-        lexical = (
-            self.data.lexical.scores(text)
-            if self.data.lexical is not None
-            else np.zeros(len(self.data.passages), dtype=np.float32)
-        )
+            _, dense_rows = ann.search(self.data.faiss_index, vector, depth, allowed)
+            rows = np.unique(dense_rows) if lexical is None else rank.union(dense_rows, lexical, depth)
+        lexical_max = float(lexical.max(initial=0.0)) if lexical is not None else 0.0
+        lexical_rows = lexical[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
+        passage, sentence = self._dense_evidence(rows, vector)
+        return rank.Candidates(text, mode, rows, passage, sentence, lexical_rows, lexical_max, vector)
+
+    def _lexical_scores(self, text: str, allowed: npt.NDArray[np.int64] | None) -> npt.NDArray[np.float32]:
+        """BM25 score of every passage (0 outside ``allowed``, when given)."""
+        if self.data.lexical is None:
+            return np.zeros(len(self.data.passages), dtype=np.float32)
+        lexical = self.data.lexical.scores(text)
         if allowed is not None:
             mask = np.zeros(len(lexical), dtype=bool)
             mask[allowed] = True
             lexical = np.where(mask, lexical, np.float32(0.0))
-        if mode == "lexical":
-            return rank.lexical_only(lexical, k)
-        assert vector is not None
-        n = max(rank.CANDIDATES, 4 * k)
-        _, dense_rows = ann.search(self.data.faiss_index, vector, n, allowed)
-        rows = rank.candidates(dense_rows, lexical, n)
-        passage_sims = np.asarray(self.data.vectors[rows]) @ vector  # rows are sorted: sequential reads
+        return lexical
+
+    def _dense_evidence(
+        self, rows: npt.NDArray[np.int64], vector: npt.NDArray[np.float32] | None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Each row's cosine to the question, and its best sentence's (its own when it has no sentence)."""
+        if vector is None or not len(rows):
+            zeros = np.zeros(len(rows), dtype=np.float32)
+            return zeros, zeros.copy()
+        passage = (np.asarray(self.data.vectors[rows]) @ vector).astype(np.float32)  # rows ascending: sequential reads
         # The best sentence of every candidate, in one read and one product (a loop over ~200 candidates cost ~2 ms).
         lo, hi = self._sentence_start[rows], self._sentence_start[rows + 1]
         sentence_sims = read_ranges(self.data.sentence_vectors, lo, hi) @ vector
-        sentence_best = passage_sims.astype(np.float32)  # a passage without sentences counts its own similarity
+        sentence = passage.copy()
         counts = hi - lo
         if (has := counts > 0).any():
-            sentence_best[has] = np.maximum.reduceat(sentence_sims, (np.cumsum(counts) - counts)[has])
-        return rank.hybrid(rows, passage_sims, sentence_best, lexical[rows], k, float(lexical.max(initial=0.0)))
+            sentence[has] = np.maximum.reduceat(sentence_sims, (np.cumsum(counts) - counts)[has])
+        return passage, sentence
 
     def _collapse(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Rows without near-duplicates of a better-ranked row (the cited spans themselves are never changed)."""
@@ -170,16 +199,11 @@ class Retriever:
                 kept.append(i)
         return rows[kept]
 
-    def evidence(self, query: str) -> rank.Evidence:
-        """What the abstention decision sees for a question in hybrid mode (used to calibrate it)."""
-        text = clean_query(query)
-        ranking = self._rank(text, self.embedder.embed_query(text), DEPTH, None, "hybrid")
-        top = float(ranking.scores[0]) if len(ranking.rows) else 0.0
-        return rank.Evidence(top, ranking.lexical_max, guess_language(text), self.corpus_lang, self._missing(text, ranking))
-
-    def _missing(self, text: str, ranking: rank.Ranking) -> str | None:
-        """The kind of answer ``text`` asks for that none of the best passages holds (see ``rag.answer_kind``)."""
-        return missing_kind(text, (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist()))
+    def decide(self, candidates: rank.Candidates, ranking: rank.Ranking) -> Decision:
+        """Whether the ranked candidates answer their question (see ``rag.abstention``)."""
+        texts = (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist())
+        missing = missing_kind(candidates.question, texts)
+        return decide(ranking, candidates.mode, guess_language(candidates.question), self.corpus_lang, missing)
 
     def search(
         self,
@@ -191,51 +215,39 @@ class Retriever:
         highlight: bool = True,
         mode: str | None = None,
         collapse: bool = True,
-    ) -> list[Hit]:
-        """The ``k`` passages that best answer ``query``, best first.
+    ) -> Results:
+        """The ``k`` passages that best answer ``query``, best first, and whether they seem to answer it.
 
         ``sources`` restricts the search to some documents (paths relative to the corpus); ``min_score`` drops
         weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is ``dense``,
-        ``lexical`` or ``hybrid`` (default: ``self.default_mode``); ``collapse`` drops a hit whose text is a
-        near-duplicate of a better one (a title repeated on a cover page, say). When nothing seems to answer, every
-        hit has ``abstain=True`` (the hits are still returned, for the user to judge); when that is because the
-        question asks for a figure that none of the best passages gives, ``missing`` names its kind (``percentage``,
-        ``amount``, ``date`` or ``number``).
+        ``lexical`` or ``hybrid`` (the default); ``collapse`` drops a hit whose text is a near-duplicate of a better
+        one (a title repeated on a cover page, say). ``candidates`` then ``rank.fuse`` then the decision: when
+        nothing seems to answer, ``Results.abstain`` is True (the hits are still returned, for the user to judge) and
+        ``Results.reason`` says why.
         """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise BadInputError(f"k must be a positive whole number, not {k!r}")
-        mode = mode or self.default_mode
-        if mode not in rank.MODES:
-            raise BadInputError(f"unknown retrieval mode {mode!r}; use one of {', '.join(rank.MODES)}")
+        mode = mode or DEFAULT_MODE
         text = clean_query(query)
         allowed = self._allowed_rows(sources)
         if not self.data.passages or (allowed is not None and len(allowed) == 0):
-            return []
-        vector = self.embedder.embed_query(text) if mode != "lexical" or highlight else None
-        # At least DEPTH rows, so that the answer-kind check always reads the same passages whatever k is.
-        ranking = self._rank(text, vector, max(DEPTH, k + COLLAPSE_EXTRA if collapse else k), allowed, mode)
-        missing = self._missing(text, ranking)
-        abstain = rank.should_abstain(ranking, mode, guess_language(text), self.corpus_lang, missing)
-        rows = self._collapse(ranking.rows) if collapse else ranking.rows
+            return Results(query, (), Decision(True, NO_PASSAGE))
+        vector = self.embedder.embed_query(text) if highlight and mode == "lexical" else None
+        depth = max(rank.CANDIDATES, 4 * (k + COLLAPSE_EXTRA))
+        candidates = self.candidates(text, depth, sources=sources, mode=mode, vector=vector)
+        ranking = rank.fuse(candidates)
+        decision = self.decide(candidates, ranking)
+        rows = self._collapse(ranking.rows[: k + COLLAPSE_EXTRA]) if collapse else ranking.rows
         score_of = dict(zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True))
         hits: list[Hit] = []
         for row in rows.tolist()[:k]:
-            score = score_of[row]
+            score = float(score_of[row])
             if min_score is not None and score < min_score:
                 continue
             passage = self.data.passages[row]
-            hits.append(
-                Hit(
-                    passage=passage,
-                    document=self._docs[passage.source].info,
-                    score=float(score),
-                    rank=len(hits) + 1,
-                    highlights=self.highlight(row, vector) if highlight and vector is not None else (),
-                    abstain=abstain,
-                    missing=missing,
-                )
-            )
-        return hits
+            spans = self.highlight(row, candidates.vector) if highlight and candidates.vector is not None else ()
+            hits.append(Hit(passage, self._docs[passage.source].info, score, len(hits) + 1, spans))
+        return Results(query, tuple(hits), decision)
 
 
 def _corpus_language(documents: list[Document], sample: int = 200) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, overload
+
+# Retrieval modes (rag.rank gives each its fusion weights); here so that reading settings does not load numpy.
+MODES = ("dense", "lexical", "hybrid")
+DEFAULT_MODE = "hybrid"
 
 
 @dataclass(frozen=True)
@@ -81,17 +86,13 @@ class Span:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: a passage, its document, its score and rank (1 = best)."""
+    """One search result: a passage, its document, its score and rank (1 = best), its answering sentence(s)."""
 
     passage: Passage
     document: DocumentInfo
     score: float
     rank: int
     highlights: tuple[Span, ...] = field(default=())
-    abstain: bool = False  # True when the retriever judged the hit too weak to answer the question
-    # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
-    # "number"; see rag.answer_kind), the reason for abstaining; None otherwise.
-    missing: str | None = None
 
     @property
     def text(self) -> str:
@@ -128,13 +129,10 @@ class Hit:
     @property
     def citation(self) -> str:
         """Readable citation, e.g. ``Déclaration de l'OTAN sur les référendums (2022), ¶3``."""
-        where = f"¶{self.paragraph}"
-        if self.page is not None:
-            where = f"p. {self.page}, {where}"
-        return f"{self.document.label}, {where}"
+        return f"{self.document.label}, {where(self.passage)}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready view (the shape of ``rag ask --json``)."""
+        """JSON-ready view (one hit of ``rag ask --json``)."""
         return {
             "rank": self.rank,
             "score": round(self.score, 6),
@@ -150,6 +148,72 @@ class Hit:
             "citation": self.citation,
             "text": self.text,
             "highlights": [{"start": s.start, "end": s.end, "text": self.text[s.start : s.end]} for s in self.highlights],
+        }
+
+
+def where(passage: Passage) -> str:
+    """Where a passage is in its document: ``¶3``, or ``p. 2, ¶3`` when the document has pages."""
+    return f"p. {passage.page}, ¶{passage.paragraph}" if passage.page is not None else f"¶{passage.paragraph}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the corpus seems to answer a question, and if not why (see ``rag.abstention``)."""
+
+    abstain: bool = False
+    reason: str | None = None  # a reason code of rag.abstention (no_passage, weak, no_shared_terms, missing_kind)
+    # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
+    # "number"; see rag.answer_kind), when that is the reason.
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class Results(Sequence[Hit]):
+    """What a search returns: the hits, best first (a sequence: iterate, index, ``len``), and the question-level
+    decision (``abstain``, ``reason``, ``missing``). When nothing seems to answer, the closest hits are still there."""
+
+    question: str
+    hits: tuple[Hit, ...] = ()
+    decision: Decision = field(default_factory=Decision)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @overload
+    def __getitem__(self, i: int) -> Hit: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Hit]: ...
+    def __getitem__(self, i: int | slice) -> Hit | Sequence[Hit]:
+        return self.hits[i]
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    @property
+    def abstain(self) -> bool:
+        return self.decision.abstain
+
+    @property
+    def reason(self) -> str | None:
+        return self.decision.reason
+
+    @property
+    def missing(self) -> str | None:
+        return self.decision.missing
+
+    def explanation(self, lang: str = "en") -> str | None:
+        """Why nothing seems to answer, as a sentence in ``lang`` (``fr`` or English); None when something does."""
+        from rag.abstention import explain
+
+        return explain(self.decision, lang)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view (the shape of ``rag ask --json``)."""
+        return {
+            "question": self.question,
             "abstain": self.abstain,
+            "reason": self.reason,
             "missing": self.missing,
+            "explanation": self.explanation(),
+            "hits": [hit.to_dict() for hit in self.hits],
         }

@@ -1,5 +1,5 @@
-"""rag.beir on a 3-document BEIR folder (fake embedder, lexical mode so that the ranking is known) and
-rag.highlight_eval on prepared hits; every expected number is computed by hand."""
+"""rag.evaluation.beir on a 3-document BEIR folder (fake embedder, lexical mode so that the ranking is known) and
+rag.evaluation.highlight_eval on prepared hits; every expected number is computed by hand."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.beir import document_run, evaluate_beir, tatoeba_accuracy
 from rag.errors import BadInputError
-from rag.highlight_eval import highlight_quality, highlighted_texts
-from rag.questions import Answer, Question
-from rag.types import DocumentInfo, Hit, Passage, Span
+from rag.evaluation.beir import document_run, evaluate_beir, tatoeba_accuracy
+from rag.evaluation.highlight_eval import highlight_quality, highlighted_texts
+from rag.evaluation.questions import Answer, Question
+from rag.types import DocumentInfo, Hit, Passage, Results, Span
 from tests.fakes import FakeEmbedder
 
 CORPUS = [
@@ -124,8 +124,8 @@ class _Searcher:
     def __init__(self, hits: dict[str, list[Hit]]) -> None:
         self.hits = hits
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        return self.hits[query][:k]
+    def search(self, query: str, k: int = 5, *, mode: str | None = None) -> Results:
+        return Results(query, tuple(self.hits[query][:k]))
 
 
 def test_highlight_quality_counts_only_gold_first_questions() -> None:

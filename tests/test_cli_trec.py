@@ -11,10 +11,10 @@ from urllib.parse import unquote
 import pytest
 
 import rag.retriever
-from rag import report
 from rag.cli import main
 from rag.config import SETTINGS
 from rag.errors import BadInputError
+from rag.evaluation import report
 from rag.index import build_index
 from tests.fakes import FakeEmbedder
 

@@ -241,7 +241,7 @@ def test_every_source_is_checked_even_when_overridden(tmp_path: Path, monkeypatc
 
 
 def test_modes_and_keys_match_the_library() -> None:
-    assert MODES == rank.MODES
+    assert tuple(rank.MODE_WEIGHTS) == MODES
     assert tuple(k for k in Config.__dataclass_fields__ if k != "origins") == KEYS
     assert all(s.env == "RAG_" + s.key.upper() for s in SETTINGS)
 

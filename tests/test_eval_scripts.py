@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.beir import evaluate_beir
+from rag import rank
+from rag.evaluation.beir import evaluate_beir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
 
@@ -19,19 +20,24 @@ import tune_fusion
 
 def test_tune_fusion_cache_round_trips_without_pickle(tmp_path: Path) -> None:
     f32 = np.float32
-    query = tune_fusion.Query(
-        "q1", "fr", np.array([3, 1], dtype=np.int64), np.array([0.5, 0.4], f32), np.array([0.6, 0.3], f32),
-        np.array([1.5, 0.0], f32), 2.0, 3.0, np.array([1, 2], f32), np.array([1, 3], f32), {"d1": 1}, ["d1", "d2"],
+    candidates = rank.Candidates(
+        "Qui ?", "hybrid", np.array([1, 3], dtype=np.int64), np.array([0.5, 0.4], f32), np.array([0.6, 0.3], f32),
+        np.array([1.5, 0.0], f32), 2.0, np.array([0.6, 0.8], f32),
     )  # fmt: skip
+    query = tune_fusion.Query("q1", "fr", candidates, {"d1": 1}, ["d1", "d2"])
     path = tmp_path / "cache.json"
     tune_fusion.save_cache(path, {"ours-fr": [query]})
-    assert json.loads(path.read_text(encoding="utf-8"))["ours-fr"][0]["rows"] == [3, 1]
+    assert json.loads(path.read_text(encoding="utf-8"))["ours-fr"][0]["candidates"]["rows"] == [1, 3]
     back = tune_fusion.load_cache(path)["ours-fr"][0]
-    assert back.rows.dtype == np.int64 and back.psim.dtype == np.float32
-    for name in ("rows", "psim", "sbest", "lex", "dense_rank", "lex_rank"):
-        np.testing.assert_array_equal(getattr(back, name), getattr(query, name))
-    assert (back.qid, back.lang, back.lexmax, back.lexbound) == ("q1", "fr", 2.0, 3.0)
-    assert (back.qrel, back.keys) == ({"d1": 1}, ["d1", "d2"])
+    assert back.candidates.rows.dtype == np.int64 and back.candidates.passage.dtype == np.float32
+    for name in ("rows", "passage", "sentence", "lexical", "vector"):
+        np.testing.assert_array_equal(getattr(back.candidates, name), getattr(candidates, name))
+    assert (back.candidates.question, back.candidates.mode, back.candidates.lexical_max) == ("Qui ?", "hybrid", 2.0)
+    assert (back.qid, back.lang, back.qrel, back.keys) == ("q1", "fr", {"d1": 1}, ["d1", "d2"])
+    # Each variant ranks the same candidates: rag's own formula gives the fused scores in candidate order.
+    fused = tune_fusion.weights(rank.MODE_WEIGHTS["hybrid"])(back.candidates)
+    expected = 0.3 * candidates.passage + 0.7 * candidates.sentence + 0.03 * candidates.lexical / (candidates.lexical + 15)
+    np.testing.assert_allclose(fused, expected, rtol=1e-6)
 
 
 CORPUS = [

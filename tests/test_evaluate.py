@@ -1,4 +1,4 @@
-"""rag.evaluate and rag.report with a fake retriever returning prepared hits; the numbers are computed by hand."""
+"""rag.evaluation.run and rag.evaluation.report with a fake retriever returning prepared hits; numbers computed by hand."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rag import evaluate, report
+from rag.abstention import MISSING_KIND, WEAK
 from rag.errors import BadInputError
-from rag.questions import Answer, Question
-from rag.types import DocumentInfo, Hit, Passage
+from rag.evaluation import report, run
+from rag.evaluation.questions import Answer, Question
+from rag.types import Decision, DocumentInfo, Hit, Passage, Results
 
 # Passages of a tiny corpus: (id, source, text).
 PASSAGES = {
@@ -24,11 +25,11 @@ PASSAGES = {
 }
 
 
-def _hit(pid: str, rank: int, abstain: bool = False, missing: str | None = None) -> Hit:
+def _hit(pid: str, rank: int) -> Hit:
     source, text = PASSAGES[pid]
     passage = Passage(id=pid, source=source, paragraph=rank, start=0, end=len(text), text=text)
     document = DocumentInfo(source=source, title=source)
-    return Hit(passage=passage, document=document, score=1.0 - rank / 10, rank=rank, abstain=abstain, missing=missing)
+    return Hit(passage=passage, document=document, score=1.0 - rank / 10, rank=rank)
 
 
 class FakeRetriever:
@@ -42,13 +43,13 @@ class FakeRetriever:
         self.missing = missing or {}
         self.calls: list[tuple[str, int]] = []
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int = 5, *, mode: str | None = None) -> Results:
         self.calls.append((query, k))
         missing = self.missing.get(query)
-        return [
-            _hit(pid, i, query in self.abstain or missing is not None, missing)
-            for i, pid in enumerate(self.answers[query][:k], start=1)
-        ]
+        hits = tuple(_hit(pid, i) for i, pid in enumerate(self.answers[query][:k], start=1))
+        if missing is not None:
+            return Results(query, hits, Decision(True, MISSING_KIND, missing))
+        return Results(query, hits, Decision(True, WEAK) if query in self.abstain or not hits else Decision())
 
 
 QUESTIONS = [
@@ -73,11 +74,11 @@ ABSTAIN_A = frozenset({"When was the group created?", "What about Mars?"})
 
 
 @pytest.fixture
-def result_a() -> evaluate.EvalResult:
-    return evaluate.run_eval(FakeRetriever(HITS_A, ABSTAIN_A), QUESTIONS, k=10, manifest={"embedder": "fake"})
+def result_a() -> run.EvalResult:
+    return run.run_eval(FakeRetriever(HITS_A, ABSTAIN_A), QUESTIONS, k=10, manifest={"embedder": "fake"})
 
 
-def test_per_question_results(result_a: evaluate.EvalResult) -> None:
+def test_per_question_results(result_a: run.EvalResult) -> None:
     by_id = {r.id: r for r in result_a.questions}
     assert [(r.rank, r.doc_rank) for r in result_a.questions[:3]] == [(1, 1), (2, 1), (None, None)]
     assert {r.id for r in result_a.questions if r.abstained} == {"q3", "q4", "q6"}
@@ -92,7 +93,7 @@ def test_per_question_results(result_a: evaluate.EvalResult) -> None:
     assert q2.answers == QUESTIONS[1].answers
 
 
-def test_overall_metrics(result_a: evaluate.EvalResult) -> None:
+def test_overall_metrics(result_a: run.EvalResult) -> None:
     m = result_a.metrics["overall"]
     assert (m["n_questions"], m["n_answerable"], m["n_no_answer"], m["n_abstained"]) == (6, 3, 3, 3)
     # Answerable questions q1, q2, q3 with the quote at ranks 1, 2 and none.
@@ -109,7 +110,7 @@ def test_overall_metrics(result_a: evaluate.EvalResult) -> None:
     assert m["false_abstention_rate"] == pytest.approx(1 / 3, abs=1e-6)  # q3 of 3 answerable questions
 
 
-def test_metrics_per_language(result_a: evaluate.EvalResult) -> None:
+def test_metrics_per_language(result_a: run.EvalResult) -> None:
     fr, en = result_a.metrics["by_lang"]["fr"], result_a.metrics["by_lang"]["en"]
     assert list(result_a.metrics["by_lang"]) == ["en", "fr"]
     assert fr["mrr@10"] == pytest.approx(0.75)  # (1 + 1/2) / 2
@@ -121,7 +122,7 @@ def test_metrics_per_language(result_a: evaluate.EvalResult) -> None:
 
 
 def test_group_without_answerable_question_has_no_ranking_metrics() -> None:
-    result = evaluate.run_eval(FakeRetriever(HITS_A), [QUESTIONS[4]], k=10)
+    result = run.run_eval(FakeRetriever(HITS_A), [QUESTIONS[4]], k=10)
     m = result.metrics["overall"]
     assert m["mrr@10"] is None and m["recall@1"] is None and m["ndcg@10"] is None
     assert m["abstention_recall"] == 0.0
@@ -129,7 +130,7 @@ def test_group_without_answerable_question_has_no_ranking_metrics() -> None:
 
 def test_retriever_gets_question_and_k() -> None:
     fake = FakeRetriever(HITS_A)
-    result = evaluate.run_eval(fake, QUESTIONS[:2], k=3)
+    result = run.run_eval(fake, QUESTIONS[:2], k=3)
     assert fake.calls == [("Qui est responsable ?", 3), ("Quand la résolution ?", 3)]
     # Only the cutoffs that fit in k; mrr and ndcg at k.
     assert [n for n in result.metrics["overall"] if "@" in n] == [
@@ -145,13 +146,13 @@ def test_retriever_gets_question_and_k() -> None:
 def test_ndcg_ideal_counts_distinct_answers() -> None:
     two = Question("m", "Deux réponses ?", "fr", (Answer("a.txt", "adoptée le 2 mars"), Answer("b.txt", "collectivités")))
     # Only the first answer is retrieved, at rank 1. Ideal: two relevant passages → DCG 1 + 1/log2(3).
-    result = evaluate.run_eval(FakeRetriever({"Deux réponses ?": ["a2", "a3"]}), [two], k=10)
+    result = run.run_eval(FakeRetriever({"Deux réponses ?": ["a2", "a3"]}), [two], k=10)
     assert result.metrics["overall"]["ndcg@10"] == pytest.approx(1 / (1 + 1 / math.log2(3)), abs=1e-6)
     # Any one answer is enough for recall.
     assert result.metrics["overall"]["recall@1"] == 1.0
     # One answer whose quote is in two passages, ranked 1 and 2: the ideal grows to two, so nDCG is 1, not above.
     twice = Question("t", "Russie ?", "fr", (Answer(None, "Russie"),))
-    result = evaluate.run_eval(FakeRetriever({"Russie ?": ["a1", "b1", "a3"]}), [twice], k=10)
+    result = run.run_eval(FakeRetriever({"Russie ?": ["a1", "b1", "a3"]}), [twice], k=10)
     assert result.metrics["overall"]["ndcg@10"] == 1.0
     assert result.questions[0].doc_rank == 1  # no source named: a passage with the quote counts for its document
 
@@ -159,29 +160,30 @@ def test_ndcg_ideal_counts_distinct_answers() -> None:
 def test_hit_order_beats_scores() -> None:
     # Retrievers may return equal scores; the hit order is what counts.
     class Flat(FakeRetriever):
-        def search(self, query: str, k: int) -> list[Hit]:
-            return [Hit(h.passage, h.document, 0.5, h.rank) for h in super().search(query, k)]
+        def search(self, query: str, k: int = 5, *, mode: str | None = None) -> Results:
+            found = super().search(query, k)
+            return Results(query, tuple(Hit(h.passage, h.document, 0.5, h.rank) for h in found), found.decision)
 
-    result = evaluate.run_eval(Flat({"Quand la résolution ?": ["a3", "a2"]}), [QUESTIONS[1]], k=10)
+    result = run.run_eval(Flat({"Quand la résolution ?": ["a3", "a2"]}), [QUESTIONS[1]], k=10)
     assert result.questions[0].rank == 2  # a2 is second although "a2" < "a3" would sort it first on a tie
 
 
 def test_run_eval_input_errors() -> None:
     with pytest.raises(BadInputError, match="empty"):
-        evaluate.run_eval(FakeRetriever({}), [], k=10)
+        run.run_eval(FakeRetriever({}), [], k=10)
     with pytest.raises(BadInputError, match="k must be"):
-        evaluate.run_eval(FakeRetriever(HITS_A), QUESTIONS, k=0)
+        run.run_eval(FakeRetriever(HITS_A), QUESTIONS, k=0)
     with pytest.raises(BadInputError, match="duplicate question id 'q1'"):
-        evaluate.run_eval(FakeRetriever(HITS_A), [QUESTIONS[0], QUESTIONS[0]], k=10)
+        run.run_eval(FakeRetriever(HITS_A), [QUESTIONS[0], QUESTIONS[0]], k=10)
 
 
 def test_progress_bar_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    evaluate.run_eval(FakeRetriever(HITS_A), QUESTIONS, k=10, progress=True)
+    run.run_eval(FakeRetriever(HITS_A), QUESTIONS, k=10, progress=True)
     out, err = capsys.readouterr()
     assert out == "" and "6/6" in err
 
 
-def test_to_dict_is_json_ready(result_a: evaluate.EvalResult) -> None:
+def test_to_dict_is_json_ready(result_a: run.EvalResult) -> None:
     data = json.loads(json.dumps(result_a.to_dict()))
     assert data["k"] == 10 and data["manifest"] == {"embedder": "fake"}
     q3 = data["questions"][2]
@@ -195,32 +197,32 @@ def test_text_excerpt_is_cut() -> None:
     long = Question("l", "Long ?", "fr", (Answer(None, "zzz"),))
 
     class Long:
-        def search(self, query: str, k: int) -> list[Hit]:
+        def search(self, query: str, k: int = 5, *, mode: str | None = None) -> Results:
             text = "mot " * 100
             p = Passage(id="x", source="c.txt", paragraph=1, start=0, end=len(text), text=text)
-            return [Hit(p, DocumentInfo("c.txt", "c"), 1.0, 1)]
+            return Results(query, (Hit(p, DocumentInfo("c.txt", "c"), 1.0, 1),))
 
-    result = evaluate.run_eval(Long(), [long], k=10)
-    assert len(result.questions[0].hits[0].text) == evaluate.EXCERPT_CHARS
+    result = run.run_eval(Long(), [long], k=10)
+    assert len(result.questions[0].hits[0].text) == run.EXCERPT_CHARS
 
 
 def test_git_commit_and_file_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    commit = evaluate.git_commit()
+    commit = run.git_commit()
     assert commit is None or re.fullmatch(r"[0-9a-f]{40}", commit)
-    assert evaluate.git_commit(tmp_path) is None  # not a repository
+    assert run.git_commit(tmp_path) is None  # not a repository
     monkeypatch.setenv("PATH", str(tmp_path))  # no git at all
-    assert evaluate.git_commit() is None
+    assert run.git_commit() is None
     path = tmp_path / "q.jsonl"
     path.write_bytes(b"abc")
-    assert evaluate.file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert run.file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     with pytest.raises(BadInputError, match="cannot read"):
-        evaluate.file_sha256(tmp_path / "missing")
+        run.file_sha256(tmp_path / "missing")
 
 
 # --- reports ---------------------------------------------------------------------------------------------------
 
 
-def test_write_reports(tmp_path: Path, result_a: evaluate.EvalResult) -> None:
+def test_write_reports(tmp_path: Path, result_a: run.EvalResult) -> None:
     data = result_a.to_dict()
     paths = report.write_reports(data, tmp_path / "out")
     assert [p.name for p in paths] == ["report.json", "report.md", "recall.png"]
@@ -244,11 +246,13 @@ def test_write_reports(tmp_path: Path, result_a: evaluate.EvalResult) -> None:
 
 def test_reports_say_which_missing_figure_made_a_question_abstain(tmp_path: Path) -> None:
     fake = FakeRetriever(HITS_A, missing={"Quand la résolution ?": "date"})
-    data = evaluate.run_eval(fake, QUESTIONS[:2], k=10).to_dict()
+    data = run.run_eval(fake, QUESTIONS[:2], k=10).to_dict()
     assert [(q["id"], q["abstained"], q["missing"]) for q in data["questions"]] == [("q1", False, None), ("q2", True, "date")]
     md = report.write_reports(data, tmp_path)[1].read_text(encoding="utf-8")
     block = md.split("### q2 (fr): abstained on an answerable question")[1]
-    assert "- abstained because none of the best passages gives a date" in block.split("###")[0]
+    assert "- flagged: Nothing in the corpus seems to answer this question: none of the 5 best passages gives a date." in (
+        block.split("###")[0]
+    )
 
 
 def test_write_reports_rejects_other_dicts(tmp_path: Path) -> None:
@@ -257,7 +261,7 @@ def test_write_reports_rejects_other_dicts(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_format_summary(result_a: evaluate.EvalResult) -> None:
+def test_format_summary(result_a: run.EvalResult) -> None:
     text = report.format_summary(result_a.to_dict())
     lines = text.splitlines()
     assert lines[0] == "Retrieval evaluation (top 10)"
@@ -266,10 +270,10 @@ def test_format_summary(result_a: evaluate.EvalResult) -> None:
     assert re.search(r"^false abstention rate\s+0\.333\s+1\.000\s+0\.000$", text, re.M)
 
 
-def test_compare_reports_shows_deltas_and_rank_changes(result_a: evaluate.EvalResult) -> None:
+def test_compare_reports_shows_deltas_and_rank_changes(result_a: run.EvalResult) -> None:
     # B finds q2's quote first and q3's at rank 2.
     hits_b = dict(HITS_A, **{"Quand la résolution ?": ["a2"], "When was the group created?": ["a1", "b1"]})
-    result_b = evaluate.run_eval(FakeRetriever(hits_b), QUESTIONS, k=10)
+    result_b = run.run_eval(FakeRetriever(hits_b), QUESTIONS, k=10)
     text = report.compare_reports(result_a.to_dict(), result_b.to_dict())
     # mrr@10: A (1 + 1/2 + 0)/3 = 0.500, B (1 + 1 + 1/2)/3 = 0.833.
     assert re.search(r"^mrr@10\s+0\.500\s+0\.833\s+\+0\.333$", text, re.M)
@@ -288,7 +292,7 @@ def test_compare_reports_shows_deltas_and_rank_changes(result_a: evaluate.EvalRe
     assert re.search(r"^  all: \+0\.000 .*p = 1\.000", same, re.M)
 
 
-def test_compare_warns_on_different_question_sets(result_a: evaluate.EvalResult) -> None:
+def test_compare_warns_on_different_question_sets(result_a: run.EvalResult) -> None:
     a, b = result_a.to_dict(), result_a.to_dict()
     a["manifest"] = {"questions_sha256": "1"}
     b["manifest"] = {"questions_sha256": "2"}

@@ -228,8 +228,8 @@ def test_consecutive_sentences_merge_into_one_span_scored_by_the_best() -> None:
 @pytest.mark.slow
 def test_highlight_quality_reaches_the_target(real_index: Path) -> None:
     """Issue 5: the highlight holds the gold quote for ≥ 85 % of the questions whose gold passage ranks first."""
-    from rag.highlight_eval import highlight_quality
-    from rag.questions import load_questions
+    from rag.evaluation.highlight_eval import highlight_quality
+    from rag.evaluation.questions import load_questions
     from rag.retriever import Retriever
 
     result = highlight_quality(Retriever.load(real_index), load_questions(ROOT / "eval" / "questions.jsonl"))

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NATO = "2022-09-23_otan_referendums-ukraine.txt"
 METADATA = {
     "id", "citation", "source", "title", "date", "author", "paragraph", "page", "start", "end", "score", "rank",
-    "highlights", "abstain", "missing",
+    "highlights", "abstain", "reason", "missing", "explanation",
 }  # fmt: skip
 
 
@@ -75,7 +75,7 @@ def test_invoke_returns_cited_documents(rag_retriever: Retriever) -> None:
     hits = rag_retriever.search(question, k=3)
     assert [d.id for d in docs] == [h.id for h in hits]
     assert [d.page_content for d in docs] == [h.text for h in hits]
-    assert docs[0] == hit_to_document(hits[0])
+    assert docs[0] == hit_to_document(hits[0], hits)
 
 
 def test_fields_are_passed_to_search(rag_retriever: Retriever) -> None:
@@ -116,7 +116,7 @@ def test_errors(rag_retriever: Retriever, fake_index: Path) -> None:
 def test_langchain_is_not_imported_by_the_rest_of_rag(fake_index: Path) -> None:
     # Importing rag, loading an index and searching it never import LangChain (nor pydantic, which it needs).
     code = (
-        "import sys, rag, rag.cli, rag.config, rag.retriever, rag.index, rag.evaluate, rag.report\n"
+        "import sys, rag, rag.cli, rag.config, rag.retriever, rag.index, rag.evaluation.run, rag.evaluation.report\n"
         "from rag import Retriever, build_index, Hit\n"
         "from tests.fakes import FakeEmbedder\n"
         f"retriever = Retriever.load({str(fake_index)!r}, embedder=FakeEmbedder())\n"

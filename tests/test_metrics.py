@@ -1,4 +1,4 @@
-"""rag.metrics on small hand-computed examples (the arithmetic is in the comments)."""
+"""rag.evaluation.metrics on small hand-computed examples (the arithmetic is in the comments)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from rag import metrics
 from rag.errors import BadInputError
+from rag.evaluation import metrics
 
 # One query, ranking d1 > d2 > d3 > d4 > d5; relevant docs d2 and d3 (binary), d9 never retrieved.
 RUN = {"d1": 0.9, "d2": 0.8, "d3": 0.7, "d4": 0.6, "d5": 0.5}

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from rag.answer_kind import asked_for
-from rag.evaluate import run_eval
+from rag.evaluation.questions import load_questions
+from rag.evaluation.run import run_eval
 from rag.index import build_index
 from rag.lang import guess_language
-from rag.questions import load_questions
 from rag.retriever import Retriever
 
 pytestmark = pytest.mark.slow
@@ -73,14 +73,14 @@ def test_english_document_answers_french_and_english_questions(english_retriever
     hits = english_retriever.search(question, k=3)
     assert phrase in hits[0].text, f"{question!r}: first hit was {hits[0].text[:120]!r}"
     if guess_language(question) == "en":
-        assert not hits[0].abstain
+        assert not hits.abstain
 
 
 def test_french_questions_on_an_english_document_are_not_abstained(english_retriever: Retriever) -> None:
     # They share no word with the text: the lexical abstention rule must only apply to a French corpus.
     assert english_retriever.corpus_lang == "en"
     french = [q for q, _ in CROSS_LINGUAL if guess_language(q) == "fr"]
-    assert [q for q in french if english_retriever.search(q, k=1)[0].abstain] == []
+    assert [q for q in french if english_retriever.search(q, k=1).abstain] == []
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +89,7 @@ def shipped(real_index: Path) -> Retriever:
 
 
 def _mrr(retriever: Retriever, mode: str) -> dict[str, float]:
-    retriever.default_mode = mode
-    try:
-        result = run_eval(retriever, load_questions(QUESTIONS), k=10)
-    finally:
-        retriever.default_mode = Retriever.default_mode
+    result = run_eval(retriever, load_questions(QUESTIONS), k=10, mode=mode)
     return {lang: float(m["mrr@10"]) for lang, m in result.metrics["by_lang"].items()}
 
 
@@ -112,10 +108,10 @@ def test_the_answer_kind_check_flags_missing_figures_and_spares_given_ones(shipp
         hits = shipped.search(q.question, k=5)
         if not q.no_answer:
             # Every answerable question asking for a figure finds one in its best passages: no false abstention.
-            assert hits[0].missing is None, f"{q.id}: flagged as missing a {hits[0].missing}"
+            assert hits.missing is None, f"{q.id}: flagged as missing a {hits.missing}"
         else:
-            flagged[q.id] = hits[0].missing
-            assert hits[0].abstain or hits[0].missing is None
+            flagged[q.id] = hits.missing
+            assert hits.abstain or hits.missing is None
     # The corpus gives no budget and no turnout, in either language; it does give numbers near "how many soldiers".
     assert flagged["fr-na-06"] == flagged["en-na-06"] == "amount"
     assert flagged["fr-na-08"] == flagged["en-na-08"] == "percentage"
@@ -128,6 +124,6 @@ def test_the_answer_kind_check_does_not_depend_on_k(shipped: Retriever) -> None:
     counted = "Combien de régions ont organisé des référendums ?"
     turnout = "Quel taux de participation a été annoncé pour le référendum de Donetsk ?"
     for k, collapse in [(1, False), (1, True), (5, True), (20, False)]:
-        assert shipped.search(counted, k=k, collapse=collapse)[0].missing is None
+        assert shipped.search(counted, k=k, collapse=collapse).missing is None
         hits = shipped.search(turnout, k=k, collapse=collapse)
-        assert len(hits) == k and hits[0].missing == "percentage" and hits[0].abstain
+        assert len(hits) == k and hits.missing == "percentage" and hits.abstain

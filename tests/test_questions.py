@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from rag.errors import BadInputError
-from rag.questions import Answer, Question, is_relevant, load_beir, load_questions, matched_answers, normalize_for_match
+from rag.evaluation.questions import (
+    Answer,
+    Question,
+    is_relevant,
+    load_beir,
+    load_questions,
+    matched_answers,
+    normalize_for_match,
+)
 
 # --- normalize_for_match ---------------------------------------------------------------------------------------
 

@@ -57,7 +57,8 @@ def test_cli_ask_says_which_figure_no_passage_gives(real_index: Path, capsys: py
     assert "none of the 5 best passages gives an amount of money" in capsys.readouterr().out
     assert main(["ask", "Quel est le budget annuel de Cités Unies France ?", "--json", "--index", str(real_index)]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["abstain"] is True and payload["hits"][0]["missing"] == "amount"
+    assert payload["abstain"] is True and payload["reason"] == "missing_kind" and payload["missing"] == "amount"
+    assert payload["explanation"].endswith("none of the 5 best passages gives an amount of money.")
 
 
 def test_cli_output_into_a_closed_pipe_stops_quietly(real_index: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag import stats
+from rag.evaluation import stats
 
 
 def test_exact_sign_flip_p_value() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from rag.types import DocumentInfo, Hit, Passage, Span
+from rag.abstention import MISSING_KIND, WEAK
+from rag.types import Decision, DocumentInfo, Hit, Passage, Results, Span
 from ui import render
 
 TEXT = "Premier point. L'OTAN condamne ces référendums illégaux. Dernier point."
@@ -19,8 +20,6 @@ def make_hit(
     title: str = "Déclaration de l'OTAN",
     date: str = "2022-09-23",
     page: int | None = None,
-    abstain: bool = False,
-    missing: str | None = None,
     rank: int = 1,
     paragraph: int = 3,
 ) -> Hit:
@@ -30,7 +29,17 @@ def make_hit(
     passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905,
                       text=text, page=page)
     info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
-    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights, abstain=abstain, missing=missing)
+    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights)
+
+
+NO_ANSWER = "Nothing in the corpus seems to answer this question."
+
+
+def results(question: str, *hits: Hit, abstain: bool = False, missing: str | None = None) -> Results:
+    """Results for ``question``; flagged as weak (``abstain``) or for a ``missing`` figure."""
+    if missing is not None:
+        return Results(question, hits, Decision(True, MISSING_KIND, missing))
+    return Results(question, hits, Decision(True, WEAK) if abstain else Decision())
 
 
 def neighbours(hit: Hit) -> list[Passage]:
@@ -47,16 +56,16 @@ def test_script_in_passage_text_is_escaped() -> None:
 
 
 def test_script_in_title_is_escaped_everywhere() -> None:
-    html = render.render_results("question", [make_hit(title=EVIL)])
+    html = render.render_results(results("question", make_hit(title=EVIL)))
     assert "<script" not in html and "<img" not in html
     assert html.count("&lt;script&gt;") == 2  # the card's title and its citation string
 
 
 def test_script_in_question_is_escaped() -> None:
-    html = render.render_results(EVIL, [make_hit()])
+    html = render.render_results(results(EVIL, make_hit()))
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
-    assert "<script" not in render.render_results(EVIL, [])
+    assert "<script" not in render.render_results(results(EVIL))
 
 
 def test_script_in_context_and_document_list_is_escaped() -> None:
@@ -80,48 +89,50 @@ def test_highlight_offsets_index_the_raw_text_not_the_escaped_one() -> None:
     assert out == "A &lt; B &amp; C. <mark>Voici la phrase qui répond.</mark> Fin."
 
 
-def test_several_spans_sorted_clamped_and_overlaps_dropped() -> None:
+def test_several_spans_sorted_clamped_and_overlaps_merged() -> None:
     text = "aaa bbb ccc ddd"
     out = render.highlight_html(text, [Span(8, 11), Span(0, 3), Span(1, 5), Span(12, 99), Span(5, 5)])
-    assert out == "<mark>aaa</mark> bbb <mark>ccc</mark> <mark>ddd</mark>"
+    assert out == "<mark>aaa b</mark>bb <mark>ccc</mark> <mark>ddd</mark>"
     assert render.highlight_html(text, []) == text
 
 
 def test_abstain_shows_the_notice_and_marks_cards_weak() -> None:
-    html = render.render_results("zxqv blorf ???", [make_hit(abstain=True), make_hit(abstain=True, rank=2)])
-    assert render.NO_ANSWER in html
+    html = render.render_results(results("zxqv blorf ???", make_hit(), make_hit(rank=2), abstain=True))
+    assert NO_ANSWER in html
     assert html.count('class="rag-card rag-weak"') == 2
     assert html.count(">weak<") == 2
 
 
 def test_no_abstain_no_notice() -> None:
-    html = render.render_results("question", [make_hit()])
-    assert render.NO_ANSWER not in html and "rag-weak" not in html
+    html = render.render_results(results("question", make_hit()))
+    assert NO_ANSWER not in html and "rag-weak" not in html
 
 
 def test_abstaining_for_a_missing_figure_says_which_in_the_question_language() -> None:
-    english = render.render_results("What is the budget?", [make_hit(abstain=True, missing="amount")])
+    english = render.render_results(results("What is the budget?", make_hit(), missing="amount"))
     assert "none of the 5 best passages gives an amount of money." in english
     assert english.count('class="rag-card rag-weak"') == 1
-    french = render.render_results("Quel taux de participation ?", [make_hit(abstain=True, missing="percentage")])
+    french = render.render_results(results("Quel taux de participation ?", make_hit(), missing="percentage"))
     assert "aucun des 5 meilleurs passages ne donne de pourcentage." in french
-    assert render.NO_ANSWER not in english + french  # the specific reason replaces the generic one
+    assert NO_ANSWER not in english + french  # the specific reason replaces the generic one
 
 
 def test_no_hits_says_so() -> None:
-    assert "No passage found" in render.render_results("question", [])
+    assert "No passage found" in render.render_results(results("question"))
 
 
 def test_results_speak_the_question_language() -> None:
-    french = render.render_results("Quand le groupe-pays Russie a-t-il été créé ?", [make_hit(abstain=True), make_hit(rank=2)])
+    french = render.render_results(
+        results("Quand le groupe-pays Russie a-t-il été créé ?", make_hit(), make_hit(rank=2), abstain=True)
+    )
     assert "Rien dans le corpus ne semble répondre à cette question." in french
     assert "2 passages pour <q>" in french and ">faible<" in french
     assert ">Copier</button>" in french and 'data-done="Copié"' in french
-    assert render.NO_ANSWER not in french
-    english = render.render_results("When was the Russia country group created?", [make_hit(abstain=True)])
-    assert render.NO_ANSWER in english and "1 passage for <q>" in english and ">weak<" in english
+    assert NO_ANSWER not in french
+    english = render.render_results(results("When was the Russia country group created?", make_hit(), abstain=True))
+    assert NO_ANSWER in english and "1 passage for <q>" in english and ">weak<" in english
     assert ">Copy</button>" in english
-    assert "Aucun passage trouvé pour «Qui a signé ?»." in render.render_results("Qui a signé ?", [])
+    assert "Aucun passage trouvé pour «Qui a signé ?»." in render.render_results(results("Qui a signé ?"))
     # The copyable citation keeps one format whatever the language.
     hit = make_hit()
     assert render.citation_string(hit) in render.render_card(hit, lang="fr").replace("&#x27;", "'")

@@ -111,7 +111,7 @@ def test_add_document_makes_it_searchable_and_swaps_the_retriever(library: Libra
     assert added.message("fr").startswith("Jumelage_Dijon.txt ajouté : 1 passage, désormais dans la recherche. Index : 6")
     assert (library.corpus / "Jumelage_Dijon.txt").read_text(encoding="utf-8") == JUMELAGE
     assert library.retriever is not old
-    hits = library.search("jumelage Dijon Volgograd 1966", k=1).hits
+    hits = library.search("jumelage Dijon Volgograd 1966", k=1).results
     assert hits[0].source == "Jumelage_Dijon.txt"
     assert old.passage_count("Jumelage_Dijon.txt") == 0  # searches in flight keep a consistent old view
 
@@ -177,7 +177,7 @@ def test_search_runs_while_indexing(library: Library, tmp_path: Path, monkeypatc
     worker = threading.Thread(target=library.add_document, args=(upload_file(tmp_path, "j.txt", JUMELAGE.encode()),))
     worker.start()
     assert started.wait(10)
-    assert library.search("OTAN référendums", k=2).hits  # not blocked by the indexing in progress
+    assert library.search("OTAN référendums", k=2).results  # not blocked by the indexing in progress
     release.set()
     worker.join(10)
     assert library.retriever.passage_count("j.txt") > 0

@@ -119,7 +119,7 @@ def search_html(library: Library, question: str, k: float, sources: Sequence[str
     except Exception:
         log.exception("search failed")
         return render.notice(texts["search_failed"], "error")
-    return render.render_results(question, answer.hits, answer.contexts)
+    return render.render_results(answer.results, answer.contexts)
 
 
 def document_choices(library: Library) -> list[tuple[str, str]]:

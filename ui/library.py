@@ -19,7 +19,7 @@ from rag.errors import IndexIncompatibleError, RagError
 from rag.index import BuildReport, build_index
 from rag.load import SkipFile, load_file
 from rag.retriever import Retriever
-from rag.types import Document, DocumentInfo, Hit, Passage
+from rag.types import Document, DocumentInfo, Passage, Results
 from ui.uploads import UploadRejected, check_upload, message, number, reserve_destination, safe_filename
 
 log = logging.getLogger("rag.ui")
@@ -72,9 +72,9 @@ class Added:
 
 @dataclass(frozen=True)
 class Answer:
-    """Hits of one search with the neighbouring passages of each (from the same retriever snapshot)."""
+    """The results of one search with the neighbouring passages of each hit (from the same retriever snapshot)."""
 
-    hits: list[Hit]
+    results: Results
     contexts: list[list[Passage]]
 
 
@@ -101,8 +101,8 @@ class Library:
     def search(self, question: str, k: int, sources: Sequence[str] | None = None) -> Answer:
         """Search and fetch each hit's context with one retriever (safe against a concurrent swap)."""
         r = self.retriever
-        hits = r.search(question, k=k, sources=list(sources) if sources else None)
-        return Answer(hits, [r.context(hit, 1, 1) for hit in hits])
+        results = r.search(question, k=k, sources=list(sources) if sources else None)
+        return Answer(results, [r.context(hit, 1, 1) for hit in results])
 
     # -- adding documents ----------------------------------------------------------------------------------------
 

@@ -10,17 +10,15 @@ import html
 from collections.abc import Sequence
 from itertools import pairwise
 
-from rag.answer_kind import DEPTH, WHAT
+from rag.highlight import mark, merge_spans
 from rag.lang import guess_language
-from rag.types import DocumentInfo, Hit, Passage, Span
+from rag.types import DocumentInfo, Hit, Passage, Results, Span, where
 
 QUOTE_MAX_CHARS = 240
 # What the results say, in the question's language (French or English; anything else gets English). The copyable
 # citation keeps one format in both, so that it can be checked by the same tools.
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
-        "no_answer": "Nothing in the corpus seems to answer this question.",
-        "missing": "Nothing in the corpus seems to answer this question: none of the {depth} best passages gives {what}.",
         "weak_shown": "The closest passages are shown below, marked as weak.",
         "none_found": "No passage found for «{question}».",
         "summary": "{n} passage{s} for",
@@ -35,9 +33,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_failed": "The search failed unexpectedly; the server log has the details.",
     },
     "fr": {
-        "no_answer": "Rien dans le corpus ne semble répondre à cette question.",
-        "missing": "Rien dans le corpus ne semble répondre à cette question : aucun des {depth} meilleurs passages ne "
-        "donne {what}.",
         "weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
         "none_found": "Aucun passage trouvé pour «{question}».",
         "summary": "{n} passage{s} pour",
@@ -52,7 +47,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_failed": "La recherche a échoué de façon inattendue ; le journal du serveur donne les détails.",
     },
 }
-NO_ANSWER = TEXTS["en"]["no_answer"]
 
 
 def language_of(question: str) -> str:
@@ -65,26 +59,9 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _clean_spans(spans: Sequence[Span], length: int) -> list[tuple[int, int]]:
-    """Spans clamped to ``[0, length]``, sorted, empty and overlapping ones dropped."""
-    out: list[tuple[int, int]] = []
-    for span in sorted(spans, key=lambda s: (s.start, s.end)):
-        start, end = max(0, span.start), min(length, span.end)
-        if end <= start or (out and start < out[-1][1]):
-            continue
-        out.append((start, end))
-    return out
-
-
 def highlight_html(text: str, spans: Sequence[Span]) -> str:
     """``text`` escaped, with the ``spans`` (character offsets into ``text``) wrapped in ``<mark>``."""
-    parts: list[str] = []
-    last = 0
-    for start, end in _clean_spans(spans, len(text)):
-        parts += [esc(text[last:start]), "<mark>", esc(text[start:end]), "</mark>"]
-        last = end
-    parts.append(esc(text[last:]))
-    return "".join(parts)
+    return mark(text, spans, "<mark>", "</mark>", esc)
 
 
 def _one_line(text: str) -> str:
@@ -104,25 +81,20 @@ def quote(hit: Hit, max_chars: int = QUOTE_MAX_CHARS) -> str:
 
     When all the highlights together are longer than ``max_chars``, the quote is the best-scoring one alone, so that
     the answer is not what gets cut off."""
-    spans = _clean_spans(hit.highlights, len(hit.text))
+    spans = merge_spans(hit.text, hit.highlights)
     text = _joined(hit.text, spans) if spans else _one_line(hit.text)
     if len(text) > max_chars and len(spans) > 1:
-        best = max((h for h in hit.highlights if (h.start, h.end) in spans), key=lambda h: h.score)
-        text = _joined(hit.text, [(best.start, best.end)])
+        best = max(hit.highlights, key=lambda h: h.score)
+        text = _joined(hit.text, merge_spans(hit.text, [best]))
     if len(text) > max_chars:
         text = text[: max_chars - 1].rstrip() + "…"
     return text
 
 
-def where(hit: Hit) -> str:
-    """Paragraph and page of a hit: ``¶3`` or ``p. 2, ¶3``."""
-    return f"p. {hit.page}, ¶{hit.paragraph}" if hit.page is not None else f"¶{hit.paragraph}"
-
-
 def citation_string(hit: Hit) -> str:
     """Plain-text citation to copy: ``«sentence» — Title (date), ¶3, chars 452–905 of file.txt``."""
     doc = f"{hit.title} ({hit.document.date})" if hit.document.date else hit.title
-    return f"«{quote(hit)}» — {doc}, {where(hit)}, chars {hit.start}–{hit.end} of {hit.source}"
+    return f"«{quote(hit)}» — {doc}, {where(hit.passage)}, chars {hit.start}–{hit.end} of {hit.source}"
 
 
 def _score_html(score: float, lang: str = "en") -> str:
@@ -135,7 +107,7 @@ def _score_html(score: float, lang: str = "en") -> str:
 
 
 def _meta_html(hit: Hit) -> str:
-    items = [hit.document.date, where(hit), hit.source]
+    items = [hit.document.date, where(hit.passage), hit.source]
     if hit.document.author:
         items.insert(0, hit.document.author)
     return " · ".join(esc(i) for i in items if i)
@@ -187,21 +159,20 @@ def notice(text: str, kind: str = "info") -> str:
     return f'<div class="rag-notice rag-{esc(kind)}" role="status">{esc(text)}</div>'
 
 
-def render_results(question: str, hits: Sequence[Hit], contexts: Sequence[Sequence[Passage]] = ()) -> str:
+def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ()) -> str:
     """The whole answer: a summary line, the abstention notice when relevant, then one card per hit."""
+    question = results.question
     lang = language_of(question)
     t = TEXTS[lang]
-    if not hits:
+    if not results:
         return notice(t["none_found"].format(question=_one_line(question)), "warn")
-    abstain = hits[0].abstain
-    summary = t["summary"].format(n=len(hits), s="s" if len(hits) > 1 else "")
+    summary = t["summary"].format(n=len(results), s="s" if len(results) > 1 else "")
     head = f'<div class="rag-summary">{summary} <q>{esc(_one_line(question))}</q></div>'
-    if abstain:
-        reason = t["missing"].format(depth=DEPTH, what=WHAT[lang][hits[0].missing]) if hits[0].missing else t["no_answer"]
-        head += notice(f"{reason} {t['weak_shown']}", "warn")
+    if results.abstain:
+        head += notice(f"{results.explanation(lang)} {t['weak_shown']}", "warn")
     cards = [
-        render_card(hit, contexts[i] if i < len(contexts) else (), weak=abstain or hit.abstain, lang=lang)
-        for i, hit in enumerate(hits)
+        render_card(hit, contexts[i] if i < len(contexts) else (), weak=results.abstain, lang=lang)
+        for i, hit in enumerate(results)
     ]
     return f'<section class="rag-results">{head}{"".join(cards)}</section>'
 

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rag.evaluate import Searcher
-from rag.questions import Question, matched_answers, normalize_for_match
+from rag.evaluation.questions import Question, matched_answers, normalize_for_match
+from rag.evaluation.run import Searcher
+from rag.highlight import merge_spans
 from rag.types import Hit
 
 
@@ -29,13 +30,7 @@ class HighlightOutcome:
 
 def highlighted_texts(hit: Hit) -> list[str]:
     """The hit's highlighted text, highlights separated only by whitespace merged into one piece."""
-    merged: list[tuple[int, int]] = []
-    for span in sorted(hit.highlights, key=lambda s: s.start):
-        if merged and not hit.text[merged[-1][1] : span.start].strip():
-            merged[-1] = (merged[-1][0], max(merged[-1][1], span.end))
-        else:
-            merged.append((span.start, span.end))
-    return [hit.text[s:e] for s, e in merged]
+    return [hit.text[s:e] for s, e in merge_spans(hit.text, hit.highlights, across_whitespace=True)]
 
 
 def judge_highlight(question: Question, hit: Hit) -> HighlightOutcome | None:

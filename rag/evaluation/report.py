@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer_kind import WHAT
+from rag.abstention import MISSING_KIND, explain
 from rag.errors import BadInputError
-from rag.stats import paired_difference
+from rag.evaluation.stats import paired_difference
+from rag.types import Decision
 
-# Row labels for the metric keys of rag.evaluate (unknown keys are shown as they are).
+# Row labels for the metric keys of rag.evaluation.run (unknown keys are shown as they are).
 _LABELS = {
     "n_questions": "questions",
     "n_answerable": "answerable",
@@ -106,8 +107,9 @@ def _question_block(q: dict[str, Any], k: Any, heading: str) -> list[str]:
             f"- first relevant passage: {_rank_text(q.get('rank'), k)}; first hit from the right document: "
             f"{_rank_text(q.get('doc_rank'), k)}"
         )
-    if q.get("missing"):
-        lines.append(f"- abstained because none of the best passages gives {WHAT['en'].get(q['missing'], q['missing'])}")
+    if q.get("abstained") and (q.get("reason") or q.get("missing")):
+        decision = Decision(True, q.get("reason") or MISSING_KIND, q.get("missing"))
+        lines.append(f"- flagged: {explain(decision, 'en')}")
     hits = q.get("hits", [])
     if hits:
         first = hits[0]

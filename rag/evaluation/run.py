@@ -1,7 +1,7 @@
 """Run a question set through a retriever and score it: per-question outcomes and metrics, overall and per language.
 
-Relevance is decided by quote (see ``rag.questions.is_relevant``), so results survive any change of chunking.
-Every number is computed by ``rag.metrics`` from qrels/run dicts built here.
+Relevance is decided by quote (see ``rag.evaluation.questions.is_relevant``), so results survive any change of chunking.
+Every number is computed by ``rag.evaluation.metrics`` from qrels/run dicts built here.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag import metrics
 from rag.errors import BadInputError
-from rag.questions import Answer, Question, matched_answers, normalize_for_match
-from rag.types import Hit
+from rag.evaluation import metrics
+from rag.evaluation.questions import Answer, Question, matched_answers, normalize_for_match
+from rag.types import Results
 
 CUTOFFS = (1, 3, 5, 10)
 RANK_CUTOFF = 10  # for mrr@10 and ndcg@10 (lowered to k when fewer hits are retrieved)
@@ -26,9 +26,9 @@ EXCERPT_CHARS = 200
 
 
 class Searcher(Protocol):
-    """Anything with ``search(query, k)`` returning hits best first (``rag.Retriever`` or a fake in tests)."""
+    """Anything with ``search(query, k, mode=...)`` returning ``Results`` (``rag.Retriever``, or a fake in tests)."""
 
-    def search(self, query: str, k: int) -> Sequence[Hit]: ...
+    def search(self, query: str, k: int = ..., *, mode: str | None = None) -> Results: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class QuestionResult:
     doc_rank: int | None  # first passage from an answer's document
     hits: tuple[HitSummary, ...]
     missing: str | None = None  # the kind of figure asked for that no passage gave (why it abstained; rag.answer_kind)
+    reason: str | None = None  # why it abstained (a reason code of rag.abstention)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class EvalResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: ``k``, ``manifest``, ``metrics``, ``questions`` (the input of ``rag.report``)."""
+        """JSON-ready dict: ``k``, ``manifest``, ``metrics``, ``questions`` (the input of ``rag.evaluation.report``)."""
         return {
             "k": self.k,
             "manifest": self.manifest,
@@ -82,6 +83,7 @@ class EvalResult:
                     "answers": [{"source": a.source, "quote": a.quote} for a in r.answers],
                     "no_answer": r.no_answer,
                     "abstained": r.abstained,
+                    "reason": r.reason,
                     "missing": r.missing,
                     "rank": r.rank,
                     "doc_rank": r.doc_rank,
@@ -112,10 +114,10 @@ class _Judged:
     doc_qrel: dict[str, int]
 
 
-def _judge(question: Question, hits: Sequence[Hit], k: int) -> _Judged:
+def _judge(question: Question, results: Results, k: int) -> _Judged:
     # Scores from the hit order, not hit.score: the order the user sees is what is measured, and retriever scores
-    # may tie (ties would be re-ordered by passage id in rag.metrics).
-    hits = list(hits)[:k]
+    # may tie (ties would be re-ordered by passage id in rag.evaluation.metrics).
+    hits = list(results)[:k]
     run: dict[str, float] = {}
     qrel: dict[str, int] = {}
     doc_qrel: dict[str, int] = {}
@@ -136,7 +138,7 @@ def _judge(question: Question, hits: Sequence[Hit], k: int) -> _Judged:
         qrel[f"<unretrieved answer {n + 1}>"] = 1
     if question.answers and not doc_qrel:
         doc_qrel["<unretrieved document>"] = 1
-    abstained = not hits or hits[0].abstain
+    abstained = not hits or results.abstain
     summaries = tuple(
         HitSummary(i, h.id, h.source, float(h.score), h.text[:EXCERPT_CHARS], h.id in qrel) for i, h in enumerate(hits, start=1)
     )
@@ -150,7 +152,8 @@ def _judge(question: Question, hits: Sequence[Hit], k: int) -> _Judged:
         rank=metrics.first_relevant_rank(qrel, run),
         doc_rank=metrics.first_relevant_rank(doc_qrel, run),
         hits=summaries,
-        missing=hits[0].missing if hits else None,
+        missing=results.missing,
+        reason=results.reason,
     )
     return _Judged(result, run, qrel, doc_qrel)
 
@@ -195,14 +198,16 @@ def run_eval(
     k: int = 10,
     progress: bool = False,
     manifest: dict[str, Any] | None = None,
+    mode: str | None = None,
 ) -> EvalResult:
-    """Ask every question, judge the top ``k`` hits by quote, and aggregate overall and per language.
+    """Ask every question (in ``mode``: the retriever's default when None), judge the top ``k`` hits by quote, and
+    aggregate overall and per language.
 
-    A question counts as abstained when no hit comes back or the first hit has ``abstain`` set. Ranking metrics
+    A question counts as abstained when no hit comes back or its results are flagged (``Results.abstain``). Ranking metrics
     cover answerable questions and ignore the abstain flag (they measure the ranking); abstention is scored apart.
     ``manifest`` (index, embedder, settings, question-set hash, version, commit) is stored as given.
     """
-    from tqdm import tqdm  # imported here to keep `import rag.evaluate` cheap
+    from tqdm import tqdm  # imported here to keep `import rag.evaluation.run` cheap
 
     if k < 1:
         raise BadInputError(f"k must be at least 1, not {k}")
@@ -215,7 +220,7 @@ def run_eval(
         if question.id in seen:
             raise BadInputError(f"duplicate question id {question.id!r}; give each question its own id")
         seen.add(question.id)
-        judged.append(_judge(question, retriever.search(question.question, k), k))
+        judged.append(_judge(question, retriever.search(question.question, k, mode=mode), k))
     langs = sorted({j.result.lang for j in judged})
     summary = {
         "overall": _summarize(judged, k),

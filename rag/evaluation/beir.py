@@ -2,7 +2,7 @@
 
 ``evaluate_beir(folder)`` indexes a BEIR corpus (each entry one document: source = its id, title, text), asks every
 query that has a relevant document, turns the passage hits into a document ranking (a document ranks where its
-first passage does) and scores it against the qrels with ``rag.metrics``.
+first passage does) and scores it against the qrels with ``rag.evaluation.metrics``.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag import __version__, metrics, store
+from rag import __version__, store
 from rag.embed import Embedder, Kind, Vectors, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
-from rag.evaluate import git_commit
+from rag.evaluation import metrics
+from rag.evaluation.questions import BeirSet, load_beir
+from rag.evaluation.run import git_commit
 from rag.index import build_from_documents
-from rag.questions import BeirSet, load_beir
-from rag.types import Document, DocumentInfo, Hit
+from rag.types import DEFAULT_MODE, Document, DocumentInfo, Hit
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "mrr@10", "recall@1", "recall@5")
 
@@ -83,7 +84,7 @@ def index_matches(index_dir: str | os.PathLike[str], documents: list[Document], 
     return indexed == {d.info.source: d.sha256 for d in documents}
 
 
-def document_run(hits: list[Hit], k: int) -> dict[str, float]:
+def document_run(hits: Sequence[Hit], k: int) -> dict[str, float]:
     """Documents best first, each placed where its best (first) passage is; scores ``k, k-1, ...`` (no ties)."""
     order: list[str] = []
     for hit in hits:
@@ -143,7 +144,7 @@ def evaluate_beir(
             )
         index_seconds = time.perf_counter() - started
         retriever = Retriever.load(path, embedder=model)
-        mode = mode or retriever.default_mode
+        mode = mode or DEFAULT_MODE
         if mode != "lexical":
             model.prepare(beir.queries[q] for q in qids)
         n_passages = len(retriever.data.passages)
