@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[st]' -r bench/requirements.txt
+.venv/bin/python -m pip install --quiet -e '.[web,st]' -r bench/requirements.txt
 exec .venv/bin/python -m bench.run "$@"

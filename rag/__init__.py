@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
 __all__ = ["BuildReport", "Hit", "Passage", "RagError", "Retriever", "Span", "__version__", "build_index"]
 
 if TYPE_CHECKING:
+    __version__: str
     from rag.errors import RagError
     from rag.index import BuildReport, build_index
     from rag.retriever import Retriever
@@ -30,6 +30,10 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     # Imported on first use, so `import rag` (and the CLI's start-up) stays cheap.
+    if name == "__version__":
+        from importlib.metadata import version  # the one version: pyproject.toml's, as installed
+
+        return version("rag")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -175,6 +175,14 @@ def _print_results(results: Results, width: int = 100) -> None:
         print()
 
 
+def require_extra(module: str, extra: str, command: str) -> None:
+    """Fail in one line, naming the extra to install, when ``command`` needs a package of an optional extra."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise RagError(f"`rag {command}` needs the {extra} extra: pip install 'rag[{extra}]' (or pip install -e '.[{extra}]')")
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from rag.index import build_index
 
@@ -245,6 +253,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     if not args.questions:
         raise BadInputError("give a question set (`rag eval eval/questions.jsonl`) or --compare A.json B.json")
+    require_extra("matplotlib", "eval", "eval")  # for the recall plot: checked before a long run, not after
     from rag.evaluation.questions import load_questions
     from rag.retriever import Retriever
 
@@ -286,6 +295,7 @@ def _read_report(path: str) -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    require_extra("gradio", "web", "serve")
     from ui.app import serve
 
     # The web app reads its upload limit from the environment: hand it the resolved value (flag > env > file)
