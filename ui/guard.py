@@ -37,14 +37,15 @@ API_INFO = re.compile(rb"(<script>window\.gradio_api_info = ).*?(;</script>)", r
 
 @dataclass
 class LoginThrottle:
-    """Per-client delay before each login attempt, doubling with every wrong password after the first ``free``.
+    """Per-client delay before each login attempt: after ``free`` wrong passwords in a row, ``base`` seconds,
+    doubled with every further wrong password, up to ``cap``.
 
     Right and wrong passwords take the same time: the delay comes before the check (from the client's history),
     and every answer takes at least ``floor`` seconds. Attempts are checked one at a time, so the whole server
     checks at most ``1 / floor`` passwords a second, whoever sends them. A right password resets the client.
     """
 
-    free: int = 3  # wrong passwords a client may make without delay (typos)
+    free: int = 3  # wrong passwords in a row after which the next attempt is delayed (typos cost nothing)
     base: float = 2.0  # the first delay, in seconds; doubled after each further wrong password
     cap: float = 30.0  # the longest delay (a browser or a proxy must not give up on the request)
     floor: float = 0.5  # every answer takes at least this long
@@ -63,7 +64,7 @@ class LoginThrottle:
             self._failures.pop(client, None)
             return
         count = self._failures.pop(client, (0, 0.0))[0] + 1
-        wait = min(self.cap, self.base * 2 ** (count - self.free - 1)) if count > self.free else 0.0
+        wait = min(self.cap, self.base * 2 ** (count - self.free)) if count >= self.free else 0.0
         while len(self._failures) >= self.clients:
             del self._failures[next(iter(self._failures))]  # insertion order: the least recently failed first
         self._failures[client] = (count, now + wait)
