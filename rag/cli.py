@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,12 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, metavar="N", help="with --beir: only the first N queries")
 
-    p = sub.add_parser("serve", help="start the web app (builds the index first if missing)")
+    p = sub.add_parser(
+        "serve",
+        help="start the web app (builds the index first if missing)",
+        description="Serve the web app. Set RAG_PASSWORD (and RAG_USER, default rag) to require a login. "
+        "What a visitor can and cannot do: docs/threat-model.md.",
+    )
     _add_index_arg(p)
-    _config_arg(p, "corpus", "--corpus", metavar="DIR", help="folder of documents (uploads are stored there)")
+    _config_arg(p, "corpus", "--corpus", metavar="DIR", help="folder of documents indexed when the index is missing")
+    _config_arg(p, "uploads", "--uploads", metavar="DIR", help="folder where documents added in the app are kept")
     _config_arg(p, "host", "--host", help="address to listen on; 127.0.0.1 is this machine only")
     _config_arg(p, "port", "--port", type=int, help="port to listen on")
     _config_arg(p, "max_upload_mb", "--max-upload-mb", type=float, metavar="MB", help="largest upload accepted")
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="allow listening beyond this machine without RAG_PASSWORD (anyone who reaches it can read and add documents)",
+    )
 
     p = sub.add_parser(
         "config",
@@ -294,21 +305,43 @@ def _read_report(path: str) -> dict[str, Any]:
     return data
 
 
+def web_login(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The web app's ``(user, password)``: ``$RAG_PASSWORD`` (none when unset or empty), user ``$RAG_USER`` or rag."""
+    password = environ.get("RAG_PASSWORD", "")
+    return (environ.get("RAG_USER", "").strip() or "rag", password) if password else None
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` is reachable from this machine only (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well resolve to a network address
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     require_extra("gradio", "web", "serve")
+    from rag.errors import BadInputError
+
+    auth = web_login(os.environ)
+    if auth is None and not is_loopback(args.host):
+        if not args.public:
+            raise BadInputError(
+                f"--host {args.host} opens the app to the network without a password: set RAG_PASSWORD, "
+                "or add --public if anyone who can reach it may read and add documents"
+            )
+        warning = "serving on %s without a password (--public): anyone who can reach it can read and add documents"
+        logging.getLogger("rag").warning(warning, args.host)
     from ui.app import serve
 
-    # The web app reads its upload limit from the environment: hand it the resolved value (flag > env > file)
-    # for as long as it runs.
-    previous = os.environ.get("RAG_MAX_UPLOAD_MB")
-    os.environ["RAG_MAX_UPLOAD_MB"] = repr(args.max_upload_mb)
-    try:
-        serve(index=args.index, corpus=args.corpus, host=args.host, port=args.port)
-    finally:
-        if previous is None:
-            os.environ.pop("RAG_MAX_UPLOAD_MB", None)
-        else:
-            os.environ["RAG_MAX_UPLOAD_MB"] = previous
+    serve(
+        args.index, args.corpus, args.uploads, host=args.host, port=args.port,
+        max_upload_bytes=args.config.max_upload_bytes, auth=auth,
+    )  # fmt: skip
     return 0
 
 

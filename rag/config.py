@@ -41,6 +41,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 7860
     max_upload_mb: float = 20.0
+    uploads: str = "uploads"
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -143,6 +144,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "--host", "RAG_HOST", "address `rag serve` listens on", _text("the host")),
     Setting("port", "--port", "RAG_PORT", "port `rag serve` listens on", _port),
     Setting("max_upload_mb", "--max-upload-mb", "RAG_MAX_UPLOAD_MB", "largest upload in the web app (MB)", _megabytes),
+    Setting("uploads", "--uploads", "RAG_UPLOADS", "folder where the web app stores uploads", _text("the uploads path")),
 )
 KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS)
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -259,8 +261,3 @@ def load_config(
             raise BadInputError(f"command-line {s.flag} {value!r} cannot be used: {exc}") from None
         origins[key] = s.flag
     return Config(**values, origins=origins)
-
-
-def max_upload_bytes() -> int:
-    """The web app's upload limit in bytes, resolved now (``$RAG_MAX_UPLOAD_MB`` > project file > 20 MB)."""
-    return load_config().max_upload_bytes

@@ -21,3 +21,7 @@ class BadInputError(RagError):
 
 class EmbedderError(RagError):
     """The embedding model cannot be loaded or used."""
+
+
+class NoPassageError(BadInputError):
+    """A document was read but holds no passage to search (``rag.index.add_documents``)."""

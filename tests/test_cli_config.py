@@ -105,22 +105,63 @@ def test_index_takes_corpus_and_embedder_from_the_settings(
     assert (calls[-1]["corpus"], calls[-1]["index"], calls[-1]["embedder"]) == ("other", "flag-index", "minilm")
 
 
-def test_serve_passes_the_resolved_settings(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
+@pytest.fixture
+def fake_serve(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """``ui.app.serve`` replaced (no gradio, no server): each call's arguments, and the environment it saw."""
+    calls: list[dict[str, Any]] = []
     fake_app = types.ModuleType("ui.app")
 
-    def serve(**kwargs: Any) -> None:
-        seen.update(kwargs, max_upload_mb=os.environ.get("RAG_MAX_UPLOAD_MB"))
+    def serve(index: str, corpus: str, uploads: str, **kwargs: Any) -> None:
+        env = {k: v for k, v in os.environ.items() if k.startswith("RAG_")}
+        calls.append({"index": index, "corpus": corpus, "uploads": uploads, **kwargs, "env": env})
 
     fake_app.serve = serve  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ui.app", fake_app)  # no gradio, no server
-    (clean_env / "rag.toml").write_text("port = 8000\nmax_upload_mb = 3\n", encoding="utf-8")
-    monkeypatch.setenv("RAG_HOST", "0.0.0.0")
-    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "5")  # also makes monkeypatch restore the variable cmd_serve sets
+    monkeypatch.setitem(sys.modules, "ui.app", fake_app)
+    for name in ("RAG_PASSWORD", "RAG_USER"):
+        monkeypatch.delenv(name, raising=False)
+    return calls
+
+
+def test_serve_passes_the_resolved_settings_as_arguments(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, fake_serve: list[dict[str, Any]]
+) -> None:
+    (clean_env / "rag.toml").write_text('port = 8000\nmax_upload_mb = 3\nuploads = "mine"\n', encoding="utf-8")
+    monkeypatch.setenv("RAG_HOST", "127.0.0.2")
     assert main(["serve", "--max-upload-mb", "7.5"]) == 0
-    assert seen == {"index": "index", "corpus": "corpus", "host": "0.0.0.0", "port": 8000, "max_upload_mb": "7.5"}
-    assert main(["serve", "--port", "9001"]) == 0
-    assert seen["port"] == 9001 and seen["max_upload_mb"] == "5.0"
+    call = fake_serve[-1]
+    assert (call["index"], call["corpus"], call["uploads"], call["host"], call["port"]) == (
+        "index", "corpus", "mine", "127.0.0.2", 8000,
+    )  # fmt: skip
+    assert call["max_upload_bytes"] == int(7.5 * 2**20) and call["auth"] is None
+    assert "RAG_MAX_UPLOAD_MB" not in call["env"]  # passed as an argument, not through the environment
+    assert main(["serve", "--port", "9001", "--uploads", "/srv/uploads"]) == 0
+    assert (fake_serve[-1]["port"], fake_serve[-1]["uploads"]) == (9001, "/srv/uploads")
+    assert fake_serve[-1]["max_upload_bytes"] == 3 * 2**20
+    monkeypatch.setenv("RAG_PASSWORD", "s3cret")
+    monkeypatch.setenv("RAG_USER", "alice")
+    assert main(["serve"]) == 0
+    assert fake_serve[-1]["auth"] == ("alice", "s3cret")
+
+
+def test_serve_beyond_this_machine_needs_a_password_or_public(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    fake_serve: list[dict[str, Any]],
+) -> None:
+    for host in ("0.0.0.0", "192.168.1.10", "::", "example.org"):
+        assert main(["serve", "--host", host]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "without a password: set RAG_PASSWORD, or add --public" in err
+    assert not fake_serve
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.5"):
+        assert main(["serve", "--host", host]) == 0
+    assert main(["serve", "--host", "0.0.0.0", "--public"]) == 0
+    assert "without a password (--public): anyone who can reach it can read and add documents" in caplog.text
+    monkeypatch.setenv("RAG_PASSWORD", "s3cret")
+    assert main(["serve", "--host", "0.0.0.0"]) == 0
+    assert fake_serve[-1]["auth"] == ("rag", "s3cret") and len(fake_serve) == 6
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag import rank
-from rag.config import KEYS, MODES, SETTINGS, Config, load_config, max_upload_bytes
+from rag.config import KEYS, MODES, SETTINGS, Config, load_config
 from rag.errors import BadInputError
 
 
@@ -35,6 +35,7 @@ def test_defaults_without_file_or_environment() -> None:
         "host": "127.0.0.1",
         "port": 7860,
         "max_upload_mb": 20.0,
+        "uploads": "uploads",
     }
     assert set(config.origins.values()) == {"default"}
     assert config.max_upload_bytes == 20 * 1024 * 1024
@@ -43,7 +44,7 @@ def test_defaults_without_file_or_environment() -> None:
 def test_rag_toml_beats_defaults(tmp_path: Path) -> None:
     (tmp_path / "rag.toml").write_text(
         'index = "my-index"\ncorpus = "docs"\nembedder = "minilm"\nk = 3\nmode = "lexical"\n'
-        'host = "0.0.0.0"\nport = 8000\nmax_upload_mb = 2.5\n',
+        'host = "0.0.0.0"\nport = 8000\nmax_upload_mb = 2.5\nuploads = "my-uploads"\n',
         encoding="utf-8",
     )
     config = load_config()
@@ -56,6 +57,7 @@ def test_rag_toml_beats_defaults(tmp_path: Path) -> None:
         "host": "0.0.0.0",
         "port": 8000,
         "max_upload_mb": 2.5,
+        "uploads": "my-uploads",
     }
     assert set(config.origins.values()) == {str(tmp_path / "rag.toml")}
 
@@ -114,7 +116,7 @@ def test_read_when_called_never_cached(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("RAG_K", "3")
     assert load_config().k == 3
     monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "4")
-    assert max_upload_bytes() == 4 * 1024 * 1024
+    assert load_config().max_upload_bytes == 4 * 1024 * 1024
 
 
 def test_import_reads_nothing(tmp_path: Path) -> None:

@@ -8,21 +8,18 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from rag import store
-from rag.errors import IndexIncompatibleError
 from rag.index import build_index
 from rag.retriever import Retriever
 from tests.fakes import FakeEmbedder
-from tests.helpers import downgrade_to_format_1
 from ui import app
-from ui.library import Library, ensure_index
+from ui.library import Library
 
 
 @pytest.fixture
 def library(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Library:
     index = tmp_path / "index"
     build_index(corpus_copy, index, embedder=fake_embedder)
-    return Library(index, corpus_copy, Retriever.load(index, embedder=fake_embedder))
+    return Library(index, tmp_path / "uploads", Retriever.load(index, embedder=fake_embedder), max_upload_bytes=3 * 2**20)
 
 
 def test_search_html_renders_cards(library: Library) -> None:
@@ -69,36 +66,28 @@ def test_add_document_handler_reports_and_refreshes(library: Library, tmp_path: 
     assert "(6)" in panel.label
     assert ("Dijon", "Dijon.txt") in dropdown.choices and dropdown.value == ["cuf_groupe-pays-russie.txt"]
     assert cleared is None
-    bad = tmp_path / "bad.pdf"
-    bad.write_bytes(b"not a pdf")
+    bad = tmp_path / "fake.pdf"
+    bad.write_bytes(b"%PDF-1.4 not a pdf")
     status, *_ = app.add_document(library, str(bad), None)
-    assert "rag-error" in status and "Nothing was added" in status
+    assert "rag-error" in status and "fake.pdf could not be read as a PDF" in status and "Nothing was added." in status
+    assert "Error" not in status
     status, *_ = app.add_document(library, str(bad), None, lang="fr")
-    assert "rag-error" in status and "Rien n&#x27;a été ajouté." in status
+    assert "rag-error" in status and "fake.pdf n&#x27;a pas pu être lu comme un PDF" in status
+    assert "Rien n&#x27;a été ajouté." in status
 
 
 def test_build_app_and_launch_options(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app, "ensure_index", lambda *a, **k: None)
-    monkeypatch.setattr(app, "Library", lambda *a, **k: library)
     seen: dict[str, Any] = {}
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: seen.update(kwargs))
-    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "3")
-    demo = app.build_app("index", "corpus")
+    demo = app.build_app(library)
     assert isinstance(demo, gr.Blocks)
     demo.launch(share=True)
     assert seen["share"] is False
-    assert seen["max_file_size"] == 3 * 2**20
+    assert seen["max_file_size"] == 3 * 2**20  # the library's limit, passed as an argument (no environment)
+    assert seen["i18n"].translations_dict["en"]["upload"].endswith("up to 3 MB")
     assert ".rag-card" in seen["css"] and "rag-copy" in seen["head"]
-
-
-def test_auth_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RAG_PASSWORD", raising=False)
-    assert app.auth_from_env() is None
-    monkeypatch.setenv("RAG_PASSWORD", "s3cret")
-    monkeypatch.delenv("RAG_USER", raising=False)
-    assert app.auth_from_env() == ("rag", "s3cret")
-    monkeypatch.setenv("RAG_USER", "alice")
-    assert app.auth_from_env() == ("alice", "s3cret")
+    assert demo.delete_cache == app.DELETE_CACHE and demo.upload_budget == app.UPLOAD_CACHE_UPLOADS * 3 * 2**20
+    assert [m.cls.__name__ for m in seen["app_kwargs"]["middleware"]] == ["Guard"]
 
 
 def test_serve_builds_missing_index_then_launches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -108,44 +97,22 @@ def test_serve_builds_missing_index_then_launches(monkeypatch: pytest.MonkeyPatc
         def launch(self, **kwargs: Any) -> None:
             calls.append(("launch", kwargs))
 
-    monkeypatch.setattr(app, "ensure_index", lambda index, corpus, progress=False: calls.append(("index", progress)))
-    monkeypatch.setattr(app, "build_app", lambda index, corpus: Demo())
-    monkeypatch.setenv("RAG_PASSWORD", "pw")
-    app.serve(str(tmp_path / "index"), str(tmp_path), host="127.0.0.1", port=7999)
-    assert calls[0] == ("index", True)
+    def open_library(index: str, corpus: str, uploads: str, max_upload_bytes: int, progress: bool = False) -> str:
+        calls.append(("library", (index, corpus, uploads, max_upload_bytes, progress)))
+        return "library"
+
+    monkeypatch.setattr(app, "open_library", open_library)
+    monkeypatch.setattr(app, "build_app", lambda library: Demo())
+    app.serve("i", "c", "u", host="127.0.0.1", port=7999, max_upload_bytes=1234, auth=("rag", "pw"))
+    assert calls[0] == ("library", ("i", "c", "u", 1234, True))
     kwargs = calls[1][1]
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
     assert kwargs["auth"] == ("rag", "pw")
 
 
-def test_ensure_index_builds_a_missing_index_and_leaves_a_current_one(
-    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
+def test_open_library_builds_a_missing_index_and_keeps_uploads_apart(
+    corpus_copy: Path, tmp_path: Path, fake_models: None
 ) -> None:
-    index = tmp_path / "index"
-    report = ensure_index(index, corpus_copy, embedder=fake_embedder)
-    assert report is not None and report.documents == 5 and (index / store.MANIFEST).is_file()
-    assert ensure_index(index, corpus_copy, embedder=fake_embedder) is None
-
-
-def test_ensure_index_upgrades_an_older_format_without_embedding_again(
-    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
-) -> None:
-    index = tmp_path / "index"
-    build_index(corpus_copy, index, embedder=fake_embedder)
-    downgrade_to_format_1(index)
-    report = ensure_index(index, corpus_copy, embedder=fake_embedder)
-    assert report is not None and report.embedded == 0 and report.reused > 0
-    assert store.read_manifest(index)["format_version"] == store.FORMAT_VERSION
-    assert Retriever.load(index, embedder=fake_embedder).search("référendums OTAN", k=1)
-
-
-def test_ensure_index_does_not_rebuild_an_index_of_another_folder(
-    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
-) -> None:
-    index = tmp_path / "index"
-    build_index(corpus_copy, index, embedder=fake_embedder)
-    downgrade_to_format_1(index)
-    before = (index / store.MANIFEST).read_bytes()
-    with pytest.raises(IndexIncompatibleError, match=r"format 1 .* re-run `rag index`"):
-        ensure_index(index, tmp_path / "elsewhere", embedder=fake_embedder)
-    assert (index / store.MANIFEST).read_bytes() == before
+    library = app.open_library(tmp_path / "index", corpus_copy, tmp_path / "uploads", 2**20)
+    assert len(library.documents()) == 5 and library.uploads == tmp_path / "uploads"
+    assert library.max_upload_bytes == 2**20

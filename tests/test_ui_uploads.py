@@ -1,16 +1,20 @@
-"""Upload checks and the add-document flow of the web app (fake embedder: fast, no model, no browser)."""
+"""Upload checks, messages and the add-document flow of the web app (fake embedder: fast, no model, no browser)."""
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
-from rag.errors import BadInputError
-from rag.index import build_index
+import rag.index
+from rag.index import BuildReport, build_index
 from rag.retriever import Retriever
+from rag.types import Document
 from tests.fakes import FakeEmbedder
 from ui import uploads
 from ui.library import Library
@@ -40,26 +44,17 @@ def test_safe_filename_is_bounded() -> None:
     assert len(safe_filename("x" * 500 + ".txt")) <= uploads.MAX_STEM_CHARS + 4
 
 
-def test_check_upload_type_and_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_upload_type_and_size(tmp_path: Path) -> None:
     f = tmp_path / "f.bin"
     f.write_bytes(b"x" * 2048)
-    with pytest.raises(UploadRejected, match=r"unsupported file type \.exe"):
-        check_upload(f, "f.exe")
+    with pytest.raises(UploadRejected, match=r"\.exe files are not supported"):
+        check_upload(f, "f.exe", limit=4096)
     with pytest.raises(UploadRejected, match="too large"):
         check_upload(f, "f.txt", limit=1024)
     check_upload(f, "f.txt", limit=4096)
-    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "0.001")
-    with pytest.raises(UploadRejected, match="too large"):
-        check_upload(f, "f.txt")
-    monkeypatch.delenv("RAG_MAX_UPLOAD_MB")
-    assert uploads.max_upload_bytes() == 20 * 2**20
-    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "nonsense")
-    with pytest.raises(BadInputError, match="RAG_MAX_UPLOAD_MB"):
-        uploads.max_upload_bytes()
-    monkeypatch.delenv("RAG_MAX_UPLOAD_MB")
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(UploadRejected, match="empty"):
-        check_upload(tmp_path / "empty.txt", "empty.txt")
+        check_upload(tmp_path / "empty.txt", "empty.txt", limit=4096)
 
 
 def test_rejections_speak_french_too(tmp_path: Path) -> None:
@@ -67,12 +62,12 @@ def test_rejections_speak_french_too(tmp_path: Path) -> None:
     f.write_bytes(b"x" * 3 * 2**20)
     with pytest.raises(UploadRejected) as too_large:
         check_upload(f, "f.txt", limit=2**19)
-    assert too_large.value.message("fr") == "f.txt : trop volumineux (3,0 Mo ; la limite est de 0,5 Mo)"
-    assert too_large.value.message("en") == str(too_large.value) == "f.txt: too large (3.0 MB; the limit is 0.5 MB)"
+    assert too_large.value.message("fr").startswith("f.txt est trop volumineux (3,0 Mo ; la limite est de 0,5 Mo). ")
+    assert str(too_large.value).startswith("f.txt is too large (3.0 MB; the limit is 0.5 MB). Split it")
     with pytest.raises(UploadRejected) as no_suffix:
-        check_upload(f, "notes")
-    assert "type de fichier non pris en charge (sans extension) ; acceptés : .txt" in no_suffix.value.message("fr")
-    assert "unsupported file type (no extension); accepted: .txt" in str(no_suffix.value)
+        check_upload(f, "notes", limit=2**30)
+    assert "les fichiers sans extension ne sont pas pris en charge" in no_suffix.value.message("fr")
+    assert "files without an extension are not supported. Save it as one of .txt" in str(no_suffix.value)
     # Every message exists in both languages, with the same fields to fill.
     assert uploads.MESSAGES["en"].keys() == uploads.MESSAGES["fr"].keys()
     fields = {lang: {k: set(re.findall(r"{(\w+)}", v)) for k, v in m.items()} for lang, m in uploads.MESSAGES.items()}
@@ -80,100 +75,124 @@ def test_rejections_speak_french_too(tmp_path: Path) -> None:
 
 
 def test_reserve_destination_never_overwrites(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_bytes(b"old")
-    dest = reserve_destination(tmp_path, "a.txt", b"new")
+    folder = tmp_path / "new" / "folder"
+    assert reserve_destination(folder, "a.txt", b"old").read_bytes() == b"old"  # the folder is created
+    dest = reserve_destination(folder, "a.txt", b"new")
     assert dest.name == "a-2.txt" and dest.read_bytes() == b"new"
-    assert (tmp_path / "a.txt").read_bytes() == b"old"
-    with pytest.raises(UploadRejected, match="already in the corpus"):
-        reserve_destination(tmp_path, "a.txt", b"new")
+    assert (folder / "a.txt").read_bytes() == b"old"
+    assert reserve_destination(folder, "b.txt", b"b", taken={"b.txt", "b-2.txt"}).name == "b-3.txt"  # indexed names
 
 
 @pytest.fixture
 def library(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Library:
     index = tmp_path / "index"
     build_index(corpus_copy, index, embedder=fake_embedder)
-    return Library(index, corpus_copy, Retriever.load(index, embedder=fake_embedder))
+    return Library(index, tmp_path / "user-uploads", Retriever.load(index, embedder=fake_embedder))
 
 
 def upload_file(tmp_path: Path, name: str, data: bytes) -> Path:
-    folder = tmp_path / "uploads"
+    """A file as Gradio hands it to the app (in a cache folder of its own)."""
+    folder = tmp_path / "gradio-cache"
     folder.mkdir(exist_ok=True)
     path = folder / name
     path.write_bytes(data)
     return path
 
 
-def test_add_document_makes_it_searchable_and_swaps_the_retriever(library: Library, tmp_path: Path) -> None:
+def test_add_document_makes_it_searchable_and_swaps_the_retriever(
+    library: Library, corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = library.retriever
+    corpus_before = sorted(p.name for p in corpus_copy.iterdir())
+
+    def no_corpus(*args: object) -> None:
+        raise AssertionError("an upload must not re-read the corpus")
+
+    monkeypatch.setattr(rag.index, "load_corpus", no_corpus)
     added = library.add_document(upload_file(tmp_path, "Jumelage Dijon.txt", JUMELAGE.encode()))
     assert (added.name, added.stored_as, added.passages) == ("Jumelage_Dijon.txt", "Jumelage_Dijon.txt", 1)
     assert added.message().startswith("Added Jumelage_Dijon.txt: 1 passage, now searchable. Index: 6 documents")
     assert added.message("fr").startswith("Jumelage_Dijon.txt ajouté : 1 passage, désormais dans la recherche. Index : 6")
-    assert (library.corpus / "Jumelage_Dijon.txt").read_text(encoding="utf-8") == JUMELAGE
+    assert added.report.embedded == 2  # its passage and its sentence: nothing else is embedded again
+    # Kept in the uploads folder, never in the (shipped, versioned) corpus.
+    assert (library.uploads / "Jumelage_Dijon.txt").read_text(encoding="utf-8") == JUMELAGE
+    assert sorted(p.name for p in corpus_copy.iterdir()) == corpus_before
     assert library.retriever is not old
     hits = library.search("jumelage Dijon Volgograd 1966", k=1).results
     assert hits[0].source == "Jumelage_Dijon.txt"
     assert old.passage_count("Jumelage_Dijon.txt") == 0  # searches in flight keep a consistent old view
 
 
-def test_same_name_different_content_gets_a_suffix(library: Library, tmp_path: Path) -> None:
-    existing = next(p for p in library.corpus.iterdir() if p.suffix == ".txt")
+def test_same_name_as_an_indexed_document_gets_a_suffix(library: Library, corpus_copy: Path, tmp_path: Path) -> None:
+    existing = next(p for p in corpus_copy.iterdir() if p.suffix == ".txt")
     added = library.add_document(upload_file(tmp_path, existing.name, JUMELAGE.encode()))
     assert f"(saved as {existing.stem}-2.txt)" in added.message()
     assert f"(enregistré sous le nom {existing.stem}-2.txt)" in added.message("fr")
-    assert (library.corpus / f"{existing.stem}-2.txt").is_file()
-    assert existing.read_text(encoding="utf-8") != JUMELAGE
+    assert (library.uploads / f"{existing.stem}-2.txt").is_file()
+    assert library.retriever.document(existing.name).text == existing.read_text(encoding="utf-8")
+    assert library.retriever.document(f"{existing.stem}-2.txt").text == JUMELAGE
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "reason"),
+    ("name", "data", "says", "logged"),
     [
-        ("fake.pdf", b"this is not a pdf", "cannot be indexed"),
-        ("binary.txt", b"\x00\x01\x02" * 100, "looks binary"),
-        ("blank.md", b"   \n\n  ", "no text"),
-        ("program.exe", b"MZ", "unsupported file type"),
+        ("fake.pdf", b"%PDF-1.4 this is not a pdf", "could not be read as a PDF: it may be damaged", "unreadable PDF"),
+        ("binary.txt", b"\x00\x01\x02" * 100, "is not a text file, whatever its extension says", "looks binary"),
+        ("blank.md", b"   \n\n  ", "contains no text to search", "no text"),
+        ("old.docx", b"PK\x03\x04 not a zip", "could not be read as a Word document", "not a valid .docx"),
+        ("program.exe", b"MZ", ".exe files are not supported", ""),
     ],
 )
-def test_bad_file_is_rejected_and_changes_nothing(
-    library: Library, tmp_path: Path, name: str, data: bytes, reason: str
+def test_bad_file_is_rejected_with_what_to_do_and_changes_nothing(
+    library: Library, tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, data: bytes, says: str, logged: str
 ) -> None:
-    before = sorted(p.name for p in library.corpus.iterdir())
     old = library.retriever
-    with pytest.raises(UploadRejected, match=reason):
+    with caplog.at_level(logging.WARNING, logger="rag.ui"), pytest.raises(UploadRejected) as rejected:
         library.add_document(upload_file(tmp_path, name, data))
-    assert sorted(p.name for p in library.corpus.iterdir()) == before
+    english, french = rejected.value.message("en"), rejected.value.message("fr")
+    assert says in english and english.startswith(name) and english.endswith(".")
+    assert french != english and french.startswith(name) and french.endswith(".")
+    for text in (english, french):  # no reader's internals: those go to the server log
+        assert "Error" not in text and "(" not in text.replace("(.pdf, .docx…)", "").replace("(.txt)", "")
+    assert logged in caplog.text
+    assert not library.uploads.exists() or not any(library.uploads.iterdir())
     assert library.retriever is old
 
 
-def test_duplicate_content_is_rejected(library: Library, tmp_path: Path) -> None:
-    existing = next(p for p in library.corpus.iterdir() if p.suffix == ".txt")
-    with pytest.raises(UploadRejected, match="already indexed"):
+def test_duplicate_content_is_rejected(library: Library, corpus_copy: Path, tmp_path: Path) -> None:
+    existing = corpus_copy / "cuf_groupe-pays-russie.txt"
+    with pytest.raises(UploadRejected, match="already in the collection") as rejected:
         library.add_document(upload_file(tmp_path, "copy.txt", existing.read_bytes()))
-    assert not (library.corpus / "copy.txt").exists()
+    assert "(cuf_groupe-pays-russie.txt)" in str(rejected.value)
+    assert not (library.uploads / "copy.txt").exists()
 
 
-def test_failed_indexing_removes_the_file(library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_indexing_removes_the_file_and_says_what_to_do(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from rag.errors import IndexIncompatibleError
 
     def broken(*args: object, **kwargs: object) -> None:
-        raise IndexIncompatibleError("disk full")
+        raise IndexIncompatibleError("index/faiss-1.index is damaged (FAISS cannot read it)")
 
-    monkeypatch.setattr("ui.library.build_index", broken)
-    with pytest.raises(UploadRejected, match="indexing failed"):
+    monkeypatch.setattr("ui.library.add_documents", broken)
+    with caplog.at_level(logging.ERROR, logger="rag.ui"), pytest.raises(UploadRejected) as rejected:
         library.add_document(upload_file(tmp_path, "j.txt", JUMELAGE.encode()))
-    assert not (library.corpus / "j.txt").exists()
+    assert "the index could not be updated. Try again in a moment" in str(rejected.value)
+    assert "FAISS" not in str(rejected.value) and "FAISS cannot read it" in caplog.text
+    assert not (library.uploads / "j.txt").exists()
 
 
 def test_search_runs_while_indexing(library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started, release = threading.Event(), threading.Event()
-    real = Library._reindex
+    real = Library._add
 
-    def slow(self: Library, current: Retriever, source: str) -> tuple[Retriever, str]:
+    def slow(self: Library, current: Retriever, document: Document) -> tuple[Retriever, BuildReport]:
         started.set()
         release.wait(10)
-        return real(self, current, source)
+        return real(self, current, document)
 
-    monkeypatch.setattr(Library, "_reindex", slow)
+    monkeypatch.setattr(Library, "_add", slow)
     worker = threading.Thread(target=library.add_document, args=(upload_file(tmp_path, "j.txt", JUMELAGE.encode()),))
     worker.start()
     assert started.wait(10)
@@ -181,3 +200,15 @@ def test_search_runs_while_indexing(library: Library, tmp_path: Path, monkeypatc
     release.set()
     worker.join(10)
     assert library.retriever.passage_count("j.txt") > 0
+
+
+def test_the_default_uploads_folder_is_not_in_the_tracked_files() -> None:
+    """`rag serve` run from the repository (./scripts/start.sh) keeps uploads in uploads/, which git ignores."""
+    from rag.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    assert Config().uploads == "uploads"
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "uploads/rapport.pdf"], check=False)
+    assert ignored.returncode == 0

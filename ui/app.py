@@ -1,24 +1,27 @@
 """The web app: ask in French or English, get the cited passages; add documents without restarting.
 
-``serve`` is what ``rag serve`` runs; ``build_app`` returns the Gradio Blocks (tests launch it on a free port).
-All retrieval is done by the ``rag`` library; this module only wires components to ``ui.library.Library``.
+``serve`` is what ``rag serve`` runs; ``build_app`` returns the Gradio Blocks for a ``Library`` (tests launch it on
+a free port). All retrieval is done by the ``rag`` library; this module only wires components to
+``ui.library.Library``. What a visitor can and cannot do: docs/threat-model.md.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag.errors import RagError
+from rag.index import ensure_index
 from ui import render
-from ui.library import Library, ensure_index
+from ui.guard import Guard, LoginThrottle, forget_files
+from ui.library import DEFAULT_MAX_UPLOAD_BYTES, Library
 from ui.style import CSS, HEAD
-from ui.uploads import ACCEPTED, UploadRejected, max_upload_bytes, message, number
+from ui.uploads import ACCEPTED, UploadRejected, message, number
 
 log = logging.getLogger("rag.ui")
 
@@ -30,6 +33,11 @@ EXAMPLES = [
 ]
 DEFAULT_K = 5
 SEARCH_CONCURRENCY = 8
+# Gradio's upload cache: every 5 minutes, files older than 15 minutes are deleted (an upload is deleted as soon as
+# it has been handled; this catches files posted to the upload endpoint and never handed to the app). At most
+# UPLOAD_CACHE_UPLOADS uploads of the largest size are held at once; the upload endpoint refuses more (ui.guard).
+DELETE_CACHE = (300, 900)
+UPLOAD_CACHE_UPLOADS = 10
 # The interface speaks the browser's language (French or English; Gradio's settings panel switches it). Results
 # follow the question's language instead (ui.render), since a French reader may well ask in English.
 UI_TEXTS: dict[str, dict[str, str]] = {
@@ -74,17 +82,33 @@ def translations(limit_bytes: int) -> gr.I18n:
 
 
 class RagBlocks(gr.Blocks):
-    """``gr.Blocks`` whose ``launch`` applies the app's CSS, head script, theme and upload limit; never shares."""
+    """``gr.Blocks`` whose ``launch`` applies the app's CSS, head script, theme, upload limit and ``ui.guard``;
+    never shares. ``throttle`` and ``upload_budget`` (bytes) may be changed before ``launch``."""
+
+    def __init__(self, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, **kwargs: Any) -> None:
+        kwargs.setdefault("delete_cache", DELETE_CACHE)
+        super().__init__(**kwargs)
+        self.max_upload_bytes = max_upload_bytes
+        self.throttle = LoginThrottle()
+        self.upload_budget = UPLOAD_CACHE_UPLOADS * max_upload_bytes
 
     def launch(self, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("css", CSS)
         kwargs.setdefault("head", HEAD)
         kwargs.setdefault("theme", theme())
-        kwargs.setdefault("i18n", translations(max_upload_bytes()))
-        kwargs.setdefault("max_file_size", max_upload_bytes())
+        kwargs.setdefault("i18n", translations(self.max_upload_bytes))
+        kwargs.setdefault("max_file_size", self.max_upload_bytes)
         kwargs.setdefault("footer_links", ["api", "settings"])
+        app_kwargs = dict(kwargs.get("app_kwargs") or {})
+        guard = Middleware(Guard, blocks=self, throttle=self.throttle, upload_budget=self.upload_budget)
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), guard]
+        kwargs["app_kwargs"] = app_kwargs
         kwargs["share"] = False
         return super().launch(**kwargs)
+
+    def forget_upload(self, path: str) -> None:
+        """Delete an uploaded file from Gradio's cache once the app has handled it (added or refused)."""
+        forget_files([path], self.temp_file_sets)
 
 
 def theme() -> gr.themes.Base:
@@ -143,17 +167,23 @@ def upload_outputs(library: Library, status: str, selected: Sequence[str] | None
     )
 
 
+def upload_path(file: Any) -> str:
+    """The path of what Gradio hands the upload handler (a path, or a file object)."""
+    return str(file if isinstance(file, str) else getattr(file, "path", None) or file.name)
+
+
 def add_document(library: Library, file: Any, selected: Sequence[str] | None, lang: str = "en") -> tuple[Any, ...]:
-    """Upload handler: validate, store, re-index, swap; the message says what happened, in ``lang``."""
+    """Upload handler: validate, store, add to the index, swap; the message says what happened, in ``lang``.
+
+    The message is a sentence saying what the reader can do; technical details go to the server log only.
+    """
     if not file:
         return upload_outputs(library, "", selected)
-    path = file if isinstance(file, str) else getattr(file, "path", None) or file.name
+    path = upload_path(file)
     try:
         status = render.notice(library.add_document(path).message(lang), "ok")
     except UploadRejected as exc:
         status = render.notice(f"{exc.message(lang)} {message(lang, 'not_added')}", "error")
-    except RagError as exc:
-        status = render.notice(f"{exc} {message(lang, 'not_added')}", "error")
     except Exception:
         log.exception("adding %s failed", path)
         status = render.notice(message(lang, "failed"), "error")
@@ -167,11 +197,12 @@ def documents_label(library: Library) -> str:
 # -- layout --------------------------------------------------------------------------------------------------------
 
 
-def build_app(index: str, corpus: str) -> gr.Blocks:
-    """The app for ``index`` (built from ``corpus`` first if missing); uploads are stored in ``corpus``."""
-    ensure_index(index, corpus)
-    library = Library(index, corpus)
-    demo = RagBlocks(title="rag — cited answers from your documents", analytics_enabled=False)
+def build_app(library: Library) -> RagBlocks:
+    """The app searching ``library`` and adding uploads to it (up to its ``max_upload_bytes`` each)."""
+    demo = RagBlocks(
+        title="rag — cited answers from your documents", analytics_enabled=False,
+        max_upload_bytes=library.max_upload_bytes,
+    )  # fmt: skip
     with demo:
         gr.Markdown(I18N("header"), elem_id="rag-header")
         with gr.Row(equal_height=True):
@@ -201,7 +232,11 @@ def build_app(index: str, corpus: str) -> gr.Blocks:
             return search_html(library, q, n, chosen, browser_language(request))
 
         def on_upload(file: Any, chosen: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
-            return add_document(library, file, chosen, browser_language(request))
+            try:
+                return add_document(library, file, chosen, browser_language(request))
+            finally:
+                if file:
+                    demo.forget_upload(upload_path(file))
 
         search_args: dict[str, Any] = {"fn": on_search, "inputs": [question, k, sources], "outputs": results}
         question.submit(**search_args, api_name="search")
@@ -215,20 +250,30 @@ def build_app(index: str, corpus: str) -> gr.Blocks:
     return demo
 
 
-def auth_from_env() -> tuple[str, str] | None:
-    """``(user, password)`` when ``$RAG_PASSWORD`` is set (user ``$RAG_USER``, default ``rag``)."""
-    password = os.environ.get("RAG_PASSWORD", "")
-    return (os.environ.get("RAG_USER", "rag") or "rag", password) if password else None
+def open_library(
+    index: str | Path, corpus: str | Path, uploads: str | Path, max_upload_bytes: int, progress: bool = False
+) -> Library:
+    """The library on ``index``, built from ``corpus`` first if missing; uploads are kept in ``uploads``."""
+    ensure_index(index, corpus, progress=progress)
+    return Library(index, uploads, max_upload_bytes=max_upload_bytes)
 
 
-def serve(index: str, corpus: str, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Build the index if missing, then run the app (blocking) on ``host:port``; never a public share link."""
-    ensure_index(index, corpus, progress=True)
-    if not Path(corpus).is_dir():
-        log.warning("corpus folder %s not found: uploads will fail", corpus)
-    demo = build_app(index, corpus)
-    auth = auth_from_env()
+def serve(
+    index: str,
+    corpus: str,
+    uploads: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    auth: tuple[str, str] | None = None,
+) -> None:
+    """Build the index if missing, then run the app (blocking) on ``host:port``; never a public share link.
+
+    ``auth`` is the ``(user, password)`` a visitor must give before seeing anything (none: open to all).
+    """
+    demo = build_app(open_library(index, corpus, uploads, max_upload_bytes, progress=True))
     demo.launch(
         server_name=host, server_port=port, auth=auth,
         auth_message="rag: sign in (user and password set by RAG_USER / RAG_PASSWORD)" if auth else None,
-    )
+    )  # fmt: skip

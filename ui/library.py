@@ -1,11 +1,14 @@
 """The app's handle on the index: searches with the current ``Retriever``; adds documents and swaps in a new one.
 
 Searches keep using the retriever object they started with while a document is being indexed; the swap to the
-freshly loaded retriever is guarded by a lock, and only one indexing runs at a time.
+freshly loaded retriever is guarded by a lock, and only one indexing runs at a time. An uploaded document is read
+alone and added with ``rag.index.add_documents`` (the corpus is not read again); its file is kept in the uploads
+folder, never in the corpus.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -13,40 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import store
-from rag.embed import DEFAULT_EMBEDDER, Embedder
-from rag.errors import IndexIncompatibleError, RagError
-from rag.index import BuildReport, build_index
+from rag.config import Config
+from rag.errors import NoPassageError, RagError
+from rag.index import BuildReport, add_documents
 from rag.load import SkipFile, load_file
 from rag.retriever import Retriever
 from rag.types import Document, DocumentInfo, Passage, Results
-from ui.uploads import UploadRejected, check_upload, message, number, reserve_destination, safe_filename
+from ui.uploads import UploadRejected, check_upload, message, number, reading_problem, reserve_destination, safe_filename
 
 log = logging.getLogger("rag.ui")
 
-
-def ensure_index(
-    index: str | Path, corpus: str | Path, progress: bool = False, embedder: Embedder | str | None = None
-) -> BuildReport | None:
-    """Build the index from ``corpus`` when it is missing; rebuild it when an older rag wrote it from this corpus.
-
-    The rebuild reuses the old index's vectors (nothing is embedded again), so upgrading rag does not stop the app
-    from starting. A damaged index, or one built from another folder, is left alone and reported (one line).
-    """
-    path = Path(index)
-    if not (path / store.MANIFEST).is_file():
-        return build_index(corpus, path, embedder=embedder or DEFAULT_EMBEDDER, progress=progress)
-    try:
-        store.read_manifest(path)
-        return None
-    except IndexIncompatibleError as exc:
-        current_error = exc
-    old = store.read_manifest(path, reuse_old=True)  # raises for a damaged index or one from a newer rag
-    if old.get("corpus") != str(Path(corpus).resolve()):
-        raise current_error
-    log.warning("%s was written by an older rag (format %s): rebuilding it from %s", path, old["format_version"], corpus)
-    spec = embedder or (old.get("embedder") or {}).get("spec") or DEFAULT_EMBEDDER
-    return build_index(corpus, path, embedder=spec, progress=progress)
+DEFAULT_MAX_UPLOAD_BYTES = Config().max_upload_bytes
 
 
 @dataclass(frozen=True)
@@ -79,11 +59,19 @@ class Answer:
 
 
 class Library:
-    """The corpus folder, its index, and the retriever currently serving searches."""
+    """The index, the retriever currently serving searches, and the folder where uploaded documents are kept."""
 
-    def __init__(self, index: str | Path, corpus: str | Path, retriever: Retriever | None = None) -> None:
+    def __init__(
+        self,
+        index: str | Path,
+        uploads: str | Path,
+        retriever: Retriever | None = None,
+        *,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
         self.index = Path(index)
-        self.corpus = Path(corpus)
+        self.uploads = Path(uploads)
+        self.max_upload_bytes = max_upload_bytes
         self._retriever = retriever or Retriever.load(self.index)
         self._swap_lock = threading.Lock()
         self._index_lock = threading.Lock()
@@ -107,22 +95,22 @@ class Library:
     # -- adding documents ----------------------------------------------------------------------------------------
 
     def add_document(self, upload: str | Path, original_name: str | None = None) -> Added:
-        """Validate an uploaded file, store it in the corpus, re-index, swap in the new retriever.
+        """Validate an uploaded file, keep it in the uploads folder, add it to the index, swap in the new retriever.
 
         Returns what was added (``Added.message(lang)`` says it); raises ``UploadRejected`` (with the reason) and
-        leaves the corpus unchanged when the file cannot be added.
+        leaves the index and the uploads folder unchanged when the file cannot be added.
         """
         src = Path(upload)
         name = safe_filename(original_name or src.name)
-        check_upload(src, name)
+        check_upload(src, name, self.max_upload_bytes)
         data = src.read_bytes()
         document = _readable(data, name)
         with self._index_lock:
             current = self.retriever
             _reject_duplicate(current, document, name)
-            dest = reserve_destination(self.corpus, name, data)
+            dest = reserve_destination(self.uploads, name, data, taken={info.source for info in current.documents})
             try:
-                new, report = self._reindex(current, dest.name)
+                new, report = self._add(current, _stored_as(document, dest.name))
             except BaseException:
                 dest.unlink(missing_ok=True)
                 raise
@@ -130,30 +118,38 @@ class Library:
                 self._retriever = new
         return Added(name, dest.name, new.passage_count(dest.name), report)
 
-    def _reindex(self, current: Retriever, source: str) -> tuple[Retriever, BuildReport]:
-        """Incremental re-index with the current embedder; the new document must come out searchable."""
+    def _add(self, current: Retriever, document: Document) -> tuple[Retriever, BuildReport]:
+        """Add one read document to the index with the current embedder; returns the new retriever."""
+        source = document.info.source
         try:
-            report = build_index(self.corpus, self.index, embedder=current.embedder)
-            new = Retriever.load(self.index, embedder=current.embedder)
+            report = add_documents(self.index, [document], current.embedder, folder=self.uploads)
+            return Retriever.load(self.index, embedder=current.embedder), report
+        except NoPassageError as exc:
+            log.warning("upload %s refused: %s", source, exc)
+            raise UploadRejected("no_passage", name=source) from exc
         except RagError as exc:
-            raise UploadRejected("index_failed", name=source, reason=str(exc)) from exc
-        if new.passage_count(source) == 0:
-            raise UploadRejected("no_passage", name=source)
-        return new, report
+            log.error("adding the upload %s to %s failed: %s", source, self.index, exc)
+            raise UploadRejected("index_failed", name=source) from exc
 
 
 def _readable(data: bytes, name: str) -> Document:
-    """Load the file with rag's own readers in a private temporary folder (the corpus is not touched)."""
+    """Load the file with rag's own readers in a private temporary folder (nothing else is touched)."""
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
         staged = Path(tmp) / name
         staged.write_bytes(data)
         try:
             return load_file(staged, name)
         except SkipFile as exc:
-            raise UploadRejected("unindexable", name=name, reason=str(exc)) from exc
+            log.warning("upload %s refused: %s", name, exc)
+            raise UploadRejected(reading_problem(str(exc), name), name=name) from exc
         except Exception as exc:  # a reader failing in an unexpected way is still a bad file, not a crash
             log.warning("reading upload %s failed", name, exc_info=True)
-            raise UploadRejected("unreadable", name=name, reason=exc.__class__.__name__) from exc
+            raise UploadRejected(reading_problem("", name), name=name) from exc
+
+
+def _stored_as(document: Document, source: str) -> Document:
+    """The document under the name its file was stored as (its title stays the one of the uploaded name)."""
+    return dataclasses.replace(document, info=dataclasses.replace(document.info, source=source))
 
 
 def _reject_duplicate(retriever: Retriever, document: Document, name: str) -> None:

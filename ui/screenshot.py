@@ -28,13 +28,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def launch_app(index: str | Path, corpus: str | Path) -> tuple[Any, str]:
-    """Build the app and serve it on a free port of 127.0.0.1 in a background thread; returns (demo, url)."""
-    from ui.app import build_app
+def launch_app(index: str | Path, corpus: str | Path, uploads: str | Path, **launch: Any) -> tuple[Any, str]:
+    """Build the app (the index from ``corpus`` if missing) and serve it on a free port of 127.0.0.1 in a background
+    thread, with Gradio's ``launch`` options ``launch``; returns (demo, url)."""
+    from ui.app import build_app, open_library
+    from ui.library import DEFAULT_MAX_UPLOAD_BYTES
 
-    demo = build_app(str(index), str(corpus))
+    demo = build_app(open_library(index, corpus, uploads, DEFAULT_MAX_UPLOAD_BYTES))
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch)
     return demo, f"http://127.0.0.1:{port}/"
 
 
@@ -82,7 +84,7 @@ def take(out: Path, question: str = QUESTION, browser: Any = None) -> None:
     with tempfile.TemporaryDirectory(prefix="rag-shot-") as tmp:
         corpus = Path(tmp) / "corpus"
         shutil.copytree(ROOT / "corpus", corpus)
-        demo, url = launch_app(Path(tmp) / "index", corpus)
+        demo, url = launch_app(Path(tmp) / "index", corpus, Path(tmp) / "uploads")
         try:
             if browser is not None:
                 shoot(browser, url, out, question)

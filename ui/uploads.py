@@ -1,33 +1,52 @@
-"""Checks for uploaded documents: accepted types, size limit, safe file names, a non-clobbering destination."""
+"""Checks for uploaded documents: accepted types, size limit, safe file names, a non-clobbering destination; and
+what the app says about an upload, in French or English."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 
 ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html")
 MAX_STEM_CHARS = 80
 
 
-# What an upload's outcome says, in the reader's language (the browser's). ``{name}`` is the uploaded file's name;
-# ``{reason}`` comes from the library and stays in English (a technical detail, in parentheses).
+# What an upload's outcome says, in the reader's language (the browser's): a sentence saying what happened and what
+# the reader can do about it. ``{name}`` is the uploaded file's name. The reader never sees a library's technical
+# reason: the server log has it (``ui.library``).
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
-        "type": "{name}: unsupported file type {suffix}; accepted: {accepted}",
-        "no_extension": "(no extension)",
-        "empty": "{name}: the file is empty",
-        "too_large": "{name}: too large ({size} MB; the limit is {limit} MB)",
-        "bad_name": "{name}: invalid file name",
-        "same_file": "{name}: this file is already in the corpus as {other}",
-        "too_many": "{name}: too many files with this name in the corpus",
-        "unindexable": "{name}: cannot be indexed ({reason})",
-        "unreadable": "{name}: cannot be read ({reason})",
-        "duplicate": "{name}: the same content is already indexed as {other} («{title}»)",
-        "index_failed": "{name}: indexing failed ({reason})",
-        "no_passage": "{name}: the indexer found no passage to search in this file",
+        "type": "{name} cannot be added: {suffix} files are not supported. Save it as one of {accepted} and add it again.",
+        "no_extension": "{name} cannot be added: files without an extension are not supported. Save it as one of "
+        "{accepted} and add it again.",
+        "empty": "{name} is empty. Check that you chose the right file.",
+        "too_large": "{name} is too large ({size} MB; the limit is {limit} MB). Split it into smaller files, or ask "
+        "whoever runs this app to raise the limit.",
+        "bad_name": "{name} cannot be added under this name. Rename the file (letters, digits, dashes) and add it again.",
+        "too_many": "Too many files already have a name like {name}. Rename the file and add it again.",
+        "duplicate": "{name} is already in the collection, as «{title}» ({other}): there is nothing more to do.",
+        "encrypted": "{name} is protected by a password. Save a copy without the password and add that copy.",
+        "scanned": "{name} holds images of pages but no text (a scan?). Run text recognition (OCR) on it and add the "
+        "result.",
+        "not_text": "{name} is not a text file, whatever its extension says. Give it its real extension (.pdf, .docx…) "
+        "or save it as plain text, and add it again.",
+        "no_text": "{name} contains no text to search. Check that you chose the right file.",
+        "too_complex": "{name} is too large or too complex to be read here. Split it into smaller files, or save it as "
+        "plain text (.txt), and add them again.",
+        "unreadable_pdf": "{name} could not be read as a PDF: it may be damaged, or not really a PDF. If it opens on "
+        "your computer, save or print it again as a PDF and add the new copy.",
+        "unreadable_docx": "{name} could not be read as a Word document: it may be damaged, or an older .doc renamed. "
+        "Open it in your word processor, save it as .docx and add it again.",
+        "unreadable": "{name} could not be read. If it opens on your computer, save a fresh copy (or export it as plain "
+        "text) and add it again.",
+        "no_passage": "{name} was read, but it holds no paragraph of text to search. Check that it contains running "
+        "text.",
+        "index_failed": "{name} could not be added: the index could not be updated. Try again in a moment; if it fails "
+        "again, ask whoever runs this app to look at its log.",
         "not_added": "Nothing was added.",
-        "failed": "Adding the document failed unexpectedly; nothing was added.",
+        "failed": "Adding the document failed unexpectedly; nothing was added. Try again; if it fails again, ask "
+        "whoever runs this app to look at its log.",
         "added": "Added {name}{renamed}: {passages}, now searchable. {index}",
         "renamed": " (saved as {dest})",
         "passage": "{n} passage",
@@ -35,20 +54,42 @@ MESSAGES: dict[str, dict[str, str]] = {
         "index": "Index: {documents} documents, {total} passages; {embedded} texts embedded, {reused} reused; {seconds} s.",
     },
     "fr": {
-        "type": "{name} : type de fichier non pris en charge {suffix} ; acceptés : {accepted}",
-        "no_extension": "(sans extension)",
-        "empty": "{name} : le fichier est vide",
-        "too_large": "{name} : trop volumineux ({size} Mo ; la limite est de {limit} Mo)",
-        "bad_name": "{name} : nom de fichier invalide",
-        "same_file": "{name} : ce fichier est déjà dans le corpus sous le nom {other}",
-        "too_many": "{name} : trop de fichiers portent ce nom dans le corpus",
-        "unindexable": "{name} : impossible à indexer ({reason})",
-        "unreadable": "{name} : illisible ({reason})",
-        "duplicate": "{name} : le même contenu est déjà indexé sous le nom {other} («{title}»)",
-        "index_failed": "{name} : l'indexation a échoué ({reason})",
-        "no_passage": "{name} : l'indexation n'a trouvé aucun passage à chercher dans ce fichier",
+        "type": "{name} ne peut pas être ajouté : les fichiers {suffix} ne sont pas pris en charge. Enregistrez-le "
+        "dans l'un de ces formats, {accepted}, puis ajoutez-le à nouveau.",
+        "no_extension": "{name} ne peut pas être ajouté : les fichiers sans extension ne sont pas pris en charge. "
+        "Enregistrez-le dans l'un de ces formats, {accepted}, puis ajoutez-le à nouveau.",
+        "empty": "{name} est vide. Vérifiez que vous avez choisi le bon fichier.",
+        "too_large": "{name} est trop volumineux ({size} Mo ; la limite est de {limit} Mo). Découpez-le en fichiers "
+        "plus petits, ou demandez à la personne qui gère cette application de relever la limite.",
+        "bad_name": "{name} ne peut pas être ajouté sous ce nom. Renommez le fichier (lettres, chiffres, tirets) et "
+        "ajoutez-le à nouveau.",
+        "too_many": "Trop de fichiers portent déjà un nom comme {name}. Renommez le fichier et ajoutez-le à nouveau.",
+        "duplicate": "{name} est déjà dans la collection, sous le titre «{title}» ({other}) : il n'y a rien d'autre "
+        "à faire.",
+        "encrypted": "{name} est protégé par un mot de passe. Enregistrez-en une copie sans mot de passe et ajoutez "
+        "cette copie.",
+        "scanned": "{name} contient des images de pages mais pas de texte (un document numérisé ?). Passez-le dans un "
+        "logiciel de reconnaissance de texte (OCR) et ajoutez le résultat.",
+        "not_text": "{name} n'est pas un fichier texte, quoi qu'en dise son extension. Donnez-lui sa véritable "
+        "extension (.pdf, .docx…) ou enregistrez-le en texte brut, puis ajoutez-le à nouveau.",
+        "no_text": "{name} ne contient aucun texte à chercher. Vérifiez que vous avez choisi le bon fichier.",
+        "too_complex": "{name} est trop volumineux ou trop complexe pour être lu ici. Découpez-le en fichiers plus "
+        "petits, ou enregistrez-le en texte brut (.txt), puis ajoutez-les.",
+        "unreadable_pdf": "{name} n'a pas pu être lu comme un PDF : il est peut-être endommagé, ou ce n'est pas "
+        "vraiment un PDF. S'il s'ouvre sur votre ordinateur, enregistrez-le ou imprimez-le à nouveau en PDF et "
+        "ajoutez la nouvelle copie.",
+        "unreadable_docx": "{name} n'a pas pu être lu comme un document Word : il est peut-être endommagé, ou c'est un "
+        "ancien .doc renommé. Ouvrez-le dans votre traitement de texte, enregistrez-le en .docx et ajoutez-le à "
+        "nouveau.",
+        "unreadable": "{name} n'a pas pu être lu. S'il s'ouvre sur votre ordinateur, enregistrez-en une nouvelle copie "
+        "(ou exportez-le en texte brut) et ajoutez-la.",
+        "no_passage": "{name} a été lu, mais il ne contient aucun paragraphe de texte à chercher. Vérifiez qu'il "
+        "contient du texte suivi.",
+        "index_failed": "{name} n'a pas pu être ajouté : l'index n'a pas pu être mis à jour. Réessayez dans un "
+        "instant ; si l'échec se répète, demandez à la personne qui gère cette application de consulter son journal.",
         "not_added": "Rien n'a été ajouté.",
-        "failed": "L'ajout du document a échoué de façon inattendue ; rien n'a été ajouté.",
+        "failed": "L'ajout du document a échoué de façon inattendue ; rien n'a été ajouté. Réessayez ; si l'échec se "
+        "répète, demandez à la personne qui gère cette application de consulter son journal.",
         "added": "{name} ajouté{renamed} : {passages}, désormais dans la recherche. {index}",
         "renamed": " (enregistré sous le nom {dest})",
         "passage": "{n} passage",
@@ -56,6 +97,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "index": "Index : {documents} documents, {total} passages ; {embedded} textes calculés, {reused} repris ; {seconds} s.",
     },
 }
+
+# Why a reader refused a file (its English reason, as ``rag.load`` words it) → the message that says what to do.
+# Checked in order; a reason none of them matches gets the generic message of its format.
+READING_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("encrypted", "password"), "encrypted"),
+    (("no text layer", "scanned"), "scanned"),
+    (("looks binary",), "not_text"),
+    (("no text", "empty"), "no_text"),
+    (("too large", "too big", "too many", "too long", "too deep", "limit", "timed out", "time out", "seconds"), "too_complex"),
+)
+UNREADABLE = {".pdf": "unreadable_pdf", ".docx": "unreadable_docx"}
+
+
+def reading_problem(reason: str, name: str) -> str:
+    """The message key for a file that rag's readers refused for ``reason``."""
+    text = reason.lower()
+    for words, key in READING_PROBLEMS:
+        if any(word in text for word in words):
+            return key
+    return UNREADABLE.get(Path(name).suffix.lower(), "unreadable")
 
 
 def number(value: float, lang: str, fmt: str = "g") -> str:
@@ -85,16 +146,8 @@ class UploadRejected(Exception):
             k: number(v, lang, ".1f" if k == "size" else "g") if k in ("size", "limit") and isinstance(v, float) else v
             for k, v in self.params.items()
         }
-        if self.key == "type" and not params.get("suffix"):
-            params["suffix"] = message(lang, "no_extension")
-        return message(lang, self.key, **params)
-
-
-def max_upload_bytes() -> int:
-    """The upload size limit, resolved by ``rag.config`` (``--max-upload-mb`` > ``$RAG_MAX_UPLOAD_MB`` > rag.toml > 20)."""
-    from rag.config import max_upload_bytes as configured
-
-    return configured()
+        key = "no_extension" if self.key == "type" and not params.get("suffix") else self.key
+        return message(lang, key, **params)
 
 
 def safe_filename(name: str) -> str:
@@ -111,12 +164,11 @@ def safe_filename(name: str) -> str:
     return f"{stem}.{ext}" if ext else stem
 
 
-def check_upload(path: Path, name: str, limit: int | None = None) -> None:
-    """Raise ``UploadRejected`` when the file's type or size is not acceptable."""
+def check_upload(path: Path, name: str, limit: int) -> None:
+    """Raise ``UploadRejected`` when the file's type or size (``limit``, in bytes) is not acceptable."""
     suffix = Path(name).suffix.lower()
     if suffix not in ACCEPTED:
         raise UploadRejected("type", name=name, suffix=suffix, accepted=" ".join(ACCEPTED))
-    limit = max_upload_bytes() if limit is None else limit
     size = path.stat().st_size
     if size == 0:
         raise UploadRejected("empty", name=name)
@@ -124,20 +176,18 @@ def check_upload(path: Path, name: str, limit: int | None = None) -> None:
         raise UploadRejected("too_large", name=name, size=size / 2**20, limit=limit / 2**20)
 
 
-def reserve_destination(folder: Path, name: str, data: bytes) -> Path:
-    """Create ``folder/name`` (or ``name-2``, ``name-3``… when a different file has that name) holding ``data``.
-
-    Raises ``UploadRejected`` when an identical file is already there. Never overwrites anything.
+def reserve_destination(folder: Path, name: str, data: bytes, taken: Collection[str] = ()) -> Path:
+    """Create ``folder/name`` (or ``name-2``, ``name-3``… when a file there, or a document in ``taken``, has that
+    name) holding ``data``; the folder is created if needed. Never overwrites anything.
     """
+    folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
     stem, suffix = Path(name).stem, Path(name).suffix
     for n in range(1, 1000):
         candidate = root / (name if n == 1 else f"{stem}-{n}{suffix}")
         if candidate.parent != root:  # defence in depth: safe_filename already prevents this
             raise UploadRejected("bad_name", name=name)
-        if candidate.exists():
-            if candidate.is_file() and candidate.read_bytes() == data:
-                raise UploadRejected("same_file", name=name, other=candidate.name)
+        if candidate.name in taken or candidate.exists():
             continue
         try:
             with open(candidate, "xb") as fh:  # exclusive create: a concurrent writer cannot be clobbered

@@ -20,17 +20,31 @@ class RunningApp:
     url: str
     corpus: Path
     index: Path
+    uploads: Path
 
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """The shipped corpus (copied: uploads must not touch the repository), indexed with the real model."""
+    """A copy of the shipped corpus, indexed with the real model; uploads kept in a folder of their own."""
     base = tmp_path_factory.mktemp("app")
-    corpus, index = base / "corpus", base / "index"
+    corpus, index, uploads = base / "corpus", base / "index", base / "uploads"
     shutil.copytree(ROOT / "corpus", corpus)
-    demo, url = launch_app(index, corpus)
+    demo, url = launch_app(index, corpus, uploads)
     try:
-        yield RunningApp(url, corpus, index)
+        yield RunningApp(url, corpus, index, uploads)
+    finally:
+        demo.close()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def locked_app(app: RunningApp) -> Iterator[str]:
+    """The same index served by a second app that requires a login (user ``rag``, ``PASSWORD``); its URL."""
+    demo, url = launch_app(app.index, app.corpus, app.uploads.parent / "locked-uploads", auth=("rag", PASSWORD))
+    try:
+        yield url
     finally:
         demo.close()
 

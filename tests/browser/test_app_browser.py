@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rag.load import load_catalog
-from tests.browser.conftest import ROOT, RunningApp
+from tests.browser.conftest import PASSWORD, ROOT, RunningApp
 from ui.screenshot import ask
 
 NO_ANSWER = "Nothing in the corpus seems to answer this question."
@@ -76,9 +76,11 @@ def test_uploaded_document_becomes_searchable(page: Any, app: RunningApp) -> Non
         "Le jumelage entre Dijon et Volgograd a été signé en 1966, en pleine détente entre la France et l'URSS. "
         "Il a été suspendu en 2022 après l'invasion de l'Ukraine.\n"
     )
+    corpus_before = sorted(p.name for p in app.corpus.iterdir())
     status = upload(page, "jumelage-dijon-volgograd.txt", text)
     assert "rag-ok" in (status.get_attribute("class") or ""), status.inner_text()
-    assert (app.corpus / "jumelage-dijon-volgograd.txt").is_file()
+    assert (app.uploads / "jumelage-dijon-volgograd.txt").is_file()
+    assert sorted(p.name for p in app.corpus.iterdir()) == corpus_before  # the corpus folder is never written
     ask(page, "En quelle année le jumelage entre Dijon et Volgograd a-t-il été signé ?")
     card = first_card(page)
     assert "Jumelage dijon volgograd" in card.locator(".rag-cite").inner_text()
@@ -87,12 +89,14 @@ def test_uploaded_document_becomes_searchable(page: Any, app: RunningApp) -> Non
     page.locator("#rag-docs .rag-docs").get_by_text("jumelage-dijon-volgograd.txt").wait_for()
 
 
-def test_unreadable_upload_is_refused_and_not_kept(page: Any, app: RunningApp) -> None:
-    before = sorted(p.name for p in app.corpus.iterdir())
+def test_unreadable_upload_is_refused_with_what_to_do_and_not_kept(page: Any, app: RunningApp) -> None:
+    before = sorted(p.name for p in app.uploads.glob("*")), sorted(p.name for p in app.corpus.iterdir())
     status = upload(page, "rapport.pdf", "ceci n'est pas un PDF")
     assert "rag-error" in (status.get_attribute("class") or "")
-    assert "rapport.pdf" in status.inner_text() and "Nothing was added" in status.inner_text()
-    assert sorted(p.name for p in app.corpus.iterdir()) == before
+    text = status.inner_text()
+    assert text.startswith("rapport.pdf could not be read as a PDF") and text.endswith("Nothing was added.")
+    assert "Error" not in text and "PdfStreamError" not in text  # internals stay in the server log
+    assert (sorted(p.name for p in app.uploads.glob("*")), sorted(p.name for p in app.corpus.iterdir())) == before
 
 
 def test_malicious_document_is_shown_escaped_and_never_runs(page: Any, app: RunningApp) -> None:
@@ -103,7 +107,7 @@ def test_malicious_document_is_shown_escaped_and_never_runs(page: Any, app: Runn
     )
     status = upload(page, '<img src=x onerror="window.__pwned=1">.txt', text)
     assert "rag-ok" in (status.get_attribute("class") or ""), status.inner_text()
-    assert not any(p.name.startswith("<") for p in app.corpus.iterdir())
+    assert not any(p.name.startswith("<") for p in [*app.corpus.iterdir(), *app.uploads.iterdir()])
     ask(page, "Que rappelle la mairie de Besançon sur le texte piégé du portail ?")
     card = first_card(page)
     card.locator("details.rag-context summary").click()
@@ -131,6 +135,7 @@ def test_interface_follows_a_french_browser(browser: Any, app: RunningApp) -> No
         # What the server says without a question to follow (an empty search, an upload) speaks the browser's.
         assert "Saisissez une question" in ask(page, "   ").locator(".rag-notice").inner_text()
         status = upload(page, "rapport.pdf", "ceci n'est pas un PDF", add="Ajouter un document")
+        assert status.inner_text().startswith("rapport.pdf n'a pas pu être lu comme un PDF")
         assert "Rien n'a été ajouté." in status.inner_text() and "Nothing" not in status.inner_text()
         assert "jusqu'à 20 Mo" in page.locator("#rag-upload").inner_text()
     finally:
@@ -177,5 +182,29 @@ def test_copy_button_copies_the_citation(browser: Any, app: RunningApp) -> None:
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == card.locator(".rag-cite-string").text_content()
         assert copied.startswith("«") and " — " in copied and ", chars " in copied
+    finally:
+        context.close()
+
+
+def test_login_page_shows_nothing_of_the_collection_and_signing_in_works(browser: Any, locked_app: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(locked_app)
+        page.get_by_role("button", name="Login").wait_for()
+        html = page.content()
+        assert "cuf_groupe-pays-russie.txt" not in html and RUSSIE not in html and "named_endpoints" not in html
+        assert page.evaluate("window.gradio_api_info") is None
+        page.get_by_label("username").fill("rag")
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect Credentials").wait_for()
+        page.get_by_label("username").fill("rag")
+        page.get_by_label("password").fill(PASSWORD)
+        page.get_by_role("button", name="Login").click()
+        page.locator("#rag-question").wait_for()
+        # Signed in, the page works: the client fetched the API description from the protected API.
+        ask(page, "Quand le groupe-pays Russie a-t-il été créé ?")
+        assert RUSSIE in first_card(page).locator(".rag-cite").inner_text()
     finally:
         context.close()
