@@ -20,6 +20,8 @@ from rag.rows import SpanTable, read_ranges
 from rag.types import Document, DocumentInfo, Hit, Passage, Span
 
 MAX_QUERY_CHARS = 2000
+# Cosines of unit vectors lie in [-1, 1], float16 rounding aside: a similarity beyond this comes from damaged vectors.
+MAX_SIMILARITY = 1.01
 # Passages whose vectors are this close say the same thing (repeated titles, boilerplate): only the best is shown.
 DUPLICATE_SIMILARITY = 0.985
 COLLAPSE_EXTRA = 5
@@ -125,6 +127,16 @@ class Retriever:
     def _sentence_sims(self, row: int, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
         sims: npt.NDArray[np.float32] = np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector
+        return self._possible(sims)
+
+    def _possible(self, sims: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``sims``, unless one of them is no cosine of unit vectors: then the index is damaged, and says so."""
+        worst = float(np.abs(sims).max(initial=0.0))
+        if not worst <= MAX_SIMILARITY:  # NaN too
+            raise IndexIncompatibleError(
+                f"{self.path or 'the index'} is damaged (a similarity of {worst:.4g} is impossible for unit vectors); "
+                "re-run `rag index` to rebuild it"
+            )
         return sims
 
     def _rank(
@@ -133,6 +145,7 @@ class Retriever:
         if mode == "dense":
             assert vector is not None
             scores, rows = ann.search(self.data.faiss_index, vector, k, allowed)
+            scores = self._possible(scores)
             return rank.Ranking(rows, scores, scores, np.zeros_like(scores))
         lexical = (
             self.data.lexical.scores(text)
@@ -149,10 +162,10 @@ class Retriever:
         n = max(rank.CANDIDATES, 4 * k)
         _, dense_rows = ann.search(self.data.faiss_index, vector, n, allowed)
         rows = rank.candidates(dense_rows, lexical, n)
-        passage_sims = np.asarray(self.data.vectors[rows]) @ vector  # rows are sorted: sequential reads
+        passage_sims = self._possible(np.asarray(self.data.vectors[rows]) @ vector)  # rows sorted: sequential reads
         # The best sentence of every candidate, in one read and one product (a loop over ~200 candidates cost ~2 ms).
         lo, hi = self._sentence_start[rows], self._sentence_start[rows + 1]
-        sentence_sims = read_ranges(self.data.sentence_vectors, lo, hi) @ vector
+        sentence_sims = self._possible(read_ranges(self.data.sentence_vectors, lo, hi) @ vector)
         sentence_best = passage_sims.astype(np.float32)  # a passage without sentences counts its own similarity
         counts = hi - lo
         if (has := counts > 0).any():

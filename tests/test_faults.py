@@ -65,13 +65,15 @@ def fingerprint(index: Path) -> dict[str, Any]:
 
 
 def generation_files(index: Path) -> set[str]:
-    """Names in the index folder besides the manifest and the lock file."""
-    return {p.name for p in index.iterdir()} - {store.MANIFEST, store.LOCK}
+    """Names in the index folder besides the manifest, the journal and the lock file."""
+    return {p.name for p in index.iterdir()} - {store.MANIFEST, store.LOCK, store.JOURNAL}
 
 
 def assert_no_stray_files(index: Path) -> None:
+    """The folder holds one generation, the manifest's, which the journal names alone."""
     manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
-    assert generation_files(index) == set(manifest["files"].values())
+    assert generation_files(index) == {manifest["generation"]}
+    assert json.loads((index / store.JOURNAL).read_text("utf-8"))["generations"] == [manifest["generation"]]
 
 
 # -- SIGKILL during `rag index` ----------------------------------------------------------------------------------------
@@ -219,7 +221,7 @@ def kill_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paragraphs: int, 
         assert now in (before, after), f"round {n}: killed at step {kill_at}/{steps}: the index is neither"
         stats["killed_after_switch"] += now == after and proc.returncode != 0
         manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
-        stats["left_partial_files"] += generation_files(index) != set(manifest["files"].values())
+        stats["left_partial_files"] += generation_files(index) != {manifest["generation"]}
 
         # The next run takes the lock the killed one held, completes, and clears what the killed one left.
         build_index(corpus, index, embedder=FakeEmbedder())
@@ -389,8 +391,9 @@ def set_manifest(index: Path, change: Any) -> None:
 MANIFESTS: dict[str, Any] = {
     "format 0": lambda m: m.update(format_version=0),
     "format 1 (float32 sentence vectors)": lambda m: m.update(format_version=1),
-    "format 3": lambda m: m.update(format_version=3),
-    "format '2' (a string)": lambda m: m.update(format_version="2"),
+    "format 2 (no vector checksums)": lambda m: m.update(format_version=2),
+    "format 4": lambda m: m.update(format_version=4),
+    "format '3' (a string)": lambda m: m.update(format_version="3"),
     "format null": lambda m: m.update(format_version=None),
     "no format": lambda m: m.pop("format_version"),
     "empty file": b"",
@@ -406,6 +409,9 @@ MANIFESTS: dict[str, Any] = {
     "other dimension": lambda m: m["embedder"].update(dim=384),
     "a document too many": lambda m: m["documents"].update({"fantome.txt": {"sha256": "0" * 64, "passages": 1}}),
     "wrong recorded size": lambda m: m["sizes"].update({k: v + 1 for k, v in m["sizes"].items()}),
+    "no block checksums": lambda m: m.pop("block_checksums"),
+    "another block size": lambda m: m["block_checksums"].update(block_bytes=4096),
+    "a block checksum changed": lambda m: [c.__setitem__(0, "0" * 16) for c in m["block_checksums"]["files"].values()],
 }
 
 

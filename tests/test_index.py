@@ -97,16 +97,22 @@ def test_failed_build_leaves_previous_index_intact(
     assert answers(Retriever.load(index, embedder=fake_embedder), index) == before
 
 
-def test_stale_files_of_a_killed_build_are_ignored_then_removed(
-    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
-) -> None:
+def test_files_of_a_killed_build_are_ignored_then_removed(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    """A build killed while writing leaves its generation, which the journal (written first) names: the next build
+    removes it. Files named like rag's that no journal or manifest names are not rag's to delete."""
     index = tmp_path / "index"
     before = answers(build(corpus_copy, index, fake_embedder), index)
-    (index / "vectors-deadbeef.npy").write_bytes(b"half written")
+    journal = json.loads((index / store.JOURNAL).read_text("utf-8"))
+    (index / "gen-deadbeef").mkdir()
+    (index / "gen-deadbeef" / "vectors.npy").write_bytes(b"half written")
+    (index / store.JOURNAL).write_text(json.dumps({"generations": [*journal["generations"], "gen-deadbeef"]}), "utf-8")
+    (index / "vectors-deadbeef.npy").write_bytes(b"not named by rag")
     (index / "manifest.json.deadbeef.tmp").write_text("{", "utf-8")
     assert answers(Retriever.load(index, embedder=fake_embedder), index) == before
     build_index(corpus_copy, index, embedder=fake_embedder)
-    assert not (index / "vectors-deadbeef.npy").exists() and not (index / "manifest.json.deadbeef.tmp").exists()
+    assert not (index / "gen-deadbeef").exists()
+    assert (index / "vectors-deadbeef.npy").read_bytes() == b"not named by rag"
+    assert (index / "manifest.json.deadbeef.tmp").read_text("utf-8") == "{"
 
 
 def test_missing_and_damaged_indexes_say_to_reindex(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
@@ -208,3 +214,4 @@ def test_embed_with_cache_embeds_each_missing_text_once(cached: list[str]) -> No
     # The new vectors are in the cache (for the sentences embedded next), as the rows of the result.
     assert set(cache) == {text_key(t) for t in texts}
     assert all(np.array_equal(cache[text_key(t)], out[texts.index(t)]) for t in texts)
+
