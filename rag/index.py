@@ -132,6 +132,15 @@ def _previous_settings(index_dir: Path) -> ChunkSettings | None:
         return None
 
 
+def _previous_sources(index_dir: Path) -> set[str]:
+    """The documents the current index holds (none when there is no readable manifest)."""
+    try:
+        listed = store.read_manifest(index_dir, reuse_old=True).get("documents")
+    except (IndexMissingError, IndexIncompatibleError):
+        return set()
+    return set(listed) if isinstance(listed, dict) else set()
+
+
 # Texts embedded per call while building (in whole batches): bounds the memory of the not-yet-placed vectors.
 EMBED_CHUNK_BATCHES = 128
 
@@ -250,11 +259,12 @@ def build_index(
     """Index every readable document of the ``corpus`` folder into ``index_dir``.
 
     Re-running re-embeds only added or changed text (vectors are reused by content hash) and drops removed
-    documents. The previous index stays usable until the new one is complete.
+    documents. The previous index stays usable until the new one is complete. Of files with the same content, the
+    one already indexed is kept.
     """
     spec = embedder if isinstance(embedder, str) else (embedder.spec or embedder.id)
     store.check_folder(index_dir, corpus)  # before reading the corpus, which can take a while
-    documents = load_corpus(corpus)
+    documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)))
     if not documents:
         raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
     model = get_embedder(embedder) if isinstance(embedder, str) else embedder

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +217,49 @@ def test_embed_with_cache_embeds_each_missing_text_once(cached: list[str]) -> No
     assert set(cache) == {text_key(t) for t in texts}
     assert all(np.array_equal(cache[text_key(t)], out[texts.index(t)]) for t in texts)
 
+
+RUSSIE = "cuf_groupe-pays-russie.txt"
+
+
+def test_a_copy_never_replaces_the_indexed_original(
+    corpus_copy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bug report: a copy named before the original in path order replaced it, losing its catalogue entry."""
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=FakeEmbedder())
+    shutil.copy(corpus_copy / RUSSIE, corpus_copy / "copy_of_russie.txt")
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        report = build_index(corpus_copy, index, embedder=FakeEmbedder())
+    assert report.removed_documents == 0 and report.embedded == 0
+    assert any(
+        "copy_of_russie.txt" in r.message and RUSSIE in r.message and "same content" in r.message for r in caplog.records
+    )
+    retriever = Retriever.load(index, embedder=FakeEmbedder())
+    info = {d.source: d for d in retriever.documents}
+    assert "copy_of_russie.txt" not in info
+    assert (info[RUSSIE].title, info[RUSSIE].date, info[RUSSIE].author) == (
+        "Groupe-pays Russie : coopération décentralisée franco-russe",
+        "2021",
+        "Cités Unies France",
+    )
+    assert retriever.search("groupe-pays Russie", k=1, sources=[RUSSIE])[0].source == RUSSIE
+
+
+def test_of_duplicates_the_indexed_then_the_catalogued_one_is_kept(corpus_copy: Path, tmp_path: Path) -> None:
+    # A first build: no document is indexed yet, the catalogued one is kept.
+    shutil.copy(corpus_copy / RUSSIE, corpus_copy / "copy_of_russie.txt")
+    build_index(corpus_copy, tmp_path / "index", embedder=FakeEmbedder())
+    assert RUSSIE in {d.source for d in Retriever.load(tmp_path / "index", embedder=FakeEmbedder()).documents}
+    # Neither catalogued: the one indexed first stays, whatever the path order of a later copy.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "b-note.txt").write_text("Une note sur le jumelage de Dijon et de Volgograd, suspendu depuis 2022.\n", "utf-8")
+    build_index(plain, tmp_path / "plain-index", embedder=FakeEmbedder())
+    shutil.copy(plain / "b-note.txt", plain / "a-copie.txt")
+    report = build_index(plain, tmp_path / "plain-index", embedder=FakeEmbedder())
+    assert report.removed_documents == 0
+    assert [d.source for d in Retriever.load(tmp_path / "plain-index", embedder=FakeEmbedder()).documents] == ["b-note.txt"]
+    # With no index, the first in path order.
+    shutil.rmtree(tmp_path / "plain-index")
+    build_index(plain, tmp_path / "plain-index", embedder=FakeEmbedder())
+    assert [d.source for d in Retriever.load(tmp_path / "plain-index", embedder=FakeEmbedder()).documents] == ["a-copie.txt"]
