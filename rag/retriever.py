@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import unicodedata
 from collections.abc import Iterable
@@ -107,10 +109,10 @@ class Retriever:
 
     # -- search --------------------------------------------------------------------------------------------------
 
-    def _allowed_rows(self, sources: Iterable[str] | None) -> npt.NDArray[np.int64] | None:
+    def _allowed_rows(self, sources: Iterable[str] | str | None) -> npt.NDArray[np.int64] | None:
         if sources is None:
             return None
-        wanted = list(sources)
+        wanted = [sources] if isinstance(sources, str) else list(sources)  # one name, not its characters
         unknown = [s for s in wanted if s not in self._docs]
         if unknown:
             raise BadInputError(f"unknown document(s) {unknown}; indexed: {', '.join(sorted(self._docs))}")
@@ -199,7 +201,7 @@ class Retriever:
         query: str,
         k: int = 5,
         *,
-        sources: Iterable[str] | None = None,
+        sources: Iterable[str] | str | None = None,
         min_score: float | None = None,
         highlight: bool = True,
         mode: str | None = None,
@@ -207,9 +209,9 @@ class Retriever:
     ) -> list[Hit]:
         """The ``k`` passages that best answer ``query``, best first.
 
-        ``sources`` restricts the search to some documents (paths relative to the corpus); ``min_score`` drops
-        weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is ``dense``,
-        ``lexical`` or ``hybrid`` (default: ``self.default_mode``); ``collapse`` drops a hit whose text is a
+        ``sources`` restricts the search to some documents (paths relative to the corpus: one, or an iterable);
+        ``min_score`` drops weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is
+        ``dense``, ``lexical`` or ``hybrid`` (default: ``self.default_mode``); ``collapse`` drops a hit whose text is a
         near-duplicate of a better one (a title repeated on a cover page, say). When nothing seems to answer, every
         hit has ``abstain=True`` (the hits are still returned, for the user to judge); when that is because the
         question asks for a figure that none of the best passages gives, ``missing`` names its kind (``percentage``,
@@ -217,6 +219,8 @@ class Retriever:
         """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise BadInputError(f"k must be a positive whole number, not {k!r}")
+        if min_score is not None and not (isinstance(min_score, numbers.Real) and math.isfinite(min_score)):
+            raise BadInputError(f"the minimum score must be a number, not {min_score!r}")
         mode = mode or self.default_mode
         if mode not in rank.MODES:
             raise BadInputError(f"unknown retrieval mode {mode!r}; use one of {', '.join(rank.MODES)}")

@@ -101,7 +101,7 @@ class Library:
     def search(self, question: str, k: int, sources: Sequence[str] | None = None) -> Answer:
         """Search and fetch each hit's context with one retriever (safe against a concurrent swap)."""
         r = self.retriever
-        hits = r.search(question, k=k, sources=list(sources) if sources else None)
+        hits = r.search(question, k=k, sources=sources or None)  # (a string is one source)
         return Answer(hits, [r.context(hit, 1, 1) for hit in hits])
 
     # -- adding documents ----------------------------------------------------------------------------------------
