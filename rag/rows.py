@@ -116,7 +116,9 @@ class NpyRows(Rows):
     has read (the kernel's page cache still keeps hot rows, and can drop them). Reads are thread-safe.
 
     With ``checksums`` (``block_checksums`` of the file, blocks of ``block_bytes``), a block is verified the first
-    time a read touches it (the header's at once); a mismatch raises ``IndexIncompatibleError``.
+    time a read touches it; a mismatch raises ``IndexIncompatibleError``. (The header is checked by its own
+    consistency with the file's size; its block, when rows in it are read: then damage in the first rows does not
+    make the whole file unusable, and a rebuild embeds again only the rows of damaged blocks.)
     """
 
     def __init__(self, path: Path, checksums: Sequence[str] | None = None, block_bytes: int = 0) -> None:
@@ -143,7 +145,6 @@ class NpyRows(Rows):
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # O_BINARY: no newline translation on Windows
         self._reader = _PositionalReader(fd)
         self._close = weakref.finalize(self, os.close, fd)  # closed with the last reference
-        self._verify(0, self._offset)
 
     def close(self) -> None:
         self._close()

@@ -353,11 +353,14 @@ def test_every_damaged_data_file_says_to_reindex(
     assert tried == len(files) * len(DAMAGES)
 
 
-def test_overwritten_bytes_are_an_error_or_a_working_index(
+def test_overwritten_bytes_are_always_found(
     built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
 ) -> None:
-    """Bytes overwritten in place (same size) cannot all be detected; they must never crash a load or a search."""
+    """Bytes overwritten in place (same size) in any file: every file has a checksum, so reading the whole index
+    reports them; serving reports them when it reads them, and until then answers exactly as the intact index."""
+    intact = fingerprint(built_index)
     rng = random.Random(7)
+    served_ok = errors = 0
     for i, original in enumerate(data_files(built_index)):
         for n in range(4):
             index = tmp_path / f"index-{i}-{n}"
@@ -366,16 +369,22 @@ def test_overwritten_bytes_are_an_error_or_a_working_index(
             data = bytearray(path.read_bytes())
             at = rng.randrange(len(data))
             data[at : at + 16] = bytes(rng.randrange(256) for _ in range(len(data[at : at + 16])))
+            if bytes(data) == path.read_bytes():
+                continue
             path.write_bytes(bytes(data))
+            with pytest.raises(IndexIncompatibleError, match="rag index"):
+                store.load(index)
             try:
-                retriever = Retriever.load(index, embedder=FakeEmbedder())
+                now = fingerprint(index)
             except RagError as exc:
                 assert "rag index" in str(exc)
+                assert main(["ask", QUESTIONS[3], "--index", str(index)]) == 1
+                assert "rag index" in capsys.readouterr().err
+                errors += 1
                 continue
-            for q in QUESTIONS:
-                retriever.search(q, k=50)
-            assert main(["ask", "référendums", "--index", str(index)]) == 0
-            capsys.readouterr()
+            assert now == intact, original.name
+            served_ok += 1
+    assert errors > 0 and served_ok > 0  # (vectors.npy, which serving never reads past its header)
 
 
 def set_manifest(index: Path, change: Any) -> None:
