@@ -420,7 +420,6 @@ MANIFESTS: dict[str, Any] = {
     "wrong recorded size": lambda m: m["sizes"].update({k: v + 1 for k, v in m["sizes"].items()}),
     "no block checksums": lambda m: m.pop("block_checksums"),
     "another block size": lambda m: m["block_checksums"].update(block_bytes=4096),
-    "a block checksum changed": lambda m: [c.__setitem__(0, "0" * 16) for c in m["block_checksums"]["files"].values()],
 }
 
 
@@ -435,6 +434,19 @@ def test_bad_manifest_says_to_reindex(
     message = expect_reindex_error(index_copy, capsys)
     if label.startswith(("format", "no format")):
         assert "format" in message
+
+
+def test_wrong_block_checksums_are_found_when_the_vectors_are_read(
+    index_copy: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
+    """Serving checks a vector block when it reads it, not at load: the first question reports the mismatch."""
+    set_manifest(index_copy, lambda m: [c.__setitem__(0, "0" * 16) for c in m["block_checksums"]["files"].values()])
+    with pytest.raises(IndexIncompatibleError, match=r"vectors\.npy is damaged"):
+        store.load(index_copy)
+    with pytest.raises(IndexIncompatibleError, match=r"sentences\.npy is damaged"):
+        Retriever.load(index_copy, embedder=FakeEmbedder()).search(QUESTIONS[3], k=5)
+    assert main(["ask", QUESTIONS[3], "--index", str(index_copy)]) == 1
+    assert "rag index" in capsys.readouterr().err
 
 
 def test_manifest_of_another_rag_version_same_format_still_loads(index_copy: Path) -> None:
