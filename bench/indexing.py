@@ -123,7 +123,8 @@ def index_corpus(
     phases = {k: round(v, 3) for k, v in timer.seconds.items()}
     phases["load"] = round(load_seconds, 3)
     phases["other"] = round(build_seconds - sum(timer.seconds.values()), 3)
-    files = {p.name.split("-", 1)[0]: round(p.stat().st_size / 2**20, 2) for p in Path(index).iterdir() if p.is_file()}
+    names = rag.store.read_manifest(index)["files"].items()
+    files = {kind: round((Path(index) / name).stat().st_size / 2**20, 2) for kind, name in names if kind != "bm25"}
     return {
         "documents": report.documents,
         "passages": report.passages,

@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import textwrap
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +48,17 @@ def _config_arg(p: argparse.ArgumentParser, key: str, *flags: str, **kwargs: Any
     else:
         p.add_argument(key, nargs="?", default=None, help=help_text, **kwargs)
     p.set_defaults(config_keys=(*(p.get_default("config_keys") or ()), key))
+
+
+def _finite_float(text: str) -> float:
+    """A number (argparse's ``float`` also takes "nan" and "inf", which compare with no score)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+_finite_float.__name__ = "number"  # argparse says "invalid number value: 'nan'"
 
 
 def _add_index_arg(p: argparse.ArgumentParser) -> None:
@@ -102,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--source", action="append", metavar="FILE", help="only search this document (path relative to the corpus); repeatable"
     )
-    p.add_argument("--min-score", type=float, default=None, help="drop passages scoring below this")
+    p.add_argument("--min-score", type=_finite_float, default=None, help="drop passages scoring below this")
     _add_mode_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON (fields documented in the README)")
 
@@ -170,6 +183,12 @@ def resolve_config(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+def _printable(text: str, keep: str = "") -> str:
+    """``text`` with its control characters (but those in ``keep``) shown as escapes (``\\x1b``): text from documents
+    and file names must not move the cursor, rename the terminal window or clear the screen."""
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in text)
+
+
 def _print_results(results: Results, width: int = 100) -> None:
     from rag.highlight import mark
 
@@ -179,9 +198,11 @@ def _print_results(results: Results, width: int = 100) -> None:
     if results.abstain:
         print(f"{results.explanation('en')} The closest passages:\n")
     for hit in results:
-        print(f"[{hit.rank}] {hit.citation}  (score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})")
+        where = f"(score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})"
+        print(_printable(f"[{hit.rank}] {hit.citation}  {where}"))
         # The answering sentence(s) between » and « so they stand out in a terminal.
-        for para in mark(hit.text, hit.highlights, "»", "«").split("\n"):
+        text = mark(hit.text, hit.highlights, "»", "«")
+        for para in _printable(text, keep="\n\t\r\f\v").split("\n"):  # textwrap makes the others spaces
             print(textwrap.fill(para, width=width, initial_indent="    ", subsequent_indent="    "))
         print()
 
@@ -217,10 +238,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     retriever = Retriever.load(args.index)
     results = retriever.search(args.question, k=args.k, sources=args.source, min_score=args.min_score, mode=args.mode)
     if args.json:
-        print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        print(_json_text(results.to_dict()))
     else:
         _print_results(results)
     return 0
+
+
+def _json_text(payload: Any) -> str:
+    """JSON for a terminal: ``json`` escapes C0 controls, not DEL and C1 (U+009B is a CSI for some terminals)."""
+    text = json.dumps(payload, ensure_ascii=False, indent=2)
+    return "".join(f"\\u{ord(ch):04x}" if "\x7f" <= ch <= "\x9f" else ch for ch in text)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -228,7 +255,9 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     retriever = Retriever.load(args.index)
     for info in retriever.documents:
-        print(f"{info.source}\t{info.date or '-'}\t{retriever.passage_count(info.source)} passages\t{info.title}")
+        n = retriever.passage_count(info.source)
+        fields = [info.source, info.date or "-", f"{n} passage{'s' if n != 1 else ''}", info.title]
+        print("\t".join(_printable(field) for field in fields))  # one line per document, tabs between fields only
     return 0
 
 
@@ -271,7 +300,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     retriever = Retriever.load(args.index)
     questions = load_questions(args.questions, known_sources={d.source for d in retriever.documents})
     manifest = {
-        "index": {k: v for k, v in retriever.manifest.items() if k != "documents"},
+        "index": {k: v for k, v in retriever.manifest.items() if k not in ("documents", "block_checksums")},
         "documents": retriever.manifest.get("documents"),
         "questions": str(args.questions),
         "questions_sha256": run.file_sha256(args.questions),
@@ -359,7 +388,14 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def _one_line(message: object) -> str:
     """Errors are one line on stderr, whatever a library put in the message."""
-    return " ".join(str(message).split())
+    return _printable(" ".join(str(message).split()))
+
+
+class _Formatter(logging.Formatter):
+    """Warnings name files: one line each, whatever the names hold."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _printable(super().format(record))
 
 
 def _log_filter(record: logging.LogRecord) -> bool:
@@ -398,9 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("rag: warning: %(message)s"))
+    handler.setFormatter(_Formatter("rag: warning: %(message)s"))
     handler.addFilter(_log_filter)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, handlers=[handler])
+    if args.quiet:  # Hugging Face libraries (the sentence-transformers backend) show a bar while loading a model
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if getattr(args, "question", None):
         args.question = _argv_text(args.question)
     try:

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from rag.chunk import ChunkSettings, chunk_document
 from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, NoPassageError
 from rag.load import SkipFile, load_corpus, load_file
+from rag.rows import Rows, Vectors
 from rag.sentences import split_sentences
 from rag.types import Document, Passage
 
@@ -63,7 +64,8 @@ def text_key(text: str) -> str:
 def _previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.NDArray[np.float32]], set[str]]:
     """Vectors of the current index by text hash (empty when there is none, or it used another embedder).
 
-    An index in an older format is read too (``reuse_old``): moving to a new format re-embeds nothing.
+    An index in an older format is read too (``reuse_old``): moving to a new format re-embeds nothing. Only sound
+    vectors are reused (``_sound_rows``): a damaged one is embedded again.
     """
     try:
         old = store.load(index_dir, with_vectors=False, reuse_old=True)
@@ -77,14 +79,52 @@ def _previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.
         return {}, sources
     cache: dict[str, npt.NDArray[np.float32]] = {}
     titles = {d.info.source: d.info.title for d in old.documents}
-    for passage, vector in zip(old.passages, old.vectors, strict=True):
-        cache[text_key(embedding_text(titles.get(passage.source, ""), passage.text))] = np.array(vector)
+    damaged = 0
+    for passage, vector in zip(old.passages, _sound_rows(old.vectors), strict=True):
+        if vector is None:
+            damaged += 1
+        else:
+            cache[text_key(embedding_text(titles.get(passage.source, ""), passage.text))] = vector
     # Sentence vectors are read in blocks (served indexes read them from disk on demand; one read per row is slow).
-    sentence_rows = iter(old.sentence_vectors)
+    sentence_rows = _sound_rows(old.sentence_vectors)
     for passage, spans in zip(old.passages, old.sentence_spans, strict=True):
         for s, e in spans:
-            cache.setdefault(text_key(passage.text[s:e]), np.array(next(sentence_rows), dtype=np.float32))
+            vector = next(sentence_rows)
+            if vector is None:
+                damaged += 1
+            else:
+                cache.setdefault(text_key(passage.text[s:e]), vector)
+    if damaged:
+        log.warning("%s: %d vectors of the previous index are damaged; they are embedded again", index_dir, damaged)
     return cache, sources
+
+
+# Vectors read and checked at a time when reusing a previous index's.
+REUSE_ROWS = 4096
+# How far from length 1 a stored unit vector may be (float16 rounding moves it by ~1e-4) before it counts as damaged.
+UNIT_TOLERANCE = 1e-2
+
+
+def _sound_rows(rows: Vectors | Rows) -> Iterator[npt.NDArray[np.float32] | None]:
+    """Each row of a stored vector matrix (float32), or None when it is damaged: in a block whose checksum does not
+    match, or not a finite unit vector (the only sign of damage in formats without vector checksums)."""
+    for start in range(0, len(rows), REUSE_ROWS):
+        stop = min(len(rows), start + REUSE_ROWS)
+        readable = np.ones(stop - start, dtype=bool)
+        try:
+            block = np.array(rows[start:stop], dtype=np.float32)
+        except IndexIncompatibleError:  # a damaged block: read row by row to keep the sound ones
+            block = np.zeros((stop - start, rows.shape[1]), dtype=np.float32)
+            for i in range(start, stop):
+                try:
+                    block[i - start] = rows[i]
+                except IndexIncompatibleError:
+                    readable[i - start] = False
+        with np.errstate(all="ignore"):  # overflow or NaN in a damaged row: it fails the test below
+            norms = np.linalg.norm(block, axis=1)
+        sound = readable & (np.abs(norms - 1.0) <= UNIT_TOLERANCE)
+        for row, ok in zip(block, sound.tolist(), strict=True):
+            yield row if ok else None
 
 
 def _previous_settings(index_dir: Path) -> ChunkSettings | None:
@@ -94,6 +134,15 @@ def _previous_settings(index_dir: Path) -> ChunkSettings | None:
         return ChunkSettings(**chunking) if isinstance(chunking, dict) else None
     except (IndexMissingError, IndexIncompatibleError, TypeError):
         return None
+
+
+def _previous_sources(index_dir: Path) -> set[str]:
+    """The documents the current index holds (none when there is no readable manifest)."""
+    try:
+        listed = store.read_manifest(index_dir, reuse_old=True).get("documents")
+    except (IndexMissingError, IndexIncompatibleError):
+        return set()
+    return set(listed) if isinstance(listed, dict) else set()
 
 
 # Texts embedded per call while building (in whole batches): bounds the memory of the not-yet-placed vectors.
@@ -151,12 +200,14 @@ def build_from_documents(
 ) -> BuildReport:
     """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically).
 
-    ``folder``: where ``documents`` were read from when it is not ``corpus`` (recorded for each, see
-    ``add_documents``). ``keep``: documents of the current index kept beside them, chosen under the build's lock:
-    ``"all"`` (``add_documents``) or ``"added"``, those added from other folders (``build_index``).
+    ``index_dir`` must be new, empty or an index (``store.check_folder``), and outside ``corpus``. ``folder``: where
+    ``documents`` were read from when it is not ``corpus`` (recorded for each, see ``add_documents``). ``keep``:
+    documents of the current index kept beside them, chosen under the build's lock: ``"all"`` (``add_documents``) or
+    ``"added"``, those added from other folders (``build_index``).
     """
     started = time.perf_counter()
     path = Path(index_dir)
+    store.check_folder(path, corpus)
     settings = settings or _previous_settings(path) or ChunkSettings()
     with store.lock(path):
         documents, folders, chunked = _with_kept(path, documents, folder, keep, settings)
@@ -217,10 +268,11 @@ def build_index(
     Re-running re-embeds only added or changed text (vectors are reused by content hash) and drops removed
     documents. Documents added to the index from other folders (``add_documents``: the web app's uploads) are kept,
     re-read from their folder when their file changed, dropped with a warning when it is gone. The previous index
-    stays usable until the new one is complete.
+    stays usable until the new one is complete. Of files with the same content, the one already indexed is kept.
     """
     spec = embedder if isinstance(embedder, str) else (embedder.spec or embedder.id)
-    documents = load_corpus(corpus)
+    store.check_folder(index_dir, corpus)  # before reading the corpus, which can take a while
+    documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)))
     if not documents:
         raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
     model = get_embedder(embedder) if isinstance(embedder, str) else embedder

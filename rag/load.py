@@ -264,14 +264,21 @@ def iter_files(corpus: Path) -> Iterator[tuple[Path, str]]:
             yield path, source
 
 
-def load_corpus(corpus: str | os.PathLike[str]) -> list[Document]:
-    """All readable documents of a folder; unreadable ones are logged and skipped."""
+def load_corpus(corpus: str | os.PathLike[str], keep: set[str] | frozenset[str] = frozenset()) -> list[Document]:
+    """All readable documents of a folder; unreadable ones are logged and skipped.
+
+    Of files with the same content, one is indexed: the one in ``keep`` (those already indexed), else the one the
+    catalogue describes, else the first in path order; the others are skipped with a warning naming it.
+    """
     root = Path(corpus)
     if not root.is_dir():
         raise BadInputError(f"corpus folder not found: {root} (give a folder of .txt/.md/.pdf/.docx/.html files)")
     catalog = load_catalog(root)
-    documents: list[Document] = []
-    seen: dict[str, str] = {}
+    kept: dict[str, tuple[Path, Document]] = {}  # content hash -> the file indexed for it, in path order
+
+    def rank(source: str) -> tuple[bool, bool]:
+        return source in keep, source in catalog
+
     for path, source in iter_files(root):
         try:
             document = load_file(path, source, catalog.get(source))
@@ -281,9 +288,12 @@ def load_corpus(corpus: str | os.PathLike[str]) -> list[Document]:
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("skipped %s: cannot read (%s)", path, exc)
             continue
-        if document.sha256 in seen:
-            log.warning("skipped %s: same content as %s", path, seen[document.sha256])
-            continue
-        seen[document.sha256] = source
-        documents.append(document)
-    return documents
+        if document.sha256 in kept:
+            other, twin = kept[document.sha256]
+            if rank(source) <= rank(twin.info.source):
+                log.warning("skipped %s: same content as %s", path, twin.info.source)
+                continue
+            log.warning("skipped %s: same content as %s", other, source)
+            del kept[document.sha256]  # inserted again below: the documents stay in path order
+        kept[document.sha256] = (path, document)
+    return [document for _, document in kept.values()]

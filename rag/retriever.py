@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import unicodedata
 from collections.abc import Iterable
@@ -21,6 +23,8 @@ from rag.rows import SpanTable, read_ranges
 from rag.types import DEFAULT_MODE, MODES, Decision, Document, DocumentInfo, Hit, Passage, Results, Span
 
 MAX_QUERY_CHARS = 2000
+# Cosines of unit vectors lie in [-1, 1], float16 rounding aside: a similarity beyond this comes from damaged vectors.
+MAX_SIMILARITY = 1.01
 # Passages whose vectors are this close say the same thing (repeated titles, boilerplate): only the best is shown.
 DUPLICATE_SIMILARITY = 0.985
 COLLAPSE_EXTRA = 5
@@ -104,10 +108,10 @@ class Retriever:
 
     # -- search --------------------------------------------------------------------------------------------------
 
-    def _allowed_rows(self, sources: Iterable[str] | None) -> npt.NDArray[np.int64] | None:
+    def _allowed_rows(self, sources: Iterable[str] | str | None) -> npt.NDArray[np.int64] | None:
         if sources is None:
             return None
-        wanted = list(sources)
+        wanted = [sources] if isinstance(sources, str) else list(sources)  # one name, not its characters
         unknown = [s for s in wanted if s not in self._docs]
         if unknown:
             raise BadInputError(f"unknown document(s) {unknown}; indexed: {', '.join(sorted(self._docs))}")
@@ -116,7 +120,17 @@ class Retriever:
     def sentence_similarities(self, row: int, query_vector: npt.NDArray[np.float32]) -> list[float]:
         """The cosine similarity to the question of each sentence of passage ``row`` (``data.sentence_spans[row]``)."""
         lo, hi = int(self._sentence_start[row]), int(self._sentence_start[row + 1])
-        return [float(x) for x in np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector]
+        return [float(x) for x in self._possible(np.asarray(self.data.sentence_vectors[lo:hi]) @ query_vector)]
+
+    def _possible(self, sims: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``sims``, unless one of them is no cosine of unit vectors: then the index is damaged, and says so."""
+        worst = float(np.abs(sims).max(initial=0.0))
+        if not worst <= MAX_SIMILARITY:  # NaN too
+            raise IndexIncompatibleError(
+                f"{self.path or 'the index'} is damaged (a similarity of {worst:.4g} is impossible for unit vectors); "
+                "re-run `rag index` to rebuild it"
+            )
+        return sims
 
     def highlight(self, row: int, query_vector: npt.NDArray[np.float32]) -> tuple[Span, ...]:
         """The sentence(s) of passage ``row`` closest to the question, as spans of its text."""
@@ -130,7 +144,7 @@ class Retriever:
         question: str,
         depth: int = rank.CANDIDATES,
         *,
-        sources: Iterable[str] | None = None,
+        sources: Iterable[str] | str | None = None,
         mode: str = DEFAULT_MODE,
         vector: npt.NDArray[np.float32] | None = None,
     ) -> rank.Candidates:
@@ -178,10 +192,10 @@ class Retriever:
         if vector is None or not len(rows):
             zeros = np.zeros(len(rows), dtype=np.float32)
             return zeros, zeros.copy()
-        passage = (np.asarray(self.data.vectors[rows]) @ vector).astype(np.float32)  # rows ascending: sequential reads
+        passage = self._possible((np.asarray(self.data.vectors[rows]) @ vector).astype(np.float32))  # rows ascending
         # The best sentence of every candidate, in one read and one product (a loop over ~200 candidates cost ~2 ms).
         lo, hi = self._sentence_start[rows], self._sentence_start[rows + 1]
-        sentence_sims = read_ranges(self.data.sentence_vectors, lo, hi) @ vector
+        sentence_sims = self._possible(read_ranges(self.data.sentence_vectors, lo, hi) @ vector)
         sentence = passage.copy()
         counts = hi - lo
         if (has := counts > 0).any():
@@ -210,7 +224,7 @@ class Retriever:
         query: str,
         k: int = 5,
         *,
-        sources: Iterable[str] | None = None,
+        sources: Iterable[str] | str | None = None,
         min_score: float | None = None,
         highlight: bool = True,
         mode: str | None = None,
@@ -218,8 +232,8 @@ class Retriever:
     ) -> Results:
         """The ``k`` passages that best answer ``query``, best first, and whether they seem to answer it.
 
-        ``sources`` restricts the search to some documents (paths relative to the corpus); ``min_score`` drops
-        weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is ``dense``,
+        ``sources`` restricts the search to some documents (paths relative to the corpus: one, or an iterable);
+        ``min_score`` drops weaker hits; ``highlight`` computes the answering sentence(s) of each hit; ``mode`` is ``dense``,
         ``lexical`` or ``hybrid`` (the default); ``collapse`` drops a hit whose text is a near-duplicate of a better
         one (a title repeated on a cover page, say). ``candidates`` then ``rank.fuse`` then the decision: when
         nothing seems to answer, ``Results.abstain`` is True (the hits are still returned, for the user to judge) and
@@ -227,6 +241,8 @@ class Retriever:
         """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise BadInputError(f"k must be a positive whole number, not {k!r}")
+        if min_score is not None and not (isinstance(min_score, numbers.Real) and math.isfinite(min_score)):
+            raise BadInputError(f"the minimum score must be a number, not {min_score!r}")
         mode = mode or DEFAULT_MODE
         text = clean_query(query)
         allowed = self._allowed_rows(sources)

@@ -4,11 +4,15 @@ Serving a large index should not hold its vectors in the process: ``NpyRows`` re
 positional reads (a memory map would leave every page it ever touched in the resident set: the whole file after a hundred
 questions), ``FaissRows`` reads the passage vectors back from the FAISS index (which holds them anyway), and
 ``SpanTable`` keeps sentence spans as two integer arrays instead of a list of tuples per passage.
+
+A file read by position cannot be checked whole at load without reading all of it: ``NpyRows`` checks each fixed-size
+block against its recorded checksum (``block_checksums``) the first time it reads from it.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import threading
 import weakref
@@ -18,6 +22,8 @@ from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
+
+from rag.errors import IndexIncompatibleError
 
 Vectors = npt.NDArray[np.float32]
 Key = int | slice | npt.NDArray[np.integer[Any]] | list[int]
@@ -108,9 +114,14 @@ class NpyRows(Rows):
 
     Unlike a memory map, nothing stays mapped into the process: its resident memory does not grow with the rows it
     has read (the kernel's page cache still keeps hot rows, and can drop them). Reads are thread-safe.
+
+    With ``checksums`` (``block_checksums`` of the file, blocks of ``block_bytes``), a block is verified the first
+    time a read touches it; a mismatch raises ``IndexIncompatibleError``. (The header is checked by its own
+    consistency with the file's size; its block, when rows in it are read: then damage in the first rows does not
+    make the whole file unusable, and a rebuild embeds again only the rows of damaged blocks.)
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, checksums: Sequence[str] | None = None, block_bytes: int = 0) -> None:
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
             if version not in _NPY_HEADERS:
@@ -125,6 +136,12 @@ class NpyRows(Rows):
         self._row_bytes = self.shape[1] * dtype.itemsize
         if size != self._offset + self.shape[0] * self._row_bytes:
             raise ValueError(f"{path.name} has {size} bytes instead of {self._offset + self.shape[0] * self._row_bytes}")
+        if checksums is not None and (block_bytes <= 0 or len(checksums) != -(-size // block_bytes)):
+            raise ValueError(f"{path.name} has {size} bytes: not the {len(checksums)} blocks its checksums cover")
+        self.path = path
+        self._checksums = checksums
+        self._block_bytes = block_bytes
+        self._verified = np.zeros(len(checksums) if checksums is not None else 0, dtype=bool)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # O_BINARY: no newline translation on Windows
         self._reader = _PositionalReader(fd)
         self._close = weakref.finalize(self, os.close, fd)  # closed with the last reference
@@ -132,8 +149,24 @@ class NpyRows(Rows):
     def close(self) -> None:
         self._close()
 
+    def _verify(self, offset: int, size: int) -> None:
+        """Check the blocks that bytes ``[offset, offset + size)`` fall in, unless already checked."""
+        if self._checksums is None or size <= 0:
+            return
+        for block in range(offset // self._block_bytes, (offset + size - 1) // self._block_bytes + 1):
+            if self._verified[block]:
+                continue
+            start = block * self._block_bytes
+            if block_checksum(self._reader.read(self._block_bytes, start)) != self._checksums[block]:
+                raise IndexIncompatibleError(
+                    f"{self.path} is damaged (bytes {start}-{start + self._block_bytes} do not match their checksum); "
+                    "re-run `rag index` to rebuild it"
+                )
+            self._verified[block] = True  # a race only checks a block twice
+
     def _block(self, start: int, stop: int) -> Vectors:
         size = (stop - start) * self._row_bytes
+        self._verify(self._offset + start * self._row_bytes, size)
         data = self._reader.read(size, self._offset + start * self._row_bytes) if size else b""
         if len(data) != size:
             raise OSError(errno.EIO, f"short read from an index file ({len(data)} of {size} bytes)")
@@ -158,11 +191,23 @@ class NpyRows(Rows):
                 continue
             size = (run_stop - run_start) * self._row_bytes
             if size:
+                self._verify(self._offset + run_start * self._row_bytes, size)
                 if self._reader.read_into(view[pos : pos + size], self._offset + run_start * self._row_bytes) != size:
                     raise OSError(errno.EIO, "short read from an index file")
                 pos += size
             run_start, run_stop = start, stop
         return np.frombuffer(buffer, dtype=self.dtype).reshape(-1, self.shape[1]).astype(np.float32)
+
+
+def block_checksum(data: bytes) -> str:
+    """Checksum of one block: the first 64 bits of its SHA-256 (damage detection, not authentication)."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def block_checksums(path: Path, block_bytes: int) -> list[str]:
+    """Checksums of a file's consecutive ``block_bytes`` blocks (the last one may be shorter)."""
+    with open(path, "rb") as fh:
+        return [block_checksum(block) for block in iter(lambda: fh.read(block_bytes), b"")]
 
 
 def _concat_ranges(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -1,22 +1,32 @@
-"""The index directory: open formats, symmetric ``save``/``load``, atomic replacement.
+"""The index directory: open formats, symmetric ``save``/``load``, atomic replacement, nothing deleted by guesswork.
 
-Layout of ``index/`` (one generation of data files, named by the manifest):
+Layout of ``index/``:
 
-- ``manifest.json``            format version, rag version, embedder, settings, documents and their hashes,
-                               the size of every data file and the SHA-256 of all but the two float arrays
-                               (checked on load: a damaged file is reported, never half-read)
-- ``documents-<gen>.jsonl``    one document a line: source, bibliographic data, format, sha256, page starts, text
-- ``passages-<gen>.jsonl``     one passage a line, in vector order: id, source, paragraph, start, end, page, text,
+- ``manifest.json``            format version, rag version, embedder, settings, documents and their hashes, the
+                               generation in use and its files, their sizes and checksums (checked when read: a
+                               damaged file is reported, never half-read)
+- ``journal.json``             the generations rag has written here (the one in use, and any not yet removed)
+- ``gen-<id>/``                one generation of data files:
+  - ``documents.jsonl``        one document a line: source, bibliographic data, format, sha256, page starts, text
+  - ``passages.jsonl``         one passage a line, in vector order: id, source, paragraph, start, end, page, text,
                                sentence spans
-- ``vectors-<gen>.npy``        passage vectors, float32 ``(n, dim)``, unit length
-- ``sentences-<gen>.npy``      sentence vectors, float16 (format 2; float32 in format 1), in passage then sentence
-                               order: half the disk and page cache, and scores move by < 1e-4
-- ``faiss-<gen>.index``        the FAISS index over the passage vectors
-- ``bm25-<gen>/``               the lexical (BM25) index: bm25s's ``.npy`` arrays and JSON vocabulary/params
+  - ``vectors.npy``            passage vectors, float32 ``(n, dim)``, unit length
+  - ``sentences.npy``          sentence vectors, float16, in passage then sentence order: half the disk and page
+                               cache, and scores move by < 1e-4
+  - ``faiss.index``            the FAISS index over the passage vectors
+  - ``bm25/``                  the lexical (BM25) index: bm25s's ``.npy`` arrays and JSON vocabulary/params
 
-A build writes a new generation next to the current one, then atomically replaces ``manifest.json``; only then
-are the files of older generations deleted. A crash at any point leaves the previous manifest pointing at complete
-files, so the previous index stays usable.
+A build first records its new generation in the journal, then creates the generation's folder and writes its files,
+then atomically replaces ``manifest.json``; only then are the other generations the journal names deleted. A crash at
+any point leaves the previous manifest pointing at complete files (the previous index stays usable), and the files
+of a killed build are known to be rag's (the journal names them) and are removed by the next build. rag deletes
+nothing else: a folder holding other files is refused for a first build (``check_folder``), and files put next to an
+index are left alone. A reader that opens the index while a build commits retries on the new manifest (``load``).
+
+Checksums: files read whole at load (documents, passages, FAISS, BM25) have a SHA-256 checked at load; the vector
+files, read by position, have one checksum per 64 KiB block, checked the first time a read touches the block
+(``rag.rows.NpyRows``). Format 2 (flat ``documents-<gen>.jsonl``... files, no checksums for the vectors) and format
+1 (float32 sentence vectors) are read only by a rebuild, which reuses their vectors after checking them.
 
 Serving (``load(..., with_vectors=False)``) keeps the process small: passage vectors are read from the FAISS index
 (which holds them anyway), sentence vectors are read from disk row by row with ``pread`` (a memory map would leave
@@ -31,6 +41,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -42,9 +53,9 @@ from typing import Any
 import numpy as np
 
 from rag import __version__, ann
-from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
+from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, RagError
 from rag.lexical import LexicalIndex
-from rag.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors
+from rag.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
 from rag.types import Document, DocumentInfo, Passage
 
 if sys.platform == "win32":
@@ -53,15 +64,36 @@ else:
     import fcntl
 
 
-# 2: sentence vectors stored as float16 (format 1: float32). A format-1 index is refused for serving; `rag index`
-# (and `rag serve` on the same corpus) rebuild it reusing its vectors.
-FORMAT_VERSION = 2
+# 3: one folder per generation, a journal of the generations written, a checksum for every file (per block for the
+# vector files). 2: sentence vectors stored as float16 (format 1: float32). An older index is refused for serving;
+# `rag index` (and `rag serve` on the same corpus) rebuild it reusing its vectors, checked first.
+FORMAT_VERSION = 3
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2)
+REUSABLE_FORMATS = (1, 2, 3)
 SENTENCE_DTYPE = np.float16
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-FILES = ("documents", "passages", "vectors", "sentences", "faiss", "bm25")
+JOURNAL = "journal.json"
+# The files of a generation, inside its folder.
+FILES = {
+    "documents": "documents.jsonl",
+    "passages": "passages.jsonl",
+    "vectors": "vectors.npy",
+    "sentences": "sentences.npy",
+    "faiss": "faiss.index",
+    "bm25": "bm25",
+}
+# Read by position rather than whole: checksummed per block.
+ROW_FILES = ("vectors", "sentences")
+# 64 KiB: a question reads the sentences of ~200 passages, and checking a block means reading all of it.
+BLOCK_BYTES = 1 << 16
+# What rag names the entries it writes at the top of an index folder: a generation folder (format 3), or a data file
+# of formats 1 and 2. Nothing else is ever deleted, whatever a journal or manifest says.
+_GENERATION_NAME = re.compile(
+    r"gen-[0-9a-f]+|(documents|passages|vectors|sentences|faiss|bm25)-[0-9a-f]+(\.jsonl|\.npy|\.index)?"
+)
+# A load that meets a missing or changed file because a build switched generations meanwhile tries again.
+LOAD_ATTEMPTS = 5
 
 
 @dataclass
@@ -183,19 +215,15 @@ else:
 
 
 def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
-    """Write ``data`` as a new generation and switch ``manifest.json`` to it atomically."""
+    """Write ``data`` as a new generation and switch ``manifest.json`` to it atomically.
+
+    The caller holds ``lock`` and has checked the folder (``check_folder``).
+    """
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
-    gen = f"{time.time_ns():x}"
-    names = {
-        "documents": f"documents-{gen}.jsonl",
-        "passages": f"passages-{gen}.jsonl",
-        "vectors": f"vectors-{gen}.npy",
-        "sentences": f"sentences-{gen}.npy",
-        "faiss": f"faiss-{gen}.index",
-        "bm25": f"bm25-{gen}",
-    }
-    tmp = path / f"{MANIFEST}.{gen}.tmp"
+    gen = _start_generation(path)
+    names = {kind: f"{gen}/{name}" for kind, name in FILES.items()}
+    tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
     try:
         _fsync_write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
@@ -210,16 +238,24 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         lexical = data.lexical or LexicalIndex.build(lexical_texts(data))
         lexical.save(path / names["bm25"])
         _fsync_tree(path / names["bm25"])
+        _fsync_dir(path / gen)
+        whole = [name for kind, name in names.items() if kind not in ROW_FILES]
         manifest = dict(data.manifest)
         manifest.update(
             format_version=FORMAT_VERSION,
             rag_version=__version__,
+            generation=gen,
             files=names,
-            # Checked on load: a truncated or partly overwritten data file is reported instead of half-read.
+            # Checked on load: a truncated or extended data file is reported instead of half-read.
             sizes=_sizes(path, names.values()),
             # Checked on load before parsing: FAISS trusts the sizes in its header (a damaged one makes it allocate
             # gigabytes) and bm25s its arrays (a damaged one crashes searches).
-            checksums={name: _sha256(path / name) for name in _sizes(path, _checked(names))},
+            checksums={name: _sha256(path / name) for name in _sizes(path, whole)},
+            # Checked block by block as the vectors are read (serving reads a few rows per question).
+            block_checksums={
+                "block_bytes": BLOCK_BYTES,
+                "files": {names[kind]: block_checksums(path / names[kind], BLOCK_BYTES) for kind in ROW_FILES},
+            },
             passages=len(data.passages),
             sentences=len(data.sentence_vectors),
         )
@@ -230,22 +266,112 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     except BaseException as exc:
         full = _disk_full(path) if isinstance(exc, (OSError, RuntimeError)) else False
         if not committed:  # after the switch, these files are the index: never delete them
-            for name in [*names.values(), tmp.name]:
-                _remove(path / name)
+            _remove(path / gen)
+            with contextlib.suppress(OSError):
+                _write_journal(path, [name for name in _read_journal(path) if name != gen])
         if full and getattr(exc, "errno", None) != errno.ENOSPC:
             # numpy ("N requested and M written") and FAISS (a RuntimeError) do not say that the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
-    remove_stale(path, keep=set(names.values()))
+    _remove_generations(path, keep=gen)
 
 
-def remove_stale(path: Path, keep: set[str]) -> None:
-    """Delete data files of other generations (left by older builds or by a killed one)."""
-    for child in path.iterdir():
-        stale_data = child.name.split("-", 1)[0] in FILES and child.name not in keep
-        stale_tmp = child.name.startswith(f"{MANIFEST}.") and child.name.endswith(".tmp")
-        if stale_data or stale_tmp:
-            _remove(child)
+def _start_generation(path: Path) -> str:
+    """Name a new generation, record it in the journal (with the generation in use, removed after the switch), then
+    create its folder: whatever a crash leaves behind, the journal names it."""
+    gen = f"gen-{time.time_ns():x}"
+    while (path / gen).exists():  # never write into a folder rag did not create
+        gen = f"gen-{time.time_ns():x}"
+    journal = _read_journal(path)
+    journal += [name for name in _current_names(path) if name not in journal]
+    _write_journal(path, [*journal, gen])
+    os.mkdir(path / gen)
+    return gen
+
+
+def _remove_generations(path: Path, keep: str) -> None:
+    """Delete the generations the journal names other than ``keep`` (older ones, those of killed builds).
+
+    A generation that cannot be deleted yet (a file still open on Windows) stays in the journal for the next build.
+    """
+    left = [keep]
+    for name in _read_journal(path):
+        if name != keep:
+            _remove(path / name)
+            if os.path.lexists(path / name):
+                left.append(name)
+    _write_journal(path, left)  # (if this fails, the journal names deleted generations: harmless)
+
+
+def _read_journal(path: Path) -> list[str]:
+    """The generations the journal names (none when it is missing or unreadable: then nothing can be deleted)."""
+    try:
+        journal = json.loads((path / JOURNAL).read_text(encoding="utf-8"))
+        names = journal["generations"]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+        return []
+    return [n for n in names if isinstance(n, str) and _GENERATION_NAME.fullmatch(n)] if isinstance(names, list) else []
+
+
+def _write_journal(path: Path, names: list[str]) -> None:
+    tmp = path / f"{JOURNAL}.tmp"
+    try:
+        _fsync_write(tmp, json.dumps({"generations": names}, indent=1).encode("utf-8"))
+        os.replace(tmp, path / JOURNAL)
+    except BaseException:
+        _remove(tmp)
+        raise
+    _fsync_dir(path)
+
+
+def _current_names(path: Path) -> list[str]:
+    """The top-level entries the current manifest names (a generation folder, or an older format's files)."""
+    try:
+        files = read_manifest(path, reuse_old=True)["files"]
+        tops = {str(name).split("/", 1)[0] for name in files.values()}
+    except (RagError, KeyError, TypeError, AttributeError):
+        return []
+    return sorted(n for n in tops if _GENERATION_NAME.fullmatch(n))
+
+
+def _own_entries(path: Path) -> set[str]:
+    """The entries of an index folder without a manifest that rag wrote (as far as it can prove)."""
+    return {LOCK, JOURNAL, f"{JOURNAL}.tmp", *_read_journal(path)}
+
+
+def check_folder(index_dir: str | os.PathLike[str], corpus: str | os.PathLike[str] | None = None) -> None:
+    """Raise ``BadInputError`` unless ``index_dir`` can hold an index: a new or empty folder, or one rag has built
+    an index in, which is neither the ``corpus`` folder, nor inside it, nor holding it."""
+    path = Path(index_dir)
+    if corpus is not None:
+        here, documents = path.resolve(), Path(corpus).resolve()
+        if here == documents or documents in here.parents or here in documents.parents:
+            where = "is" if here == documents else "is inside" if documents in here.parents else "holds"
+            raise BadInputError(
+                f"the index folder {path} {where} the corpus folder {corpus}: give --index a folder of its own "
+                "outside the corpus (rag would mix its files with your documents)"
+            )
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise BadInputError(f"{path} is a file, not a folder: give --index a new or empty folder")
+    entries = {child.name for child in path.iterdir()}
+    if entries & {LOCK, JOURNAL} or _is_manifest(path / MANIFEST):
+        return  # rag has built here: what it did not write stays untouched
+    if entries:
+        shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
+        raise BadInputError(
+            f"{path} already holds files that are not a rag index ({shown}): give --index a new or empty folder "
+            "(rag never writes among other files)"
+        )
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "format_version" in manifest and "files" in manifest
 
 
 def _remove(path: Path) -> None:
@@ -270,7 +396,7 @@ def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False)
     path = Path(index_dir)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise IndexMissingError(f"no index at {path}: build it with `rag index corpus/ --index {path}`")
+        raise IndexMissingError(_missing_message(path))
     try:
         manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -285,14 +411,52 @@ def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False)
     return manifest
 
 
+def _missing_message(path: Path) -> str:
+    """Why there is no index at ``path``, and the command that builds one (never into a folder of documents)."""
+    try:
+        foreign = sorted({child.name for child in path.iterdir()} - _own_entries(path))
+    except OSError:
+        foreign = []
+    if foreign:
+        other = f"{path.name or 'corpus'}-index"
+        return (
+            f"no index at {path}, which holds other files ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
+            f"if they are your documents, index them into a folder of their own: `rag index {path} --index {other}`, "
+            f"then use --index {other}"
+        )
+    return f"no index at {path}: build it with `rag index corpus/ --index {path}`"
+
+
 def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True, reuse_old: bool = False) -> IndexData:
     """Read an index directory. Every failure is an ``IndexMissingError`` or ``IndexIncompatibleError``.
 
     ``with_vectors=False`` (serving) reads vectors on demand instead of loading them (see the module docstring);
-    ``reuse_old`` also reads older formats, whose vectors a rebuild can reuse (``read_manifest``).
+    ``reuse_old`` also reads older formats, whose vectors a rebuild can reuse (``read_manifest``). A build that
+    switches generations while the files are being read deletes the previous ones: the load starts again on the new
+    manifest (what it read is one generation, never a mixture).
     """
     path = Path(index_dir)
-    manifest = read_manifest(path, reuse_old=reuse_old)
+    attempts = 0
+    while True:
+        manifest = read_manifest(path, reuse_old=reuse_old)
+        try:
+            return _load_generation(path, manifest, with_vectors)
+        except IndexIncompatibleError:
+            attempts += 1
+            if attempts >= LOAD_ATTEMPTS or not _switched(path, manifest):
+                raise
+
+
+def _switched(path: Path, manifest: dict[str, Any]) -> bool:
+    """True when ``manifest.json`` no longer is ``manifest`` (a build has committed another generation)."""
+    try:
+        current = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return bool(current != manifest)
+
+
+def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -> IndexData:
     try:
         names: dict[str, str] = manifest["files"]
         _check_sizes(path, manifest)
@@ -319,16 +483,18 @@ def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True, reuse_
             ) from exc
         dim = int(manifest.get("embedder", {}).get("dim", 0))
         lexical = LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
+        vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ROW_FILES)
+        if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
+            raise ValueError(f"{names['vectors']} holds {vector_rows.shape} vectors instead of {(len(passages), dim)}")
         vectors: Vectors | Rows
         sentence_vectors: Vectors | Rows
         if with_vectors:
-            vectors = np.load(path / names["vectors"], allow_pickle=False).astype(np.float32, copy=False)
-            sentence_vectors = np.load(path / names["sentences"], allow_pickle=False).astype(np.float32)
+            vectors, sentence_vectors = np.asarray(vector_rows), np.asarray(sentence_rows)
         else:
-            # Re-scoring and highlighting read the rows of a few candidates: read those, hold none.
-            vectors = FaissRows(faiss_index)
-            _check_npy(path / names["vectors"], (len(passages), dim))
-            sentence_vectors = NpyRows(path / names["sentences"])
+            # Re-scoring and highlighting read the rows of a few candidates: read those, hold none. Passage vectors
+            # are read from FAISS, which holds the same ones.
+            vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
+        vector_rows.close()
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
     except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
@@ -350,6 +516,17 @@ def load(index_dir: str | os.PathLike[str], *, with_vectors: bool = True, reuse_
     return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical)
 
 
+def _npy_rows(path: Path, manifest: dict[str, Any], name: str) -> NpyRows:
+    """A vector file read by position, its blocks checked against the manifest's checksums (format 3 on)."""
+    if manifest["format_version"] < 3:
+        return NpyRows(path / name)
+    blocks = manifest["block_checksums"]
+    checksums = blocks["files"][name]
+    if not isinstance(checksums, list) or not all(isinstance(c, str) for c in checksums):
+        raise TypeError(f"the checksums of {name} are not a list of strings")
+    return NpyRows(path / name, checksums, int(blocks["block_bytes"]))
+
+
 def _sizes(path: Path, names: Iterable[str]) -> dict[str, int]:
     """Byte size of every data file of a generation (files inside its folders by relative path)."""
     sizes: dict[str, int] = {}
@@ -358,11 +535,6 @@ def _sizes(path: Path, names: Iterable[str]) -> dict[str, int]:
         files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
         sizes.update({f.relative_to(path).as_posix(): f.stat().st_size for f in files})
     return sizes
-
-
-def _checked(names: dict[str, str]) -> list[str]:
-    """Files whose checksum is kept: all but the float arrays, which numpy validates and serving only memory-maps."""
-    return [name for kind, name in names.items() if kind not in ("vectors", "sentences")]
 
 
 def _disk_full(path: Path) -> bool:
@@ -418,11 +590,3 @@ def _lines(path: Path) -> Iterator[str]:
         for line in fh:
             if line.strip():
                 yield line
-
-
-def _check_npy(path: Path, shape: tuple[int, int]) -> None:
-    """Validate the header of a vector file that serving does not read (so a damaged one is still reported)."""
-    rows = NpyRows(path)
-    rows.close()
-    if len(rows) != shape[0] or (shape[0] and rows.shape[1] != shape[1]):
-        raise ValueError(f"{path.name} holds {rows.shape} vectors instead of {shape}")

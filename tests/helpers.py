@@ -17,11 +17,31 @@ def squash(s: str) -> str:
     return re.sub(r"[\s*#\-‐]", "", unicodedata.normalize("NFC", s))
 
 
-def downgrade_to_format_1(index: Path) -> None:
-    """Make ``index`` what format 1 wrote: the same files, with float32 sentence vectors."""
+def downgrade(index: Path, version: int) -> None:
+    """Make ``index`` what format 2 wrote (flat files named after their generation, no journal, no checksums for the
+    vector files), or format 1 (the same, with float32 sentence vectors)."""
     manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
-    sentences = index / manifest["files"]["sentences"]
-    np.save(sentences, np.load(sentences).astype(np.float32), allow_pickle=False)
-    manifest["sizes"][sentences.name] = sentences.stat().st_size
-    manifest["format_version"] = 1
+    folder = index / manifest.pop("generation")
+    manifest.pop("block_checksums")
+    gen = folder.name.removeprefix("gen-")
+    files = {kind: f"{kind}-{gen}{Path(name).suffix}" for kind, name in manifest["files"].items()}
+    for kind, name in manifest["files"].items():
+        (index / name).rename(index / files[kind])
+    folder.rmdir()
+    (index / store.JOURNAL).unlink()
+    if version == 1:
+        sentences = index / files["sentences"]
+        np.save(sentences, np.load(sentences).astype(np.float32), allow_pickle=False)
+    whole = [name for kind, name in files.items() if kind not in store.ROW_FILES]
+    manifest.update(
+        format_version=version,
+        files=files,
+        sizes=store._sizes(index, files.values()),
+        checksums={name: store._sha256(index / name) for name in store._sizes(index, whole)},
+    )
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
+def downgrade_to_format_1(index: Path) -> None:
+    """Make ``index`` what format 1 wrote."""
+    downgrade(index, 1)

@@ -685,3 +685,92 @@ def test_document_objects_survive_chunking_of_every_bad_text(tmp_path: Path) -> 
         document: Document = load_file(path, case.name)
         for p in chunk_document(document):
             assert 0 <= p.start < p.end <= len(document.text)
+
+
+# -- what reaches the terminal -------------------------------------------------------------------------------------
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b2J\x7f"  # rename the window, clear the screen (ESC and C1 forms), DEL
+
+
+def _no_controls(text: str) -> bool:
+    return not any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text)
+
+
+def test_document_text_and_names_cannot_drive_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "catalog.toml").write_text('["titre.txt"]\ntitle = "Rapport \\u001b]0;pwned\\u0007\\u001b[2J annuel"\n', "utf-8")
+    (corpus / "titre.txt").write_text(f"Le jumelage {ESCAPES}de Dijon avec Volgograd est suspendu depuis 2022.\n", "utf-8")
+    (corpus / "note\nsecrète\x1b[2J.txt").write_text("Une note sur le jumelage de Lyon et de Beyrouth.\n", "utf-8")
+    (corpus / "image\x1b[2J.xyz").write_text("not indexed: its name is in a warning\n", "utf-8")
+    index = ["--index", str(tmp_path / "index")]
+    # In a process of its own: main's logging set-up (pytest's own handlers keep it from taking effect in-process).
+    runner = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import rag.index; from tests.fakes import FakeEmbedder; "
+        "rag.index.get_embedder = lambda spec='': FakeEmbedder(); from rag.cli import main; "
+        f"sys.exit(main(['index', {str(corpus)!r}, *{index!r}]))"
+    )
+    run = subprocess.run([sys.executable, "-c", runner], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    warning = [line for line in run.stderr.split("\n") if line.startswith("rag: warning:")]
+    assert _no_controls(run.stdout) and len(warning) == 1 and "image\\x1b[2J.xyz" in warning[0], run.stderr
+
+    assert main(["ask", "jumelage Dijon Volgograd", "-k", "2", *index]) == 0
+    out, err = capsys.readouterr()
+    assert _no_controls(out) and not err
+    assert "Rapport \\x1b]0;pwned\\x07\\x1b[2J annuel" in out  # shown, not obeyed
+    assert "note\\nsecrète\\x1b[2J.txt" in out
+
+    assert main(["ask", "jumelage Dijon Volgograd", "-k", "2", "--json", *index]) == 0
+    out, _ = capsys.readouterr()
+    assert _no_controls(out)
+    hits = json.loads(out)["hits"]  # JSON keeps the text exactly, escaped
+    assert ESCAPES in hits[0]["text"] and hits[0]["title"] == "Rapport \x1b]0;pwned\x07\x1b[2J annuel"
+
+    assert main(["docs", *index]) == 0
+    out, _ = capsys.readouterr()
+    lines = out.strip("\n").split("\n")
+    assert _no_controls(out) and len(lines) == 2 and all(line.count("\t") == 3 for line in lines), out
+    assert all("\t1 passage\t" in line for line in lines)  # not "1 passages"
+
+
+def test_min_score_must_be_a_number(retriever: Retriever, capsys: pytest.CaptureFixture[str]) -> None:
+    for value in ("nan", "inf", "-inf", "beaucoup"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["ask", "guerre", "--min-score", value, "--index", "nowhere"])
+        assert exit_info.value.code == 2 and "--min-score" in one_line_error(capsys.readouterr().err)
+    for value in (float("nan"), float("inf"), "0.5"):
+        with pytest.raises(BadInputError, match="minimum score must be a number"):
+            retriever.search("référendums", min_score=value)  # type: ignore[arg-type]
+    assert len(retriever.search("référendums", k=5, min_score=-1.0)) == 5
+
+
+def test_one_source_may_be_given_as_a_string(retriever: Retriever, shipped_index: Path, tmp_path: Path) -> None:
+    """A plain string is one document, not the set of its characters (library, and the web app's search)."""
+    from ui.library import Library
+
+    source = "cuf_groupe-pays-russie.txt"
+    hits = retriever.search("coopération décentralisée", k=3, sources=source)
+    assert hits and {h.source for h in hits} == {source}
+    assert [h.id for h in hits] == [h.id for h in retriever.search("coopération décentralisée", k=3, sources=[source])]
+    with pytest.raises(BadInputError, match=r"unknown document\(s\) \['absent.txt'\]"):
+        retriever.search("coopération", sources="absent.txt")
+    web = Library(shipped_index, tmp_path / "uploads", retriever).search("coopération décentralisée", 3, source)
+    assert [h.id for h in web.results] == [h.id for h in hits]
+
+
+@pytest.mark.slow
+def test_quiet_silences_the_sentence_transformers_loading_bar(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.txt").write_text("Une note sur le jumelage de Dijon et de Volgograd.\n", "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "-q", "index", str(corpus), "--index", str(tmp_path / "index"), "--embedder", "minilm"],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0 and run.stderr == "", run.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -97,16 +99,22 @@ def test_failed_build_leaves_previous_index_intact(
     assert answers(Retriever.load(index, embedder=fake_embedder), index) == before
 
 
-def test_stale_files_of_a_killed_build_are_ignored_then_removed(
-    corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
-) -> None:
+def test_files_of_a_killed_build_are_ignored_then_removed(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    """A build killed while writing leaves its generation, which the journal (written first) names: the next build
+    removes it. Files named like rag's that no journal or manifest names are not rag's to delete."""
     index = tmp_path / "index"
     before = answers(build(corpus_copy, index, fake_embedder), index)
-    (index / "vectors-deadbeef.npy").write_bytes(b"half written")
+    journal = json.loads((index / store.JOURNAL).read_text("utf-8"))
+    (index / "gen-deadbeef").mkdir()
+    (index / "gen-deadbeef" / "vectors.npy").write_bytes(b"half written")
+    (index / store.JOURNAL).write_text(json.dumps({"generations": [*journal["generations"], "gen-deadbeef"]}), "utf-8")
+    (index / "vectors-deadbeef.npy").write_bytes(b"not named by rag")
     (index / "manifest.json.deadbeef.tmp").write_text("{", "utf-8")
     assert answers(Retriever.load(index, embedder=fake_embedder), index) == before
     build_index(corpus_copy, index, embedder=fake_embedder)
-    assert not (index / "vectors-deadbeef.npy").exists() and not (index / "manifest.json.deadbeef.tmp").exists()
+    assert not (index / "gen-deadbeef").exists()
+    assert (index / "vectors-deadbeef.npy").read_bytes() == b"not named by rag"
+    assert (index / "manifest.json.deadbeef.tmp").read_text("utf-8") == "{"
 
 
 def test_missing_and_damaged_indexes_say_to_reindex(corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
@@ -208,3 +216,50 @@ def test_embed_with_cache_embeds_each_missing_text_once(cached: list[str]) -> No
     # The new vectors are in the cache (for the sentences embedded next), as the rows of the result.
     assert set(cache) == {text_key(t) for t in texts}
     assert all(np.array_equal(cache[text_key(t)], out[texts.index(t)]) for t in texts)
+
+
+RUSSIE = "cuf_groupe-pays-russie.txt"
+
+
+def test_a_copy_never_replaces_the_indexed_original(
+    corpus_copy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bug report: a copy named before the original in path order replaced it, losing its catalogue entry."""
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=FakeEmbedder())
+    shutil.copy(corpus_copy / RUSSIE, corpus_copy / "copy_of_russie.txt")
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        report = build_index(corpus_copy, index, embedder=FakeEmbedder())
+    assert report.removed_documents == 0 and report.embedded == 0
+    assert any(
+        "copy_of_russie.txt" in r.message and RUSSIE in r.message and "same content" in r.message for r in caplog.records
+    )
+    retriever = Retriever.load(index, embedder=FakeEmbedder())
+    info = {d.source: d for d in retriever.documents}
+    assert "copy_of_russie.txt" not in info
+    assert (info[RUSSIE].title, info[RUSSIE].date, info[RUSSIE].author) == (
+        "Groupe-pays Russie : coopération décentralisée franco-russe",
+        "2021",
+        "Cités Unies France",
+    )
+    assert retriever.search("groupe-pays Russie", k=1, sources=[RUSSIE])[0].source == RUSSIE
+
+
+def test_of_duplicates_the_indexed_then_the_catalogued_one_is_kept(corpus_copy: Path, tmp_path: Path) -> None:
+    # A first build: no document is indexed yet, the catalogued one is kept.
+    shutil.copy(corpus_copy / RUSSIE, corpus_copy / "copy_of_russie.txt")
+    build_index(corpus_copy, tmp_path / "index", embedder=FakeEmbedder())
+    assert RUSSIE in {d.source for d in Retriever.load(tmp_path / "index", embedder=FakeEmbedder()).documents}
+    # Neither catalogued: the one indexed first stays, whatever the path order of a later copy.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "b-note.txt").write_text("Une note sur le jumelage de Dijon et de Volgograd, suspendu depuis 2022.\n", "utf-8")
+    build_index(plain, tmp_path / "plain-index", embedder=FakeEmbedder())
+    shutil.copy(plain / "b-note.txt", plain / "a-copie.txt")
+    report = build_index(plain, tmp_path / "plain-index", embedder=FakeEmbedder())
+    assert report.removed_documents == 0
+    assert [d.source for d in Retriever.load(tmp_path / "plain-index", embedder=FakeEmbedder()).documents] == ["b-note.txt"]
+    # With no index, the first in path order.
+    shutil.rmtree(tmp_path / "plain-index")
+    build_index(plain, tmp_path / "plain-index", embedder=FakeEmbedder())
+    assert [d.source for d in Retriever.load(tmp_path / "plain-index", embedder=FakeEmbedder()).documents] == ["a-copie.txt"]

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import rag.rows as rows_module
 from rag import ann, store
+from rag.cli import main
 from rag.errors import IndexIncompatibleError
 from rag.index import build_index
 from rag.lexical import LexicalIndex
 from rag.retriever import Retriever
-from rag.rows import FaissRows, NpyRows, SpanTable, read_ranges
+from rag.rows import FaissRows, NpyRows, SpanTable, block_checksums, read_ranges
 from tests.fakes import FakeEmbedder
-from tests.helpers import downgrade_to_format_1
+from tests.helpers import downgrade, downgrade_to_format_1
 
 QUESTIONS = ["référendums Donetsk Kherson", "groupe-pays Russie créé", "Force multinationale", "What did NATO say?"]
 
@@ -122,14 +127,136 @@ def _set(index: Path, **changes: object) -> None:
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 
 
-@pytest.mark.parametrize("kind", ["documents", "passages", "faiss"])
+def test_every_index_file_has_a_checksum(index: Path) -> None:
+    manifest = _manifest(index)
+    assert isinstance(manifest["sizes"], dict) and isinstance(manifest["checksums"], dict)
+    blocks = manifest["block_checksums"]
+    assert isinstance(blocks, dict) and blocks["block_bytes"] == store.BLOCK_BYTES
+    assert set(manifest["sizes"]) == set(manifest["checksums"]) | set(blocks["files"])
+    assert set(blocks["files"]) == {f"{manifest['generation']}/{store.FILES[kind]}" for kind in store.ROW_FILES}
+
+
+@pytest.mark.parametrize("kind", ["documents", "passages", "faiss", "vectors", "sentences"])
 def test_checksums_catch_a_changed_byte(index: Path, kind: str) -> None:
     path = _file(index, kind)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01  # same size: only the checksum can tell
     path.write_bytes(bytes(data))
-    with pytest.raises(IndexIncompatibleError, match=r"checksum.*re-run `rag index`"):
-        store.load(index, with_vectors=False)
+    with pytest.raises(IndexIncompatibleError, match=r"damaged .*checksum.*re-run `rag index`"):
+        store.load(index, with_vectors=kind in store.ROW_FILES)  # serving reads vector rows on demand: see below
+
+
+def _overwrite(path: Path, size: int = 64, seed: int = 0) -> None:
+    """What the bug report did: ``size`` random bytes in the middle of a file."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + size] = random.Random(seed).randbytes(size)
+    path.write_bytes(bytes(data))
+
+
+def _answers(index: Path) -> list[list[tuple[str, float]]]:
+    retriever = Retriever.load(index, embedder=FakeEmbedder())
+    return [[(h.id, round(h.score, 4)) for h in retriever.search(q, k=5)] for q in QUESTIONS]
+
+
+def test_overwritten_sentence_vectors_never_reach_a_user(
+    index: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
+    """The bug report: 64 bytes overwritten in the middle of the sentence vectors made `rag ask` rank a wrong passage
+    first with a score of 1779.3. Their block's checksum fails as soon as a question reads it."""
+    _overwrite(_file(index, "sentences"))
+    retriever = Retriever.load(index, embedder=FakeEmbedder())  # the damaged block is not read yet
+    for question in QUESTIONS:  # (the fake index's sentence vectors fit in one block: every question reads it)
+        with pytest.raises(IndexIncompatibleError, match=r"sentences.npy is damaged .*re-run `rag index`"):
+            retriever.search(question, k=5)
+    assert main(["ask", QUESTIONS[0], "--index", str(index)]) == 1
+    out, err = capsys.readouterr()
+    assert not out and err.count("\n") == 1 and "damaged" in err and "rag index" in err
+
+
+def test_a_rebuild_embeds_damaged_vectors_again(index: Path, corpus_copy: Path, fake_embedder: FakeEmbedder) -> None:
+    before = _answers(index)
+    sentences = len(store.load(index).sentence_vectors)
+    _overwrite(_file(index, "sentences"))
+    report = build_index(corpus_copy, index, embedder=fake_embedder)
+    # Was "embedded 0 texts, reused 174": the damage was kept. Now the sentence vectors of the damaged block (the
+    # whole file, in the fake index) are embedded again, and the passage vectors (read from FAISS) reused.
+    assert 0 < report.embedded <= sentences < report.embedded + report.reused
+    assert _answers(index) == before
+
+
+def test_a_rebuild_checks_the_vectors_of_a_format_2_index(index: Path, corpus_copy: Path) -> None:
+    """Format 2 has no checksums for its vectors: a damaged one is known by not being a finite unit vector."""
+    before = _answers(index)
+    downgrade(index, 2)
+    _overwrite(_file(index, "sentences"))
+    embedder = FakeEmbedder()
+    report = build_index(corpus_copy, index, embedder=embedder)
+    assert 0 < report.embedded <= 2  # 64 bytes of 128-byte rows: the one or two rows they fall in
+    assert _answers(index) == before
+
+
+def _rewrite_vectors(index: Path, kind: str, change: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Replace a vector file, checksums updated: vectors that are wrong although no byte is damaged."""
+    path = _file(index, kind)
+    np.save(path, change(np.load(path)), allow_pickle=False)
+    manifest = _manifest(index)
+    name = path.relative_to(index).as_posix()
+    manifest["sizes"][name] = path.stat().st_size  # type: ignore[index]
+    manifest["block_checksums"]["files"][name] = block_checksums(path, store.BLOCK_BYTES)  # type: ignore[index]
+    (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
+@pytest.mark.parametrize("value", ["large", "nan"])
+def test_impossible_similarities_are_an_error(
+    index: Path, capsys: pytest.CaptureFixture[str], fake_models: None, value: str
+) -> None:
+    """Unit vectors give cosines in [-1, 1]: any other score means a damaged index, and never reaches a user (nor
+    does a numpy warning)."""
+    if value == "large":
+        _rewrite_vectors(index, "sentences", lambda a: a * np.float16(500))
+    else:
+        _rewrite_vectors(index, "sentences", lambda a: np.where(np.arange(len(a))[:, None] % 3 == 0, np.float16("nan"), a))
+    retriever = Retriever.load(index, embedder=FakeEmbedder())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for mode in ("hybrid", "dense"):
+            with pytest.raises(IndexIncompatibleError, match=r"damaged \(a similarity of .* is impossible"):
+                retriever.search(QUESTIONS[0], k=5, mode=mode)
+        # Passage vectors (read from FAISS) too.
+        retriever.data.faiss_index = ann.build(np.asarray(retriever.data.vectors) * 500)
+        retriever.data.vectors = FaissRows(retriever.data.faiss_index)
+        with pytest.raises(IndexIncompatibleError, match="impossible"):
+            retriever.search(QUESTIONS[0], k=5, mode="dense", highlight=False)
+    assert main(["ask", QUESTIONS[0], "--index", str(index)]) == 1
+    out, err = capsys.readouterr()
+    assert not out and err.count("\n") == 1 and "impossible" in err and "Warning" not in err
+
+
+def test_vector_blocks_are_checked_when_first_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    matrix = np.random.default_rng(0).standard_normal((1000, 64)).astype(np.float16)  # 128 KB: blocks of 4 KiB
+    path = tmp_path / "m.npy"
+    np.save(path, matrix, allow_pickle=False)
+    checksums = block_checksums(path, 4096)
+    assert len(checksums) == -(-path.stat().st_size // 4096)
+    data = bytearray(path.read_bytes())
+    data[10 * 4096 + 100] ^= 0x40  # in block 10: rows ~319 to ~350
+    path.write_bytes(bytes(data))
+    checked: list[bytes] = []
+    real = rows_module.block_checksum
+    monkeypatch.setattr(rows_module, "block_checksum", lambda b: checked.append(b) or real(b))
+    rows = NpyRows(path, checksums, 4096)
+    assert not checked  # nothing read yet
+    assert np.array_equal(rows[0:300], matrix[0:300].astype(np.float32))
+    assert np.array_equal(rows[np.array([400, 999])], matrix[[400, 999]].astype(np.float32))
+    count = len(checked)
+    rows[0:300]  # checked once: not again
+    assert len(checked) == count
+    for damaged in (lambda: rows[330], lambda: rows[300:400], lambda: np.asarray(rows)):
+        with pytest.raises(IndexIncompatibleError, match=r"m.npy is damaged \(bytes 40960-45056"):
+            damaged()
+    with pytest.raises(ValueError, match="blocks"):
+        NpyRows(path, checksums[:-1], 4096)
 
 
 @pytest.mark.parametrize("kind", ["vectors", "sentences"])

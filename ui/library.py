@@ -89,7 +89,7 @@ class Library:
     def search(self, question: str, k: int, sources: Sequence[str] | None = None) -> Answer:
         """Search and fetch each hit's context with one retriever (safe against a concurrent swap)."""
         r = self.retriever
-        results = r.search(question, k=k, sources=list(sources) if sources else None)
+        results = r.search(question, k=k, sources=sources or None)  # (a string is one source)
         return Answer(results, [r.context(hit, 1, 1) for hit in results])
 
     # -- adding documents ----------------------------------------------------------------------------------------
