@@ -67,6 +67,7 @@ def decode(data: bytes) -> tuple[str, str | None]:
     for signature, kind in BINARY_SIGNATURES.items():
         if data.startswith(signature):
             raise SkipFile(f"looks binary: it is {kind}, not text (give it its real extension)")
+    # NUL bytes near the start mean UTF-16 without a BOM or a binary format; later ones are removed (read_text).
     if b"\x00" in data[:4096]:
         raise SkipFile("looks binary (contains NUL bytes)")
     try:
@@ -341,13 +342,37 @@ def _html_text(soup: BeautifulSoup) -> str:
 def read_text(path: Path, fmt: str) -> tuple[str, tuple[int, ...]]:
     """The document's text as rag cites it, and page start offsets for paginated formats."""
     if fmt == "pdf":
-        return read_pdf(path)
+        return _without_nul(path, *read_pdf(path))
     if fmt == "docx":
-        return read_docx(path), ()
+        return read_docx(path), ()  # XML cannot hold a NUL
     data = path.read_bytes()
     if fmt == "html":
-        return read_html(data), ()
+        stray = data.count(b"\x00")
+        # A few NUL bytes make the encoding detector guess UTF-16 (the page becomes CJK mojibake); UTF-16 has many.
+        if stray and stray * 10 < len(data) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            _nul_removed(path, stray)
+            data = data.replace(b"\x00", b"")
+        return _without_nul(path, read_html(data), ())
     text, note = decode(data)
     if note:
         log.warning("%s: %s", path, note)
-    return text, ()
+    return _without_nul(path, text, ())
+
+
+def _without_nul(path: Path, text: str, pages: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """The text without NUL characters (a damaged file, a PDF font without a character map), page starts moved to
+    match. A NUL is never part of a word: removing it keeps the rest of the document, as for damaged UTF-8."""
+    if "\x00" not in text:
+        return text, pages
+    starts: list[int] = []
+    removed = previous = 0
+    for start in pages:
+        removed += text.count("\x00", previous, start)
+        starts.append(start - removed)
+        previous = start
+    _nul_removed(path, text.count("\x00"))
+    return text.replace("\x00", ""), tuple(starts)
+
+
+def _nul_removed(path: Path, count: int) -> None:
+    log.warning("%s: %d NUL character(s) removed (a damaged file?)", path, count)

@@ -277,3 +277,24 @@ def test_html_text_is_unchanged_by_the_linear_walk() -> None:
     for data in [fragment(0).encode() for _ in range(500)]:
         assert readers.read_html(data) == inserted(data), data
 
+
+# -- NUL bytes ----------------------------------------------------------------------------------------------------
+
+
+def test_nul_bytes_anywhere_never_reach_the_text(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Decision: NUL characters are removed (with a warning naming the file), from every format; the rest of the
+    document is kept, as for damaged UTF-8. A NUL in the first 4 KB of a text file still means binary (UTF-16, ...)."""
+    long_text = (TEXT + "\n\n") * 60  # ~5 KB
+    (tmp_path / "tard.txt").write_bytes(long_text.encode() + b"Kher\x00son" + b"\x00" * 10)
+    (tmp_path / "page.html").write_bytes(b"<p>Dijon\x00 et Volgograd</p>")
+    write_pdf(tmp_path / "doc.pdf", ["Premiere\x00 page.", "Seconde page\x00\x00 sur Besancon."])
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        docs = {d.info.source: d for d in load_corpus(tmp_path)}
+    assert docs["tard.txt"].text == long_text + "Kherson"
+    assert docs["page.html"].text == "Dijon et Volgograd"
+    pdf = docs["doc.pdf"]
+    assert pdf.text == "Premiere page.\fSeconde page sur Besancon."
+    assert pdf.page_starts == (0, pdf.text.index("Seconde"))
+    assert all("\x00" not in d.text for d in docs.values())
+    for name, count in (("tard.txt", 11), ("page.html", 1), ("doc.pdf", 3)):
+        assert f"{name}: {count} NUL character(s) removed" in caplog.text

@@ -86,9 +86,12 @@ def test_the_readers_warnings_are_logged_here_under_their_names(tmp_path: Path, 
     write_pdf(path, ["Premiere page sur Kherson."])
     data = re.sub(rb"startxref\n(\d+)", lambda m: b"startxref\n%d" % (int(m.group(1)) + 7), path.read_bytes())
     path.write_bytes(data)  # pypdf warns about the wrong pointer, then reads the file
+    (tmp_path / "nul.html").write_bytes(b"<p>Kher\x00son</p>")
     with caplog.at_level(logging.WARNING), ReaderProcess() as reader:
         assert reader.read(path, "pdf")[0] == "Premiere page sur Kherson."
+        assert reader.read(tmp_path / "nul.html", "html")[0] == "Kherson"
     assert any(r.name.startswith("pypdf") and "startxref" in r.getMessage() for r in caplog.records), caplog.text
+    assert any(r.name == "rag" and "nul.html: 1 NUL character(s) removed" in r.getMessage() for r in caplog.records)
 
 
 def test_without_a_process_files_are_read_here(
