@@ -10,6 +10,7 @@ then the cost of starting a child for each file instead of one per run. Prints m
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in (("shipped corpus", ROOT / "corpus"), (f"{args.files} PDF/.docx files", folder)):
             child, here = [], []
             for _ in range(args.rounds):  # alternated, so that the machine's load affects both alike
-                child.append(median_ms(lambda p=path: load.load_corpus(p), 1))
+                child.append(median_ms(functools.partial(load.load_corpus, path), 1))
                 here.append(median_ms(in_process(path), 1))
             print(f"{name}: load_corpus {statistics.median(child)} ms with the child process, "
                   f"{statistics.median(here)} ms in this process")  # fmt: skip
