@@ -184,10 +184,10 @@ def _check_part(info: zipfile.ZipInfo) -> None:
         raise SkipFile(f"not a valid .docx ({info.filename} uses zip compression method {info.compress_type})")
     mib = info.file_size / 2**20
     if info.file_size > MAX_DOCX_XML_BYTES:
-        raise SkipFile(f"its text part is too large ({mib:.0f} MiB uncompressed > {MAX_DOCX_XML_BYTES // 2**20} MiB)")
+        raise SkipFile(f"its text is too large ({mib:.0f} MiB of XML > {MAX_DOCX_XML_BYTES // 2**20} MiB); split the document")
     ratio = info.file_size / max(info.compress_size, 1)
     if info.file_size > 2**20 and ratio > MAX_DOCX_COMPRESSION_RATIO:
-        raise SkipFile(f"its text part is compressed {ratio:.0f} times ({mib:.0f} MiB): a decompression bomb?")
+        raise SkipFile(f"its text is compressed {ratio:.0f} times ({mib:.0f} MiB of XML): a decompression bomb?")
 
 
 def _xml_parser() -> etree.XMLParser:
@@ -307,7 +307,7 @@ def read_html(data: bytes) -> str:
 
     tags = len(re.findall(rb"<[A-Za-z]", data))
     if tags > MAX_HTML_TAGS:
-        raise SkipFile(f"has {tags:,} HTML tags (more than {MAX_HTML_TAGS:,})")
+        raise SkipFile(f"has {tags:,} HTML tags (more than {MAX_HTML_TAGS:,}); save it as text to index it")
     soup = BeautifulSoup(data, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
         tag.decompose()
