@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.child import log
-from bench.measure import summary_ms
+from bench.measure import log, summary_ms
 
 K = 10
 
@@ -67,9 +66,11 @@ def compare(
 
     Searches run one query at a time on one thread, as ``ann.search`` serves them.
     """
-    import faiss
+    import faiss as _faiss
 
     from rag import ann
+
+    faiss: Any = _faiss  # the bundled type stubs lag behind the library (SearchParametersHNSW)
 
     manifest = json.loads((Path(index) / "manifest.json").read_text(encoding="utf-8"))
     vectors = np.load(Path(index) / manifest["files"]["vectors"], allow_pickle=False)
@@ -111,26 +112,13 @@ def compare(
             t0 = time.perf_counter()
             built = ann.build(vectors, kind)
             build_s = time.perf_counter() - t0
-        add(
-            f"{kind} (rag default)",
-            ann.describe(built),
-            build_s,
-            built,
-            lambda q, b=built: _pad(ann.search(b, q, K)[1]),
-        )
+        add(f"{kind} (rag default)", ann.describe(built), build_s, built, _rag_searcher(built))
         for label, params in [] if quick else _sweep(kind, built):
-            add(
-                kind,
-                label,
-                build_s,
-                built,
-                lambda q, b=built, p=params: b.search(q.reshape(1, -1), K, params=p)[1][0],
-            )
+            add(kind, label, build_s, built, _searcher(built, params))
     if not quick:
         old, build_s = _previous_hnsw(vectors)
         for ef in (128, 512):
-            params = faiss.SearchParametersHNSW(efSearch=ef)
-            search = lambda q, p=params: old.search(q.reshape(1, -1), K, params=p)[1][0]  # noqa: E731
+            search = _searcher(old, faiss.SearchParametersHNSW(efSearch=ef))
             add("hnsw, previous build settings", f"M=32 efConstruction=80 efSearch={ef}", build_s, old, search)
     return {
         "n": int(n),
@@ -143,9 +131,31 @@ def compare(
     }
 
 
+Search = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.int64]]
+
+
+def _searcher(index: Any, params: Any) -> Search:
+    """One query's top-K ids from a FAISS index searched with ``params``."""
+
+    def search(q: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+        ids: npt.NDArray[np.int64] = index.search(q.reshape(1, -1), K, params=params)[1][0]
+        return ids
+
+    return search
+
+
+def _rag_searcher(index: Any) -> Search:
+    """One query's top-K ids through ``rag.ann.search`` (padded with -1 to K)."""
+    from rag import ann
+
+    return lambda q: _pad(ann.search(index, q, K)[1])
+
+
 def _sweep(kind: str, index: Any) -> list[tuple[str, Any]]:
     """Other search-effort settings of the same index (one thread, as ``ann.search`` runs)."""
-    import faiss
+    import faiss as _faiss
+
+    faiss: Any = _faiss  # the bundled type stubs lag behind the library (SearchParametersHNSW)
 
     if kind == "hnsw":
         return [(f"efSearch={ef}", faiss.SearchParametersHNSW(efSearch=ef)) for ef in (64, 128, 256, 1024)]

@@ -80,9 +80,9 @@ def main() -> None:
     if not (args.scale_dir / "fr_service_public_paragraphs.jsonl.gz").is_file():
         parser.error(f"no fr_service_public_paragraphs.jsonl.gz in {args.scale_dir}; give the folder with --scale-dir")
     docs = documents(args.scale_dir, args.paragraphs)
-    index._embed_with_cache = _traced("embedding", index._embed_with_cache)  # type: ignore[assignment]
-    ann.build = _traced("FAISS build", ann.build)  # type: ignore[assignment]
-    store.save = _traced("writing (BM25 included)", store.save)  # type: ignore[assignment]
+    index._embed_with_cache = _traced("embedding", index._embed_with_cache)
+    ann.build = _traced("FAISS build", ann.build)
+    store.save = _traced("writing (BM25 included)", store.save)
     build = lexical.LexicalIndex.build.__func__  # type: ignore[attr-defined]
     lexical.LexicalIndex.build = classmethod(_traced("BM25 build", build))  # type: ignore[assignment]
     before = _rss_mib()

@@ -53,8 +53,8 @@ def measure(path: Path) -> None:
     size = sum(manifest["sizes"][name] for name in manifest["block_checksums"]["files"]) / 2**20
     print(f"{manifest['passages']} passages, {manifest['sentences']} sentences; vector files {size:.0f} MiB")
     spent = {"sha": 0.0, "sha calls": 0.0, "block": 0.0, "block calls": 0.0}
-    store._sha256 = _timed(spent, "sha", store._sha256)  # type: ignore[method-assign]
-    rows.block_checksum = _timed(spent, "block", rows.block_checksum)  # type: ignore[assignment]
+    store._sha256 = _timed(spent, "sha", store._sha256)
+    rows.block_checksum = _timed(spent, "block", rows.block_checksum)
     loads = []
     for _ in range(5):
         started = time.perf_counter()

@@ -1,22 +1,18 @@
 """Entry point of the benchmark's subprocesses: ``python -m bench.child COMMAND --json-args '{...}'``.
 
 Each measurement runs in a fresh process so its peak RSS and imports are its own. The result is the last line of
-stdout, prefixed with ``BENCH_JSON``; progress goes to stderr.
+stdout, prefixed with ``BENCH_JSON``; progress goes to stderr (``bench.measure.log``). This driver imports the
+measurements; they never import it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
 PREFIX = "BENCH_JSON "
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def _commands() -> dict[str, Callable[..., dict[str, Any]]]:

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.child import log
-from bench.measure import PhaseTimer, dir_size_mb, peak_rss_mb
+from bench.measure import PhaseTimer, dir_size_mb, log, peak_rss_mb
 from bench.vcache import CachingEmbedder, VectorCache
 
 

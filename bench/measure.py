@@ -1,4 +1,4 @@
-"""Small measuring helpers: percentiles, peak RSS, phase timers, sizes on disk, free ports."""
+"""Small measuring helpers: percentiles, peak RSS, phase timers, sizes on disk, free ports, progress lines."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import resource
 import socket
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,3 +104,8 @@ class PhaseTimer:
             yield
         finally:
             setattr(owner, attr, original)
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (stdout carries a measurement's result)."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.child import log
-from bench.measure import PhaseTimer, peak_rss_mb, rss_mb, summary_ms
+from bench.measure import PhaseTimer, log, peak_rss_mb, rss_mb, summary_ms
 
 
 def _load(index: str, embedder: str) -> Any:
@@ -44,7 +43,7 @@ def _vectors_file(index: str) -> Path:
     import json
 
     manifest = json.loads((Path(index) / "manifest.json").read_text(encoding="utf-8"))
-    return Path(index) / manifest["files"]["vectors"]
+    return Path(index) / str(manifest["files"]["vectors"])
 
 
 def latency(
@@ -99,7 +98,8 @@ def latency(
 
         embeddings = lcb.make_embeddings()
         texts = [p.text for p in retriever.data.passages]
-        vectors, lc_info = lcb.passage_vectors(texts, embeddings, minilm_embed_misses)
+        vectors, counts = lcb.passage_vectors(texts, embeddings, minilm_embed_misses)
+        lc_info.update(counts)
         metadatas = [
             {
                 "source": p.source,

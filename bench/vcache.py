@@ -100,7 +100,7 @@ def synthesise(key: str, base: npt.NDArray[np.float32], noise: float = SYNTH_NOI
     i, j = seed % n, (seed // n) % n
     weight = rng.uniform(0.0, 1.0)
     vector = weight * base[i] + (1.0 - weight) * base[j if j != i else (i + 1) % n]
-    vector = vector + rng.standard_normal(dim).astype(np.float32) * (noise / np.sqrt(dim))
+    vector = vector + rng.standard_normal((dim,)).astype(np.float32) * (noise / np.sqrt(dim))  # same draws as size=dim
     out: npt.NDArray[np.float32] = (vector / np.linalg.norm(vector)).astype(np.float32)
     return out
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation.beir import CachedQueries, evaluate_beir, tatoeba_accuracy
 from rag.embed import get_embedder
+from rag.evaluation.beir import CachedQueries, evaluate_beir, tatoeba_accuracy
 
 BEIR_SETS = ("xquad_en", "piaf_v1.1")
 MODES = ("dense", "lexical", "hybrid")

@@ -158,18 +158,12 @@ def variants() -> list[tuple[str, Fusion]]:
     return out
 
 
-def set_arguments(description: str | None) -> argparse.ArgumentParser:
-    """A parser with the options that choose the question sets (shared with eval/representation_variants.py)."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", default="index", help="index of the shipped corpus")
     parser.add_argument("--questions", default="eval/questions.jsonl")
     parser.add_argument("--beir", action="append", default=[], metavar="INDEX=FOLDER", help="an indexed BEIR set")
     parser.add_argument("--limit", type=int, default=None, help="at most N queries per BEIR set")
-    return parser
-
-
-def main() -> None:
-    parser = set_arguments(__doc__)
     parser.add_argument("--cache", help="JSON of the collected evidence: written once, then read instead of re-collecting")
     args = parser.parse_args()
     if args.cache and Path(args.cache).is_file():

@@ -21,7 +21,6 @@ KINDS = ("flat", "hnsw", "ivf")
 # One exact single-query scan costs ~0.12 µs per vector on one core (measured: 0.4 ms at 10k, 10-12 ms at 100k),
 # against ~40 ms to embed the question: below 50k vectors (≤ ~6 ms) exact search is affordable and exact.
 APPROX_THRESHOLD = 50_000
-HNSW_THRESHOLD = APPROX_THRESHOLD  # former name, kept for callers
 # Measured at 100k (bench vectors with many near-ties): M=32/efConstruction=80 reached recall@10 0.85 at efSearch 128
 # and 0.95 at 512; M=48/efConstruction=200 reaches 0.99 at efSearch 512 for 2-4 ms a query (build ~50 s at 100k on 2
 # busy cores, small next to embedding them: hours).

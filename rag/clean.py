@@ -16,7 +16,6 @@ What is repaired, and how each case is decided:
 from __future__ import annotations
 
 import re
-import statistics
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -285,7 +284,3 @@ def clean(raw: str, *, markdown: bool = False) -> list[Block]:
 
 def _looks_like_heading(text: str) -> bool:
     return len(text) < 90 and text[-1] not in TERMINAL + "," and not BULLET_RE.match(text)
-
-
-def median_length(blocks: list[Block]) -> float:
-    return statistics.median(len(b.text) for b in blocks) if blocks else 0.0

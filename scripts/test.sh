@@ -12,7 +12,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/ruff check rag ui tests
+.venv/bin/ruff check rag ui tests eval bench
 .venv/bin/mypy
 .venv/bin/mypy --platform win32 rag  # the library must not depend on Unix-only calls (see README)
 exec .venv/bin/python -m pytest -m '' "$@"

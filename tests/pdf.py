@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 
-def write_pdf(path: Path, pages: list[str]) -> None:
+def write_pdf(path: Path, pages: list[str], padding: int = 0) -> None:
+    """A PDF with one line of text per page. ``padding``: spaces added to each page's content stream, which is then
+    compressed (FlateDecode): a small file that takes ``padding`` bytes of memory to read."""
     objects: list[bytes] = []
     n = len(pages)
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
@@ -20,7 +23,10 @@ def write_pdf(path: Path, pages: list[str]) -> None:
         )
         safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
         stream = f"BT /F1 12 Tf 72 720 Td ({safe}) Tj ET".encode("latin-1")
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        flate = b""
+        if padding:
+            stream, flate = zlib.compress(stream + b" " * padding, 9), b" /Filter /FlateDecode"
+        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(stream), flate) + stream + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     out = bytearray(b"%PDF-1.4\n")
     offsets = []

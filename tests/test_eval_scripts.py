@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from eval import answer_kinds, tune_fusion
 from rag import rank
 from rag.evaluation.beir import evaluate_beir
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
-
-import answer_kinds
-import tune_fusion
 
 
 def test_tune_fusion_cache_round_trips_without_pickle(tmp_path: Path) -> None:
