@@ -68,7 +68,7 @@ def compare(
     """
     import faiss as _faiss
 
-    from rag import ann
+    from rag.store import ann
 
     faiss: Any = _faiss  # the bundled type stubs lag behind the library (SearchParametersHNSW)
 
@@ -145,8 +145,8 @@ def _searcher(index: Any, params: Any) -> Search:
 
 
 def _rag_searcher(index: Any) -> Search:
-    """One query's top-K ids through ``rag.ann.search`` (padded with -1 to K)."""
-    from rag import ann
+    """One query's top-K ids through ``rag.store.ann.search`` (padded with -1 to K)."""
+    from rag.store import ann
 
     return lambda q: _pad(ann.search(index, q, K)[1])
 

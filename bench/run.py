@@ -153,8 +153,8 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
 
 def calibrate(scale_dir: Path, work: Path) -> float:
     """Paragraphs per rag passage (short paragraphs are merged by the chunker), on the first 2,000 paragraphs."""
-    from rag.chunk import ChunkSettings, chunk_document
-    from rag.load import load_corpus
+    from rag.ingest.chunk import ChunkSettings, chunk_document
+    from rag.ingest.load import load_corpus
 
     folder = work / "calibration"
     written = data.write_corpus(scale_dir, 2000, folder)

@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.build_memory import RandomEmbedder
 from bench.data import DEFAULT_SCALE_DIR, write_corpus
 from rag.index import add_documents, build_index
-from rag.load import load_file
+from rag.ingest.load import load_file
 
 NEW = "Le jumelage entre Dijon et Volgograd a été signé en 1966 ; il a été suspendu en 2022.\n"
 

@@ -1,4 +1,4 @@
-"""How safe is the answer-kind check of rag.answer_kind on questions it was not written from?
+"""How safe is the answer-kind check of rag.retrieve.answer_kind on questions it was not written from?
 
     python eval/answer_kinds.py --beir ../shared/benchmarks/piaf_v1.1 --index /tmp/rag-bench/piaf_v1.1 \
         --beir ../shared/benchmarks/xquad_en --index /tmp/rag-bench/xquad_en --json eval/reports/answer_kinds.json
@@ -18,10 +18,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rag.answer_kind import KINDS, asked_for
 from rag.evaluation.beir import beir_documents, index_matches
 from rag.evaluation.questions import load_beir
-from rag.retriever import Retriever
+from rag.retrieve.answer_kind import KINDS, asked_for
+from rag.retrieve.retriever import Retriever
 
 K = 10
 

@@ -1,4 +1,4 @@
-"""Calibrate the abstention thresholds of rag.abstention on a question set with answerable and no-answer questions.
+"""Calibrate the abstention thresholds of rag.retrieve.abstention on a question set with answerable and no-answer questions.
 
     python eval/calibrate_abstention.py eval/questions.jsonl --index index
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import itertools
 
-from rag import rank
-from rag.abstention import ABSTAIN_BELOW, ABSTAIN_LEXICAL_FR, Evidence, judge
 from rag.evaluation.questions import Question, load_questions
-from rag.lang import guess_language
-from rag.retriever import Retriever
+from rag.ingest.lang import guess_language
+from rag.retrieve import rank
+from rag.retrieve.abstention import ABSTAIN_BELOW, ABSTAIN_LEXICAL_FR, Evidence, judge
+from rag.retrieve.retriever import Retriever
 
 
 def evidence(retriever: Retriever, question: Question) -> Evidence:

@@ -2,7 +2,7 @@
 
     python eval/highlight_variants.py --index index --json eval/reports/highlight.json
 
-"current" is ``rag.highlight.choose_sentences``, the rule ``Retriever.highlight`` applies; the others are
+"current" is ``rag.retrieve.highlight.choose_sentences``, the rule ``Retriever.highlight`` applies; the others are
 alternatives run over the index's stored sentence spans and vectors (nothing is re-embedded). Prints one line per
 rule (quote highlighted, mean highlighted characters, mean share of the passage highlighted, passages of several
 sentences highlighted whole) and the misses of the current rule.
@@ -15,29 +15,29 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rag import highlight
 from rag.evaluation.highlight_eval import highlight_quality
 from rag.evaluation.questions import load_questions, matched_answers, normalize_for_match
-from rag.retriever import Retriever
+from rag.retrieve import highlight
+from rag.retrieve.retriever import Retriever
 
 Spans = Sequence[tuple[int, int]]
 Rule = Callable[[str, Spans, Sequence[float]], list[int]]
 
 
 def previous(text: str, spans: Spans, sims: Sequence[float]) -> list[int]:
-    """The rule before rag.highlight: best sentence of at least MIN_HIGHLIGHT_CHARS, and a second one within margin."""
+    """The rule before rag.retrieve.highlight: best sentence of at least MIN_HIGHLIGHT_CHARS, and a second one within margin."""
     cands = [i for i, (s, e) in enumerate(spans) if e - s >= highlight.MIN_HIGHLIGHT_CHARS] or list(range(len(spans)))
     ranked = sorted(cands, key=lambda i: -sims[i])
     return sorted(i for i in ranked[: highlight.MAX_HIGHLIGHTS] if sims[i] >= sims[ranked[0]] - highlight.HIGHLIGHT_MARGIN)
 
 
 def without_context(text: str, spans: Spans, sims: Sequence[float]) -> list[int]:
-    """rag.highlight with headings and list introductions skipped, but no pronoun neighbours nor run-on lines."""
+    """rag.retrieve.highlight with headings and list introductions skipped, but no pronoun neighbours nor run-on lines."""
     return highlight.choose_sentences(text, spans, sims, context=False)
 
 
 def uncapped(text: str, spans: Spans, sims: Sequence[float]) -> list[int]:
-    """rag.highlight without the length cap (the whole-passage guard stays): what the cap costs."""
+    """rag.retrieve.highlight without the length cap (the whole-passage guard stays): what the cap costs."""
     return highlight.choose_sentences(text, spans, sims, max_chars=10**9)
 
 
@@ -48,7 +48,7 @@ def best_and_neighbours(text: str, spans: Spans, sims: Sequence[float]) -> list[
 
 
 RULES: dict[str, Rule] = {
-    "current (rag.highlight.choose_sentences)": highlight.choose_sentences,
+    "current (rag.retrieve.highlight.choose_sentences)": highlight.choose_sentences,
     "previous rule (best sentence + second within margin)": previous,
     "headings/introductions skipped, no pronoun neighbours or run-on lines": without_context,
     "current without the length cap": uncapped,

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from rag import rank
 from rag.evaluation import metrics
 from rag.evaluation.beir import beir_documents
 from rag.evaluation.questions import BeirSet, load_beir, load_questions, matched_answers
-from rag.lang import guess_language
-from rag.retriever import Retriever
+from rag.ingest.lang import guess_language
+from rag.retrieve import rank
+from rag.retrieve.retriever import Retriever
 
 F = npt.NDArray[np.float32]
 Item = tuple[str, str, str, dict[str, int]]  # (id, question, lang or "", qrels)

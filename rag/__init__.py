@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["BuildReport", "Hit", "Passage", "RagError", "Retriever", "Span", "__version__", "build_index"]
+__all__ = ["BuildReport", "Hit", "Passage", "RagError", "Results", "Retriever", "Span", "__version__", "build_index"]
 
 if TYPE_CHECKING:
     __version__: str
     from rag.errors import RagError
     from rag.index import BuildReport, build_index
-    from rag.retriever import Retriever
-    from rag.types import Hit, Passage, Span
+    from rag.retrieve.retriever import Retriever
+    from rag.types import Hit, Passage, Results, Span
 
 _LAZY = {
-    "Retriever": "rag.retriever",
+    "Retriever": "rag.retrieve.retriever",
     "build_index": "rag.index",
     "BuildReport": "rag.index",
     "Hit": "rag.types",
     "Passage": "rag.types",
     "Span": "rag.types",
+    "Results": "rag.types",
     "RagError": "rag.errors",
 }
 

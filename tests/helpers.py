@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from rag import store
+from rag.store import directory
+from rag.store import files as store_files
 
 
 def squash(s: str) -> str:
@@ -36,8 +38,8 @@ def downgrade(index: Path, version: int) -> None:
     manifest.update(
         format_version=version,
         files=files,
-        sizes=store._sizes(index, files.values()),
-        checksums={name: store._sha256(index / name) for name in store._sizes(index, whole)},
+        sizes=directory._sizes(index, files.values()),
+        checksums={name: store_files.sha256(index / name) for name in directory._sizes(index, whole)},
     )
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 

@@ -1,4 +1,4 @@
-"""rag.ann: every index kind finds exact neighbours on easy data; filtered search is exact; threads are restored."""
+"""rag.store.ann: every index kind finds exact neighbours on easy data; filtered search is exact; threads are restored."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import ann
+from rag.store import ann
 
 
 def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

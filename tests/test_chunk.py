@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunk import ChunkSettings, chunk_document
-from rag.load import load_corpus
+from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.load import load_corpus
 from rag.types import Document, DocumentInfo
 from tests.helpers import squash
 

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.clean import clean
+from rag.ingest.clean import clean
 from tests.helpers import squash
 
 

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 import rag.index
-import rag.retriever
 from rag.cli import build_parser, main, resolve_config
 from rag.config import SETTINGS
+from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
-from tests.fakes import FakeEmbedder
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +33,6 @@ def fake_index(corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     """The shipped corpus indexed with the fake embedder, which the CLI then loads in place of the real one."""
     path = tmp_path / "fake-index"
     build_index(corpus_copy, path, embedder=FakeEmbedder())
-    monkeypatch.setattr(rag.retriever, "get_embedder", lambda spec="": FakeEmbedder())
     return path
 
 

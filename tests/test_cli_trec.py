@@ -10,13 +10,12 @@ from urllib.parse import unquote
 
 import pytest
 
-import rag.retriever
 from rag.cli import main
 from rag.config import SETTINGS
+from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError
 from rag.evaluation import report
 from rag.index import build_index
-from tests.fakes import FakeEmbedder
 
 TREC_LINE = r"^\S+ Q0 \S+ [1-9]\d* -?\d+\.\d{6} \S+$"
 
@@ -98,7 +97,6 @@ def test_rag_eval_writes_the_run(
     monkeypatch.chdir(tmp_path)
     index = tmp_path / "index"
     build_index(corpus_copy, index, embedder=FakeEmbedder())
-    monkeypatch.setattr(rag.retriever, "get_embedder", lambda spec="": FakeEmbedder())
     questions = tmp_path / "questions.jsonl"
     answer = {"source": "2022-09-23_otan_referendums-ukraine.txt", "quote": "Donetsk, Louhansk, Zaporizhia et Kherson"}
     rows = [

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import rank
 from rag.config import KEYS, MODES, SETTINGS, Config, load_config
 from rag.errors import BadInputError
+from rag.retrieve import rank
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from eval import answer_kinds, tune_fusion
-from rag import rank
 from rag.evaluation.beir import evaluate_beir
+from rag.retrieve import rank
 
 
 def test_tune_fusion_cache_round_trips_without_pickle(tmp_path: Path) -> None:

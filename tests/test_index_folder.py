@@ -17,10 +17,10 @@ import pytest
 
 from rag import store
 from rag.cli import main
+from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError, IndexMissingError, RagError
 from rag.index import build_index
-from rag.retriever import Retriever
-from tests.fakes import FakeEmbedder
+from rag.retrieve.retriever import Retriever
 from tests.helpers import downgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +153,7 @@ BUILDER = textwrap.dedent(
     import sys, time
     sys.path.insert(0, sys.argv[3])
     from rag.index import build_index
-    from tests.fakes import FakeEmbedder
+    from rag.embed.fake import FakeEmbedder
 
     for n in range(int(sys.argv[4])):
         build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-import rag.index
+import rag.index.build
 from rag import store
-from rag.chunk import ChunkSettings
+from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError, IndexIncompatibleError, NoPassageError
 from rag.index import add_documents, build_index, ensure_index
-from rag.load import load_file
-from rag.retriever import Retriever
+from rag.ingest.chunk import ChunkSettings
+from rag.ingest.load import load_file
+from rag.retrieve.retriever import Retriever
 from rag.types import Document, DocumentInfo, Passage
-from tests.fakes import FakeEmbedder
 from tests.helpers import downgrade_to_format_1
 
 JUMELAGE = "Le jumelage entre Dijon et Volgograd a été signé en 1966 par les deux maires."
@@ -53,15 +53,15 @@ def test_add_documents_reads_only_the_new_document_and_embeds_only_it(
     def no_corpus(*args: object) -> None:
         raise AssertionError("the corpus must not be read again")
 
-    monkeypatch.setattr(rag.index, "load_corpus", no_corpus)
+    monkeypatch.setattr(rag.index.build, "load_corpus", no_corpus)
     chunked: list[str] = []
-    real_chunk = rag.index.chunk_document
+    real_chunk = rag.index.build.chunk_document
 
     def chunk(doc: Document, settings: ChunkSettings) -> list[Passage]:
         chunked.append(doc.info.source)
         return real_chunk(doc, settings)
 
-    monkeypatch.setattr(rag.index, "chunk_document", chunk)
+    monkeypatch.setattr(rag.index.build, "chunk_document", chunk)
     embedder = FakeEmbedder()
     report = add_documents(index, [upload(tmp_path / "uploads", "jumelage.txt", JUMELAGE)], embedder, folder=tmp_path / "uploads")
     assert (report.documents, report.removed_documents) == (6, 0)

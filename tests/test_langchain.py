@@ -16,11 +16,11 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ValidationError
 
+from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError
 from rag.index import build_index
 from rag.langchain import RagRetriever, hit_to_document
-from rag.retriever import Retriever
-from tests.fakes import FakeEmbedder
+from rag.retrieve.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 NATO = "2022-09-23_otan_referendums-ukraine.txt"
@@ -116,9 +116,9 @@ def test_errors(rag_retriever: Retriever, fake_index: Path) -> None:
 def test_langchain_is_not_imported_by_the_rest_of_rag(fake_index: Path) -> None:
     # Importing rag, loading an index and searching it never import LangChain (nor pydantic, which it needs).
     code = (
-        "import sys, rag, rag.cli, rag.config, rag.retriever, rag.index, rag.evaluation.run, rag.evaluation.report\n"
+        "import sys, rag, rag.cli, rag.config, rag.retrieve.retriever, rag.index, rag.evaluation.run, rag.evaluation.report\n"
         "from rag import Retriever, build_index, Hit\n"
-        "from tests.fakes import FakeEmbedder\n"
+        "from rag.embed.fake import FakeEmbedder\n"
         f"retriever = Retriever.load({str(fake_index)!r}, embedder=FakeEmbedder())\n"
         "assert retriever.search('référendums', k=3) and retriever.search('référendums', k=3, mode='lexical')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('langchain', 'langchain_core', 'pydantic')))"

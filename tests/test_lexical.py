@@ -1,4 +1,4 @@
-"""rag.lexical: French-aware BM25 (folding, stemming, stop words) and reproducible index files."""
+"""rag.store.lexical: French-aware BM25 (folding, stemming, stop words) and reproducible index files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.lexical import LexicalIndex, tokenize
+from rag.store.lexical import LexicalIndex, tokenize
 
 TEXTS = [
     "Les Alliés ne reconnaîtront jamais l'annexion illégale de la Crimée.",
@@ -20,7 +20,7 @@ TEXTS = [
 BUILD = """
 import sys
 from pathlib import Path
-from rag.lexical import LexicalIndex
+from rag.store.lexical import LexicalIndex
 texts = [line for line in sys.stdin.read().split("\\x1e")]
 LexicalIndex.build(texts).save(Path(sys.argv[1]))
 """

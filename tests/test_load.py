@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import readers
 from rag.errors import BadInputError
-from rag.load import load_corpus
-from rag.readers import SkipFile, read_docx
+from rag.ingest import formats
+from rag.ingest.formats import SkipFile, read_docx
+from rag.ingest.load import load_corpus
 from tests.pdf import write_pdf
 
 TEXT = "Les collectivités françaises coopèrent avec leurs homologues. Élue à Besançon."
@@ -218,16 +218,16 @@ def test_docx_decompression_bomb_is_refused_before_parsing(tmp_path: Path, caplo
 def test_docx_limits_on_elements_size_and_spans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "a.docx"
     docx_with_body(path, "<w:p><w:r><w:t>un paragraphe</w:t></w:r></w:p>" * 1000)
-    monkeypatch.setattr(readers, "MAX_XML_ELEMENTS", 2000)
+    monkeypatch.setattr(formats, "MAX_XML_ELEMENTS", 2000)
     with pytest.raises(SkipFile, match="more than 2,000 XML elements"):
         read_docx(path)
-    monkeypatch.setattr(readers, "MAX_DOCX_XML_BYTES", 10_000)
+    monkeypatch.setattr(formats, "MAX_DOCX_XML_BYTES", 10_000)
     with pytest.raises(SkipFile, match="too large"):
         read_docx(path)
     # A cell that claims to span a billion columns would be repeated a billion times.
     docx_with_body(path, '<w:tbl><w:tr><w:tc><w:tcPr><w:gridSpan w:val="1000000000"/></w:tcPr><w:p><w:r><w:t>x</w:t>'
                    "</w:r></w:p></w:tc></w:tr></w:tbl>")  # fmt: skip
-    assert read_docx(path) == " | ".join(["x"] * readers.MAX_GRID_SPAN)
+    assert read_docx(path) == " | ".join(["x"] * formats.MAX_GRID_SPAN)
 
 
 # -- HTML ---------------------------------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_deeply_nested_html_is_read_in_linear_time(tmp_path: Path) -> None:
 
 
 def test_html_with_too_many_tags_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (tmp_path / "balises.html").write_bytes(b"<b>x</b>" * (readers.MAX_HTML_TAGS + 1))
+    (tmp_path / "balises.html").write_bytes(b"<b>x</b>" * (formats.MAX_HTML_TAGS + 1))
     with caplog.at_level(logging.WARNING, logger="rag"):
         assert load_corpus(tmp_path) == []
     assert "balises.html" in caplog.text and "HTML tags" in caplog.text
@@ -255,7 +255,7 @@ def test_html_text_is_unchanged_by_the_linear_walk() -> None:
         soup = BeautifulSoup(data, "html.parser")
         for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
             tag.decompose()
-        for tag in soup.find_all(list(readers.BLOCK_TAGS)):
+        for tag in soup.find_all(list(formats.BLOCK_TAGS)):
             tag.insert_before("\n\n")
             tag.insert_after("\n\n")
         return re.sub(r"\n\s*\n(\s*\n)+", "\n\n", soup.get_text()).strip()
@@ -275,7 +275,7 @@ def test_html_text_is_unchanged_by_the_linear_walk() -> None:
         return "".join(out)
 
     for data in [fragment(0).encode() for _ in range(500)]:
-        assert readers.read_html(data) == inserted(data), data
+        assert formats.read_html(data) == inserted(data), data
 
 
 # -- NUL bytes ----------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 
 from rag.cli import main
 from rag.index import build_index
-from rag.retriever import Retriever
+from rag.retrieve.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -50,7 +50,7 @@ NO_NETWORK = textwrap.dedent(
 
     sys.path.insert(0, sys.argv[1])
     from rag.index import build_index
-    from rag.retriever import Retriever
+    from rag.retrieve.retriever import Retriever
     from rag.cli import main
 
     corpus, index = sys.argv[2], sys.argv[3]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer_kind import asked_for
 from rag.evaluation.questions import load_questions
 from rag.evaluation.run import run_eval
 from rag.index import build_index
-from rag.lang import guess_language
-from rag.retriever import Retriever
+from rag.ingest.lang import guess_language
+from rag.retrieve.answer_kind import asked_for
+from rag.retrieve.retriever import Retriever
 
 pytestmark = pytest.mark.slow
 

@@ -112,3 +112,16 @@ def test_python_snippet_runs(number: int, readme_dir: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert out.strip(), f"snippet {number + 1} printed nothing"
     assert "Traceback" not in out
+
+
+def test_the_architecture_doc_names_every_module() -> None:
+    """docs/architecture.md has one row per package of rag/ (and ui/), naming each of its modules: the layout and
+    its description cannot drift apart."""
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w/]+/)` \| ([^|]*) \|", doc, re.M)}
+    for package in [ROOT / "rag", *sorted(p for p in (ROOT / "rag").iterdir() if (p / "__init__.py").is_file()), ROOT / "ui"]:
+        key = package.relative_to(ROOT).as_posix() + "/"
+        assert key in rows, f"docs/architecture.md has no row for {key}"
+        modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+        named = set(re.findall(r"`(\w+)`", rows[key]))
+        assert modules <= named, f"{key}: {sorted(modules - named)} not described in docs/architecture.md"

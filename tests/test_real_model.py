@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rag.cli import main
-from rag.retriever import Retriever
+from rag.retrieve.retriever import Retriever
 from tests.helpers import squash
 
 pytestmark = pytest.mark.slow

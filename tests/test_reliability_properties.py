@@ -17,9 +17,9 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunk import ChunkSettings, chunk_document
-from rag.clean import clean
-from rag.sentences import split_sentences
+from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.clean import clean
+from rag.ingest.sentences import split_sentences
 from rag.types import Document, DocumentInfo
 
 # Equality "up to whitespace, hyphenation and markup" (test_chunk's squash; markdown's "__" is markup too).

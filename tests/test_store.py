@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rag.rows as rows_module
-from rag import ann, store
+import rag.store.rows as rows_module
+from rag import store
 from rag.cli import main
+from rag.embed.fake import FakeEmbedder
 from rag.errors import IndexIncompatibleError
 from rag.index import build_index
-from rag.lexical import LexicalIndex
-from rag.retriever import Retriever
-from rag.rows import FaissRows, NpyRows, SpanTable, block_checksums, read_ranges
-from tests.fakes import FakeEmbedder
+from rag.retrieve.retriever import Retriever
+from rag.store import ann, files
+from rag.store.lexical import LexicalIndex
+from rag.store.rows import FaissRows, NpyRows, SpanTable, block_checksums, read_ranges
 from tests.helpers import downgrade, downgrade_to_format_1
 
 QUESTIONS = ["référendums Donetsk Kherson", "groupe-pays Russie créé", "Force multinationale", "What did NATO say?"]
@@ -347,6 +348,6 @@ def test_serving_holds_no_vector_file_mapped(index: Path, fake_embedder: FakeEmb
 @pytest.mark.parametrize(("rows", "dtype"), [(70_000, np.float16), (0, np.float32), (5, np.float32)])
 def test_npy_files_are_written_in_blocks_exactly_as_numpy_writes_them(tmp_path: Path, rows: int, dtype: type) -> None:
     matrix = np.random.default_rng(0).standard_normal((rows, 8)).astype(np.float32)
-    store._save_npy(tmp_path / "blocks.npy", matrix, dtype)  # more rows than one block in the first case
+    files.save_npy(tmp_path / "blocks.npy", matrix, dtype)  # more rows than one block in the first case
     np.save(tmp_path / "numpy.npy", matrix.astype(dtype), allow_pickle=False)
     assert (tmp_path / "blocks.npy").read_bytes() == (tmp_path / "numpy.npy").read_bytes()

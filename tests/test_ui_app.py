@@ -8,9 +8,9 @@ from typing import Any
 import gradio as gr
 import pytest
 
+from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
-from rag.retriever import Retriever
-from tests.fakes import FakeEmbedder
+from rag.retrieve.retriever import Retriever
 from ui import app
 from ui.library import Library
 

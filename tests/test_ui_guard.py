@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
-from rag.retriever import Retriever
-from tests.fakes import FakeEmbedder
+from rag.retrieve.retriever import Retriever
 from ui import app
 from ui.guard import LoginThrottle
 from ui.library import Library
-from ui.screenshot import free_port
+from tests.browser.screenshot import free_port
 
 SOURCE = "cuf_groupe-pays-russie.txt"  # a file name of the shipped corpus, offered by the document filter
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.abstention import MISSING_KIND, WEAK
+from rag.retrieve.abstention import MISSING_KIND, WEAK
 from rag.types import Decision, DocumentInfo, Hit, Passage, Results, Span
 from ui import render
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import rag.index
+import rag.index.build
+from rag.embed.fake import FakeEmbedder
 from rag.index import BuildReport, build_index
-from rag.retriever import Retriever
+from rag.retrieve.retriever import Retriever
 from rag.types import Document
-from tests.fakes import FakeEmbedder
 from ui import uploads
 from ui.library import Library
 from ui.uploads import UploadRejected, check_upload, reserve_destination, safe_filename
@@ -108,7 +108,7 @@ def test_add_document_makes_it_searchable_and_swaps_the_retriever(
     def no_corpus(*args: object) -> None:
         raise AssertionError("an upload must not re-read the corpus")
 
-    monkeypatch.setattr(rag.index, "load_corpus", no_corpus)
+    monkeypatch.setattr(rag.index.build, "load_corpus", no_corpus)
     added = library.add_document(upload_file(tmp_path, "Jumelage Dijon.txt", JUMELAGE.encode()))
     assert (added.name, added.stored_as, added.passages) == ("Jumelage_Dijon.txt", "Jumelage_Dijon.txt", 1)
     assert added.message().startswith("Added Jumelage_Dijon.txt: 1 passage, now searchable. Index: 6 documents")

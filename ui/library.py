@@ -19,8 +19,8 @@ from pathlib import Path
 from rag.config import Config
 from rag.errors import NoPassageError, RagError
 from rag.index import BuildReport, add_documents
-from rag.load import SkipFile, load_file
-from rag.retriever import Retriever
+from rag.ingest.load import SkipFile, load_file
+from rag.retrieve.retriever import Retriever
 from rag.types import Document, DocumentInfo, Passage, Results
 from ui.uploads import UploadRejected, check_upload, message, number, reading_problem, reserve_destination, safe_filename
 

@@ -10,8 +10,8 @@ import html
 from collections.abc import Sequence
 from itertools import pairwise
 
-from rag.highlight import mark, merge_spans
-from rag.lang import guess_language
+from rag.ingest.lang import guess_language
+from rag.retrieve.highlight import mark, merge_spans
 from rag.types import DocumentInfo, Hit, Passage, Results, Span, where
 
 QUOTE_MAX_CHARS = 240

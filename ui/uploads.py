@@ -98,7 +98,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
-# Why a reader refused a file (its English reason, as ``rag.load`` words it) → the message that says what to do.
+# Why a reader refused a file (its English reason, as ``rag.ingest.load`` words it) → the message that says what to do.
 # Checked in order; a reason none of them matches gets the generic message of its format.
 READING_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("encrypted", "password"), "encrypted"),

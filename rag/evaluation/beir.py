@@ -46,7 +46,7 @@ class CachedQueries(Embedder):
 
     def prepare(self, queries: Iterable[str]) -> None:
         """Embed these questions now (as ``Retriever.search`` will see them: cleaned)."""
-        from rag.retriever import clean_query
+        from rag.retrieve.retriever import clean_query
 
         cleaned = []
         for query in queries:
@@ -113,7 +113,7 @@ def evaluate_beir(
     """
     from tqdm import tqdm
 
-    from rag.retriever import Retriever
+    from rag.retrieve.retriever import Retriever
 
     if not isinstance(k, int) or k < 1:
         raise BadInputError(f"k must be a positive whole number, not {k!r}")

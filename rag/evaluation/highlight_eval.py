@@ -12,7 +12,7 @@ from typing import Any
 
 from rag.evaluation.questions import Question, matched_answers, normalize_for_match
 from rag.evaluation.run import Searcher
-from rag.highlight import merge_spans
+from rag.retrieve.highlight import merge_spans
 from rag.types import Hit
 
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.abstention import MISSING_KIND, explain
 from rag.errors import BadInputError
 from rag.evaluation.stats import paired_difference
+from rag.retrieve.abstention import MISSING_KIND, explain
 from rag.types import Decision
 
 # Row labels for the metric keys of rag.evaluation.run (unknown keys are shown as they are).

@@ -56,8 +56,8 @@ class QuestionResult:
     rank: int | None  # first passage containing a quote
     doc_rank: int | None  # first passage from an answer's document
     hits: tuple[HitSummary, ...]
-    missing: str | None = None  # the kind of figure asked for that no passage gave (why it abstained; rag.answer_kind)
-    reason: str | None = None  # why it abstained (a reason code of rag.abstention)
+    missing: str | None = None  # the kind of figure asked for that no passage gave (why it abstained; rag.retrieve.answer_kind)
+    reason: str | None = None  # why it abstained (a reason code of rag.retrieve.abstention)
 
 
 @dataclass(frozen=True)

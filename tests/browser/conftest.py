@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ui.screenshot import CHROMIUM, launch_app, launch_browser
+from tests.browser.screenshot import CHROMIUM, launch_app, launch_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from rag.load import load_catalog
+from rag.ingest.load import load_catalog
 from tests.browser.conftest import PASSWORD, ROOT, RunningApp
-from ui.screenshot import ask
+from tests.browser.screenshot import ask
 
 NO_ANSWER = "Nothing in the corpus seems to answer this question."
 
@@ -161,8 +161,8 @@ def test_phone_width_has_no_horizontal_scroll(browser: Any, app: RunningApp) -> 
 
 
 def test_screenshot_script(browser: Any, tmp_path: Path) -> None:
-    """``ui.screenshot.take`` works (it launches its own app on a private corpus copy)."""
-    from ui.screenshot import take
+    """``tests.browser.screenshot.take`` works (it launches its own app on a private corpus copy)."""
+    from tests.browser.screenshot import take
 
     out = tmp_path / "shot.png"
     take(out, browser=browser)

@@ -12,14 +12,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from rag import ann, rank, store
-from rag.abstention import NO_PASSAGE, decide
-from rag.answer_kind import DEPTH, missing_kind
+from rag import store
 from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
-from rag.highlight import highlight_spans
-from rag.lang import guess_language
-from rag.rows import SpanTable, read_ranges
+from rag.ingest.lang import guess_language
+from rag.retrieve import rank
+from rag.retrieve.abstention import NO_PASSAGE, decide
+from rag.retrieve.answer_kind import DEPTH, missing_kind
+from rag.retrieve.highlight import highlight_spans
+from rag.store import ann
+from rag.store.rows import SpanTable, read_ranges
 from rag.types import DEFAULT_MODE, MODES, Decision, Document, DocumentInfo, Hit, Passage, Results, Span
 
 MAX_QUERY_CHARS = 2000
@@ -50,7 +52,7 @@ class Retriever:
 
     Modes: ``dense`` (FAISS over passage embeddings), ``lexical`` (BM25 with French stemming) and ``hybrid``
     (the default: dense candidates and BM25 candidates, re-scored with the best-matching sentence of each passage
-    and fused with the lexical evidence; see ``rag.rank``).
+    and fused with the lexical evidence; see ``rag.retrieve.rank``).
     """
 
     def __init__(self, data: store.IndexData, embedder: Embedder, path: Path | None = None) -> None:
@@ -214,7 +216,7 @@ class Retriever:
         return rows[kept]
 
     def decide(self, candidates: rank.Candidates, ranking: rank.Ranking) -> Decision:
-        """Whether the ranked candidates answer their question (see ``rag.abstention``)."""
+        """Whether the ranked candidates answer their question (see ``rag.retrieve.abstention``)."""
         texts = (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist())
         missing = missing_kind(candidates.question, texts)
         return decide(ranking, candidates.mode, guess_language(candidates.question), self.corpus_lang, missing)

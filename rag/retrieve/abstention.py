@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rag.types import Decision
 
 if TYPE_CHECKING:
-    from rag.rank import Ranking
+    from rag.retrieve.rank import Ranking
 
 # Abstention (hybrid mode, default model): nothing is taken to answer when the best fused score is below the
 # threshold for the question's language (English questions on French text score lower), or when a French
@@ -38,7 +38,7 @@ class Evidence:
     lexical_max: float  # best BM25 score over the searched passages
     lang: str  # guessed language of the question
     corpus_lang: str = "fr"  # main language of the indexed passages (the lexical rule needs the question to share it)
-    missing: str | None = None  # the kind of answer asked for that none of the best passages holds (rag.answer_kind)
+    missing: str | None = None  # the kind of answer asked for that none of the best passages holds (rag.retrieve.answer_kind)
 
 
 def judge(evidence: Evidence, below: dict[str, float] = ABSTAIN_BELOW, lexical_fr: float = ABSTAIN_LEXICAL_FR) -> Decision:
@@ -84,7 +84,7 @@ def explain(decision: Decision, lang: str = "en") -> str | None:
         return None
     texts = _TEXTS["fr" if lang == "fr" else "en"]
     if decision.reason == MISSING_KIND and decision.missing:
-        from rag.answer_kind import DEPTH, WHAT  # here: it compiles its patterns on import
+        from rag.retrieve.answer_kind import DEPTH, WHAT  # here: it compiles its patterns on import
 
         what = WHAT["fr" if lang == "fr" else "en"][decision.missing]
         colon = " : " if lang == "fr" else ": "  # French puts a space before a colon

@@ -1,7 +1,7 @@
 """Which sentences of a passage to highlight as its answer, from each sentence's similarity to the question.
 
 ``choose_sentences(text, spans, sims)`` is pure (no model, no index): ``spans`` are the passage's sentence
-``[start, end)`` offsets (``rag.sentences.split_sentences``) and ``sims`` their cosine similarities to the question.
+``[start, end)`` offsets (``rag.ingest.sentences.split_sentences``) and ``sims`` their cosine similarities to the question.
 The rules, in order of priority:
 
 1. Seeds: the body sentence most similar to the question, and the second one when within ``HIGHLIGHT_MARGIN``.

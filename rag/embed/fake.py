@@ -1,4 +1,7 @@
-"""A deterministic fake embedder for fast unit tests: hashed bag of word stems, no model."""
+"""A deterministic fake embedder for unit tests and benchmark smoke runs: a hashed bag of word stems, no model.
+
+Not registered by default: tests and benchmarks plug it in with ``register_embedder("fake", lambda _: FakeEmbedder())``
+so that an index built with it (its manifest names ``fake``) loads again by name."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import unicodedata
 
 import numpy as np
 
-from rag.embed import Embedder, Kind, Vectors
+from rag.embed.base import Embedder, Kind, Vectors
 
 
 def _stem(word: str) -> str:
@@ -21,6 +24,7 @@ class FakeEmbedder(Embedder):
 
     id = "fake-hash-64"
     dim = 64
+    spec = "fake"
 
     def __init__(self) -> None:
         self.calls = 0

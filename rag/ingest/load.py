@@ -1,7 +1,7 @@
-"""Files → ``Document``s: the corpus folder, the catalogue, and each file through its reader (``rag.readers``).
+"""Files → ``Document``s: the corpus folder, the catalogue, and each file through its reader (``rag.ingest.formats``).
 
 A file that cannot be read is skipped with a warning naming it (``logging``), never a crash. PDF, .docx and HTML
-files are read in a child process with a time and a memory limit (``rag.reader_process``): a hostile or damaged
+files are read in a child process with a time and a memory limit (``rag.ingest.extraction``): a hostile or damaged
 file is skipped instead of holding up the run.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import BadInputError
-from rag.reader_process import ReaderProcess
-from rag.readers import SkipFile as SkipFile  # re-exported: callers of load_file catch it from here
-from rag.readers import read_text
+from rag.ingest.extraction import Extractor
+from rag.ingest.formats import SkipFile as SkipFile  # re-exported: callers of load_file catch it from here
+from rag.ingest.formats import read_text
 from rag.types import Document, DocumentInfo
 
 log = logging.getLogger("rag")
@@ -63,10 +63,10 @@ def document_info(source: str, path: Path, entry: dict[str, Any] | None) -> Docu
     )
 
 
-def load_file(path: Path, source: str, entry: dict[str, Any] | None = None, reader: ReaderProcess | None = None) -> Document:
+def load_file(path: Path, source: str, entry: dict[str, Any] | None = None, extractor: Extractor | None = None) -> Document:
     """Read one file. Raises ``SkipFile`` (with the reason) when it cannot or should not be indexed.
 
-    ``reader``: the child process that reads PDF, .docx and HTML files (one is started for this file when None).
+    ``extractor``: the child process that reads PDF, .docx and HTML files (one is started for this file when None).
     """
     fmt = SUPPORTED.get(path.suffix.lower())
     if fmt is None:
@@ -79,10 +79,10 @@ def load_file(path: Path, source: str, entry: dict[str, Any] | None = None, read
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if fmt not in IN_CHILD:
         text, pages = read_text(path, fmt)
-    elif reader is not None:
-        text, pages = reader.read(path, fmt)
+    elif extractor is not None:
+        text, pages = extractor.read(path, fmt)
     else:
-        with ReaderProcess() as own:
+        with Extractor() as own:
             text, pages = own.read(path, fmt)
     if not text.strip():
         raise SkipFile("no text (empty or whitespace only)")
@@ -133,10 +133,10 @@ def load_corpus(corpus: str | os.PathLike[str], keep: set[str] | frozenset[str] 
     def rank(source: str) -> tuple[bool, bool]:
         return source in keep, source in catalog
 
-    with ReaderProcess() as reader:  # one child for the whole folder, started at its first PDF/.docx/HTML file
+    with Extractor() as extractor:  # one child for the whole folder, started at its first PDF/.docx/HTML file
         for path, source in iter_files(root):
             try:
-                document = load_file(path, source, catalog.get(source), reader)
+                document = load_file(path, source, catalog.get(source), extractor)
             except SkipFile as exc:
                 log.warning("skipped %s: %s", path, exc)
                 continue

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from rag.readers import SkipFile, read_text
+from rag.ingest.formats import SkipFile, read_text
 
 log = logging.getLogger("rag")
 
@@ -32,10 +32,10 @@ READ_SECONDS_PER_MIB = 10.0
 READ_MEMORY_BYTES = 2 * 2**30
 STARTUP_SECONDS = 60.0  # for the child to start and say it is ready (a busy machine can be slow)
 
-_CHILD = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from rag.reader_process import serve; serve()"
+_CHILD = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); from rag.ingest.extraction import serve; serve()"
 
 
-class ReaderProcess:
+class Extractor:
     """A child process that reads files one at a time (``read``), started on first use; use it as a context manager.
 
     Not thread-safe: one reader per thread.
@@ -52,14 +52,14 @@ class ReaderProcess:
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._in_process = False  # set when no child can be started
 
-    def __enter__(self) -> ReaderProcess:
+    def __enter__(self) -> Extractor:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def read(self, path: Path, fmt: str) -> tuple[str, tuple[int, ...]]:
-        """``rag.readers.read_text(path, fmt)``, in the child. Raises ``SkipFile`` when it takes too long, needs too
+        """``rag.ingest.formats.read_text(path, fmt)``, in the child. Raises ``SkipFile`` when it takes too long, needs too
         much memory or ends the child; ``OSError`` when the file cannot be opened."""
         budget = self.seconds + self.seconds_per_mib * path.stat().st_size / 2**20
         if not self._send({"path": os.fspath(path), "format": fmt}):

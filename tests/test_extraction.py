@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import reader_process
-from rag.load import load_corpus
-from rag.reader_process import ReaderProcess
-from rag.readers import SkipFile
+from rag.ingest import extraction
+from rag.ingest.extraction import Extractor
+from rag.ingest.formats import SkipFile
+from rag.ingest.load import load_corpus
 from tests.pdf import write_pdf
 
 TEXT = "Les élus de Besançon ont signé une convention de jumelage avec la ville de Kherson."
@@ -33,8 +33,8 @@ def test_a_file_that_takes_too_long_is_skipped_and_the_run_goes_on(
     slow_html(tmp_path / "lente.html")
     (tmp_path / "page.html").write_text(f"<p>{TEXT}</p>", encoding="utf-8")
     (tmp_path / "note.txt").write_text(TEXT + " Autre.", encoding="utf-8")
-    monkeypatch.setattr(reader_process, "READ_SECONDS", 0.5)
-    monkeypatch.setattr(reader_process, "READ_SECONDS_PER_MIB", 0.0)
+    monkeypatch.setattr(extraction, "READ_SECONDS", 0.5)
+    monkeypatch.setattr(extraction, "READ_SECONDS_PER_MIB", 0.0)
     with caplog.at_level(logging.WARNING, logger="rag"):
         docs = load_corpus(tmp_path)
     assert sorted(d.info.source for d in docs) == ["note.txt", "page.html"]  # page.html comes after lente.html
@@ -45,16 +45,16 @@ def test_a_file_that_takes_too_long_is_skipped_and_the_run_goes_on(
 def test_the_stopped_process_is_gone_and_the_next_file_gets_a_new_one(tmp_path: Path) -> None:
     slow_html(tmp_path / "lente.html")
     (tmp_path / "page.html").write_text(f"<p>{TEXT}</p>", encoding="utf-8")
-    with ReaderProcess(seconds=0.5, seconds_per_mib=0) as reader:
-        assert reader.read(tmp_path / "page.html", "html") == (TEXT, ())
-        assert reader._child is not None
-        first = reader._child.pid
+    with Extractor(seconds=0.5, seconds_per_mib=0) as extractor:
+        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
+        assert extractor._child is not None
+        first = extractor._child.pid
         with pytest.raises(SkipFile, match=r"took longer than 0\.5 s"):
-            reader.read(tmp_path / "lente.html", "html")
+            extractor.read(tmp_path / "lente.html", "html")
         assert not alive(first)  # killed: whatever memory it held is released
-        assert reader.read(tmp_path / "page.html", "html") == (TEXT, ())
-        assert reader._child is not None and reader._child.pid != first
-        second = reader._child.pid
+        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
+        assert extractor._child is not None and extractor._child.pid != first
+        second = extractor._child.pid
     assert not alive(second)  # closed with the reader
 
 
@@ -69,16 +69,16 @@ def test_a_file_that_needs_too_much_memory_is_skipped(tmp_path: Path) -> None:
     # 70 MB of spaces in one compressed content stream (70 KB on disk, under pypdf's 75 MB limit per stream):
     # reading it takes about 100 MB more than a reader that has read a small PDF (and 9 s; it is then read whole).
     write_pdf(tmp_path / "gourmand.pdf", ["Page gourmande."], padding=70_000_000)
-    with ReaderProcess() as probe:
+    with Extractor() as probe:
         probe.read(tmp_path / "petit.pdf", "pdf")
         assert probe._child is not None
         baseline = vm_peak_mib(probe._child.pid)
     limit = (baseline + 40) * 2**20
-    with ReaderProcess(memory_bytes=limit) as reader:
-        assert reader.read(tmp_path / "petit.pdf", "pdf")[0] == "Premiere page sur Kherson."
+    with Extractor(memory_bytes=limit) as extractor:
+        assert extractor.read(tmp_path / "petit.pdf", "pdf")[0] == "Premiere page sur Kherson."
         with pytest.raises(SkipFile, match=f"needs more than {limit // 2**20} MiB of memory"):
-            reader.read(tmp_path / "gourmand.pdf", "pdf")
-        assert reader.read(tmp_path / "petit.pdf", "pdf")[0] == "Premiere page sur Kherson."
+            extractor.read(tmp_path / "gourmand.pdf", "pdf")
+        assert extractor.read(tmp_path / "petit.pdf", "pdf")[0] == "Premiere page sur Kherson."
 
 
 def test_the_readers_warnings_are_logged_here_under_their_names(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -87,9 +87,9 @@ def test_the_readers_warnings_are_logged_here_under_their_names(tmp_path: Path, 
     data = re.sub(rb"startxref\n(\d+)", lambda m: b"startxref\n%d" % (int(m.group(1)) + 7), path.read_bytes())
     path.write_bytes(data)  # pypdf warns about the wrong pointer, then reads the file
     (tmp_path / "nul.html").write_bytes(b"<p>Kher\x00son</p>")
-    with caplog.at_level(logging.WARNING), ReaderProcess() as reader:
-        assert reader.read(path, "pdf")[0] == "Premiere page sur Kherson."
-        assert reader.read(tmp_path / "nul.html", "html")[0] == "Kherson"
+    with caplog.at_level(logging.WARNING), Extractor() as extractor:
+        assert extractor.read(path, "pdf")[0] == "Premiere page sur Kherson."
+        assert extractor.read(tmp_path / "nul.html", "html")[0] == "Kherson"
     assert any(r.name.startswith("pypdf") and "startxref" in r.getMessage() for r in caplog.records), caplog.text
     assert any(r.name == "rag" and "nul.html: 1 NUL character(s) removed" in r.getMessage() for r in caplog.records)
 
@@ -99,7 +99,7 @@ def test_without_a_process_files_are_read_here(
 ) -> None:
     (tmp_path / "page.html").write_text(f"<p>{TEXT}</p>", encoding="utf-8")
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
-    with caplog.at_level(logging.WARNING, logger="rag"), ReaderProcess() as reader:
-        assert reader.read(tmp_path / "page.html", "html") == (TEXT, ())
-        assert reader.read(tmp_path / "page.html", "html") == (TEXT, ())
+    with caplog.at_level(logging.WARNING, logger="rag"), Extractor() as extractor:
+        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
+        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
     assert caplog.text.count("cannot start a process to read files") == 1

@@ -4,7 +4,7 @@ Each reader raises ``SkipFile`` (with the reason) for a file that must be skippe
 hostile file can cause: a .docx is read by a streaming parser with limits on its uncompressed size, compression
 ratio and number of XML elements; HTML has a limit on its number of tags and is walked in linear time; pypdf bounds
 each PDF stream (pypdf.Configuration: 75 MB decompressed, a parsing budget per content stream). What is left, time
-and memory in total, is bounded by running the PDF, .docx and HTML readers in a child process (``rag.reader_process``).
+and memory in total, is bounded by running the PDF, .docx and HTML readers in a child process (``rag.ingest.extraction``).
 """
 
 from __future__ import annotations

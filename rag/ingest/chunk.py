@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.clean import Block, clean
+from rag.ingest.clean import Block, clean
 from rag.types import Document, Passage
 
 

@@ -1,4 +1,4 @@
-"""Screenshot of the app answering a French question: ``python -m ui.screenshot --out docs/screenshot.png``.
+"""Screenshot of the app answering a French question: ``python -m tests.browser.screenshot --out docs/screenshot.png``.
 
 Also the helpers the browser tests share: launching the app on a free local port and driving it with
 Playwright against the system Chromium (Playwright never downloads a browser here).
@@ -18,7 +18,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "Qui porte la responsabilité de la guerre selon l'OTAN ?"
 
 

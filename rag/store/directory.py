@@ -25,7 +25,7 @@ index are left alone. A reader that opens the index while a build commits retrie
 
 Checksums: files read whole at load (documents, passages, FAISS, BM25) have a SHA-256 checked at load; the vector
 files, read by position, have one checksum per 64 KiB block, checked the first time a read touches the block
-(``rag.rows.NpyRows``). Format 2 (flat ``documents-<gen>.jsonl``... files, no checksums for the vectors) and format
+(``rag.store.rows.NpyRows``). Format 2 (flat ``documents-<gen>.jsonl``... files, no checksums for the vectors) and format
 1 (float32 sentence vectors) are read only by a rebuild, which reuses their vectors after checking them.
 
 Serving (``load(..., with_vectors=False)``) keeps the process small: passage vectors are read from the FAISS index
@@ -38,30 +38,28 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
-import re
-import shutil
 import sys
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag import __version__, ann
-from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, RagError
-from rag.lexical import LexicalIndex
-from rag.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
+from rag import __version__
+from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
+from rag.store import ann, files, generations
+from rag.store.generations import GENERATION_NAME, MANIFEST
+from rag.store.lexical import LexicalIndex
+from rag.store.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
 from rag.types import Document, DocumentInfo, Passage
 
 if sys.platform == "win32":
-    import msvcrt
+    pass
 else:
-    import fcntl
+    pass
 
 
 # 3: one folder per generation, a journal of the generations written, a checksum for every file (per block for the
@@ -71,9 +69,6 @@ FORMAT_VERSION = 3
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
 REUSABLE_FORMATS = (1, 2, 3)
 SENTENCE_DTYPE = np.float16
-MANIFEST = "manifest.json"
-LOCK = ".lock"
-JOURNAL = "journal.json"
 # The files of a generation, inside its folder.
 FILES = {
     "documents": "documents.jsonl",
@@ -89,9 +84,6 @@ ROW_FILES = ("vectors", "sentences")
 BLOCK_BYTES = 1 << 16
 # What rag names the entries it writes at the top of an index folder: a generation folder (format 3), or a data file
 # of formats 1 and 2. Nothing else is ever deleted, whatever a journal or manifest says.
-_GENERATION_NAME = re.compile(
-    r"gen-[0-9a-f]+|(documents|passages|vectors|sentences|faiss|bm25)-[0-9a-f]+(\.jsonl|\.npy|\.index)?"
-)
 # A load that meets a missing or changed file because a build switched generations meanwhile tries again.
 LOAD_ATTEMPTS = 5
 
@@ -110,37 +102,6 @@ class IndexData:
     lexical: LexicalIndex | None = field(default=None, repr=False)
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-# Rows converted and written at a time: a float16 copy of all the sentence vectors (170 MiB at 100k passages) is
-# never made at once.
-NPY_WRITE_ROWS = 65_536
-
-
-def _save_npy(path: Path, array: Vectors | Rows, dtype: type[np.floating[Any]] = np.float32) -> None:
-    """A standard ``.npy`` file (``np.load`` reads it), written in blocks of rows."""
-    n, dim = len(array), int(array.shape[1])
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n, dim)}
-    with open(path, "wb") as fh:
-        np.lib.format.write_array_header_1_0(fh, header)
-        for start in range(0, n, NPY_WRITE_ROWS):
-            fh.write(np.ascontiguousarray(np.asarray(array[start : start + NPY_WRITE_ROWS]), dtype=dtype).tobytes())
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """One JSON object a line, written as they come (not joined into one string first)."""
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _passage_row(passage: Passage, spans: Sequence[tuple[int, int]]) -> dict[str, Any]:
@@ -177,41 +138,6 @@ def _document_from_row(row: dict[str, Any]) -> Document:
     return Document(info, row["text"], row["format"], row["sha256"], tuple(row.get("page_starts", ())))
 
 
-@contextlib.contextmanager
-def lock(index_dir: str | os.PathLike[str]) -> Iterator[None]:
-    """Exclusive lock on an index directory, so two builds never write it at once."""
-    path = Path(index_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / LOCK, "a+") as fh:
-        try:
-            _lock_file(fh.fileno())
-        except (BlockingIOError, PermissionError) as exc:
-            raise RagError(f"{path} is being written by another `rag index` run; wait for it to finish") from exc
-        try:
-            yield
-        finally:
-            _unlock_file(fh.fileno())
-
-
-# An exclusive lock taken without waiting: flock on Unix; on Windows msvcrt.locking of the file's first byte, which
-# raises PermissionError (EACCES) when another process holds it. (The Windows branch is not run by the tests here.)
-if sys.platform == "win32":
-
-    def _lock_file(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock_file(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-
-    def _lock_file(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock_file(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
@@ -221,24 +147,24 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     """
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
-    gen = _start_generation(path)
+    gen = generations.start_generation(path, _current_names(path))
     names = {kind: f"{gen}/{name}" for kind, name in FILES.items()}
     tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
     try:
-        _fsync_write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
+        files.write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
         passage_rows = zip(data.passages, data.sentence_spans, strict=True)
-        _fsync_write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
-        _save_npy(path / names["vectors"], data.vectors)
-        _save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
+        files.write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
+        files.save_npy(path / names["vectors"], data.vectors)
+        files.save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
         faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
         ann.write(faiss_index, str(path / names["faiss"]))
         with open(path / names["faiss"], "rb+") as fh:
             os.fsync(fh.fileno())
         lexical = data.lexical or LexicalIndex.build(lexical_texts(data))
         lexical.save(path / names["bm25"])
-        _fsync_tree(path / names["bm25"])
-        _fsync_dir(path / gen)
+        files.fsync_tree(path / names["bm25"])
+        files.fsync_dir(path / gen)
         whole = [name for kind, name in names.items() if kind not in ROW_FILES]
         manifest = dict(data.manifest)
         manifest.update(
@@ -250,7 +176,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             sizes=_sizes(path, names.values()),
             # Checked on load before parsing: FAISS trusts the sizes in its header (a damaged one makes it allocate
             # gigabytes) and bm25s its arrays (a damaged one crashes searches).
-            checksums={name: _sha256(path / name) for name in _sizes(path, whole)},
+            checksums={name: files.sha256(path / name) for name in _sizes(path, whole)},
             # Checked block by block as the vectors are read (serving reads a few rows per question).
             block_checksums={
                 "block_bytes": BLOCK_BYTES,
@@ -259,70 +185,21 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             passages=len(data.passages),
             sentences=len(data.sentence_vectors),
         )
-        _fsync_write(tmp, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+        files.write_bytes(tmp, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
         os.replace(tmp, path / MANIFEST)  # the commit point
         committed = True
-        _fsync_dir(path)
+        files.fsync_dir(path)
     except BaseException as exc:
-        full = _disk_full(path) if isinstance(exc, (OSError, RuntimeError)) else False
+        full = files.disk_full(path) if isinstance(exc, (OSError, RuntimeError)) else False
         if not committed:  # after the switch, these files are the index: never delete them
-            _remove(path / gen)
+            files.remove(path / gen)
             with contextlib.suppress(OSError):
-                _write_journal(path, [name for name in _read_journal(path) if name != gen])
+                generations.write_journal(path, [name for name in generations.read_journal(path) if name != gen])
         if full and getattr(exc, "errno", None) != errno.ENOSPC:
             # numpy ("N requested and M written") and FAISS (a RuntimeError) do not say that the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
-    _remove_generations(path, keep=gen)
-
-
-def _start_generation(path: Path) -> str:
-    """Name a new generation, record it in the journal (with the generation in use, removed after the switch), then
-    create its folder: whatever a crash leaves behind, the journal names it."""
-    gen = f"gen-{time.time_ns():x}"
-    while (path / gen).exists():  # never write into a folder rag did not create
-        gen = f"gen-{time.time_ns():x}"
-    journal = _read_journal(path)
-    journal += [name for name in _current_names(path) if name not in journal]
-    _write_journal(path, [*journal, gen])
-    os.mkdir(path / gen)
-    return gen
-
-
-def _remove_generations(path: Path, keep: str) -> None:
-    """Delete the generations the journal names other than ``keep`` (older ones, those of killed builds).
-
-    A generation that cannot be deleted yet (a file still open on Windows) stays in the journal for the next build.
-    """
-    left = [keep]
-    for name in _read_journal(path):
-        if name != keep:
-            _remove(path / name)
-            if os.path.lexists(path / name):
-                left.append(name)
-    _write_journal(path, left)  # (if this fails, the journal names deleted generations: harmless)
-
-
-def _read_journal(path: Path) -> list[str]:
-    """The generations the journal names (none when it is missing or unreadable: then nothing can be deleted)."""
-    try:
-        journal = json.loads((path / JOURNAL).read_text(encoding="utf-8"))
-        names = journal["generations"]
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
-        return []
-    return [n for n in names if isinstance(n, str) and _GENERATION_NAME.fullmatch(n)] if isinstance(names, list) else []
-
-
-def _write_journal(path: Path, names: list[str]) -> None:
-    tmp = path / f"{JOURNAL}.tmp"
-    try:
-        _fsync_write(tmp, json.dumps({"generations": names}, indent=1).encode("utf-8"))
-        os.replace(tmp, path / JOURNAL)
-    except BaseException:
-        _remove(tmp)
-        raise
-    _fsync_dir(path)
-
+    generations.remove_generations(path, keep=gen)
 
 def _current_names(path: Path) -> list[str]:
     """The top-level entries the current manifest names (a generation folder, or an older format's files)."""
@@ -331,55 +208,7 @@ def _current_names(path: Path) -> list[str]:
         tops = {str(name).split("/", 1)[0] for name in files.values()}
     except (RagError, KeyError, TypeError, AttributeError):
         return []
-    return sorted(n for n in tops if _GENERATION_NAME.fullmatch(n))
-
-
-def _own_entries(path: Path) -> set[str]:
-    """The entries of an index folder without a manifest that rag wrote (as far as it can prove)."""
-    return {LOCK, JOURNAL, f"{JOURNAL}.tmp", *_read_journal(path)}
-
-
-def check_folder(index_dir: str | os.PathLike[str], corpus: str | os.PathLike[str] | None = None) -> None:
-    """Raise ``BadInputError`` unless ``index_dir`` can hold an index: a new or empty folder, or one rag has built
-    an index in, which is neither the ``corpus`` folder, nor inside it, nor holding it."""
-    path = Path(index_dir)
-    if corpus is not None:
-        here, documents = path.resolve(), Path(corpus).resolve()
-        if here == documents or documents in here.parents or here in documents.parents:
-            where = "is" if here == documents else "is inside" if documents in here.parents else "holds"
-            raise BadInputError(
-                f"the index folder {path} {where} the corpus folder {corpus}: give --index a folder of its own "
-                "outside the corpus (rag would mix its files with your documents)"
-            )
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise BadInputError(f"{path} is a file, not a folder: give --index a new or empty folder")
-    entries = {child.name for child in path.iterdir()}
-    if entries & {LOCK, JOURNAL} or _is_manifest(path / MANIFEST):
-        return  # rag has built here: what it did not write stays untouched
-    if entries:
-        shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
-        raise BadInputError(
-            f"{path} already holds files that are not a rag index ({shown}): give --index a new or empty folder "
-            "(rag never writes among other files)"
-        )
-
-
-def _is_manifest(path: Path) -> bool:
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(manifest, dict) and "format_version" in manifest and "files" in manifest
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+    return sorted(n for n in tops if GENERATION_NAME.fullmatch(n))
 
 
 def lexical_texts(data: IndexData) -> list[str]:
@@ -414,7 +243,7 @@ def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False)
 def _missing_message(path: Path) -> str:
     """Why there is no index at ``path``, and the command that builds one (never into a folder of documents)."""
     try:
-        foreign = sorted({child.name for child in path.iterdir()} - _own_entries(path))
+        foreign = sorted({child.name for child in path.iterdir()} - generations.own_entries(path))
     except OSError:
         foreign = []
     if foreign:
@@ -461,14 +290,14 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         names: dict[str, str] = manifest["files"]
         _check_sizes(path, manifest)
         for name, digest in (manifest.get("checksums") or {}).items():
-            if _sha256(path / name) != digest:
+            if files.sha256(path / name) != digest:
                 raise IndexIncompatibleError(f"{path / name} is damaged (its checksum does not match); re-run `rag index`")
-        documents = [_document_from_row(json.loads(line)) for line in _lines(path / names["documents"])]
+        documents = [_document_from_row(json.loads(line)) for line in files.read_lines(path / names["documents"])]
         # Every passage of a document shares its document's source string (one copy, not one per passage).
         shared = {d.info.source: d.info.source for d in documents}
         passages: list[Passage] = []
         sentence_lists: list[list[list[int]]] = []
-        for line in _lines(path / names["passages"]):
+        for line in files.read_lines(path / names["passages"]):
             row = json.loads(line)
             sentence_lists.append(row.pop("sentences"))
             row["source"] = shared.get(row["source"], row["source"])
@@ -537,42 +366,6 @@ def _sizes(path: Path, names: Iterable[str]) -> dict[str, int]:
     return sizes
 
 
-def _disk_full(path: Path) -> bool:
-    """True when the file system holding ``path`` has (almost) no space left: why a write just failed."""
-    try:
-        return shutil.disk_usage(path).free < 1024 * 1024  # portable (os.statvfs is Unix-only)
-    except OSError:
-        return False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_tree(folder: Path) -> None:
-    """fsync the files a library wrote into ``folder``, and the folder itself, before the manifest points at them."""
-    for child in sorted(folder.rglob("*")):
-        if child.is_file():
-            with open(child, "rb+") as fh:
-                os.fsync(fh.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a folder's entries (new files, a rename) durable. Windows cannot open a folder, and NTFS journals them."""
-    if sys.platform == "win32":
-        return
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _check_sizes(path: Path, manifest: dict[str, Any]) -> None:
     """Compare the data files with the sizes the manifest recorded (indexes written before sizes were kept pass)."""
     for name, size in (manifest.get("sizes") or {}).items():
@@ -583,10 +376,3 @@ def _check_sizes(path: Path, manifest: dict[str, Any]) -> None:
                 "re-run `rag index` to rebuild it"
             )
 
-
-def _lines(path: Path) -> Iterator[str]:
-    """The non-blank lines of a JSONL file, streamed (reading them all first doubled the peak memory of a load)."""
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield line

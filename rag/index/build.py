@@ -1,0 +1,258 @@
+"""``build_index``: load → clean → chunk → embed (only what changed) → store, atomically.
+
+``add_documents`` adds documents to an index without re-reading its corpus (the web app's uploads);
+``ensure_index`` builds or upgrades the index a server is about to open.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import store
+from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
+from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, NoPassageError
+from rag.index import vectors as reuse
+from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, Spans, with_kept
+from rag.index.vectors import embedding_text, previous_vectors
+from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.load import load_corpus
+from rag.ingest.sentences import split_sentences
+from rag.store import ann
+from rag.types import Document, Passage
+
+log = logging.getLogger("rag")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: counts, and how many texts were embedded versus reused from the previous index."""
+
+    documents: int
+    passages: int
+    embedded: int
+    reused: int
+    removed_documents: int
+    seconds: float
+    index_type: str
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
+            f"embedded {self.embedded} texts, reused {self.reused}; "
+            f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
+        )
+
+
+def _previous_settings(index_dir: Path) -> ChunkSettings | None:
+    """The chunking an existing index was built with, so that re-indexing (e.g. after an upload) keeps it."""
+    try:
+        chunking = store.read_manifest(index_dir).get("chunking")
+        return ChunkSettings(**chunking) if isinstance(chunking, dict) else None
+    except (IndexMissingError, IndexIncompatibleError, TypeError):
+        return None
+
+
+def _previous_sources(index_dir: Path) -> set[str]:
+    """The documents the current index holds (none when there is no readable manifest)."""
+    try:
+        listed = store.read_manifest(index_dir, reuse_old=True).get("documents")
+    except (IndexMissingError, IndexIncompatibleError):
+        return set()
+    return set(listed) if isinstance(listed, dict) else set()
+
+
+def build_from_documents(
+    documents: list[Document],
+    index_dir: str | os.PathLike[str],
+    embedder: Embedder,
+    *,
+    embedder_spec: str = DEFAULT_EMBEDDER,
+    settings: ChunkSettings | None = None,
+    index_type: str = "auto",
+    corpus: str | None = None,
+    progress: bool = False,
+    folder: str | os.PathLike[str] | None = None,
+    keep: Keep | None = None,
+) -> BuildReport:
+    """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically).
+
+    ``index_dir`` must be new, empty or an index (``store.check_folder``), and outside ``corpus``. ``folder``: where
+    ``documents`` were read from when it is not ``corpus`` (recorded for each, see ``add_documents``). ``keep``:
+    documents of the current index kept beside them, chosen under the build's lock: ``"all"`` (``add_documents``) or
+    ``"added"``, those added from other folders (``build_index``).
+    """
+    started = time.perf_counter()
+    path = Path(index_dir)
+    store.check_folder(path, corpus)
+    settings = settings or _previous_settings(path) or ChunkSettings()
+    with store.lock(path):
+        documents, folders, chunked = with_kept(path, documents, folder, keep, settings)
+        cache, old_sources = previous_vectors(path, embedder.id)
+        passages, spans = _chunk(documents, settings, chunked)
+        sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
+        titles = {d.info.source: d.info.title for d in documents}
+        passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
+        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
+        sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
+        n_texts = len(passage_texts) + len(sentence_texts)
+        # Not needed for the FAISS build and the writing that follow: the previous index's vectors, and the texts.
+        del cache, passage_texts, sentence_texts
+        kind = ann.choose_kind(len(passages), index_type)
+        per_source = Counter(p.source for p in passages)
+        manifest: dict[str, Any] = {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "corpus": corpus,
+            "embedder": {"id": embedder.id, "spec": embedder_spec, "dim": embedder.dim},
+            "chunking": settings.to_dict(),
+            "passage_embedding": "document title + newline + passage text; sentences embedded alone",
+            "index_type": kind,
+            "documents": {d.info.source: _entry(d, per_source[d.info.source], folders) for d in documents},
+        }
+        data = store.IndexData(
+            manifest=manifest,
+            documents=documents,
+            passages=passages,
+            sentence_spans=spans,
+            vectors=vectors,
+            sentence_vectors=sentence_vectors,
+            faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
+        )
+        store.save(path, data)
+    total = n_texts
+    return BuildReport(
+        documents=len(documents),
+        passages=len(passages),
+        embedded=n_new + n_new_sent,
+        reused=total - n_new - n_new_sent,
+        removed_documents=len(old_sources - {d.info.source for d in documents}),
+        seconds=time.perf_counter() - started,
+        index_type=kind,
+    )
+
+
+def build_index(
+    corpus: str | os.PathLike[str],
+    index_dir: str | os.PathLike[str] = "index",
+    *,
+    embedder: Embedder | str = DEFAULT_EMBEDDER,
+    settings: ChunkSettings | None = None,
+    index_type: str = "auto",
+    progress: bool = False,
+) -> BuildReport:
+    """Index every readable document of the ``corpus`` folder into ``index_dir``.
+
+    Re-running re-embeds only added or changed text (vectors are reused by content hash) and drops removed
+    documents. Documents added to the index from other folders (``add_documents``: the web app's uploads) are kept,
+    re-read from their folder when their file changed, dropped with a warning when it is gone. The previous index
+    stays usable until the new one is complete. Of files with the same content, the one already indexed is kept.
+    """
+    spec = embedder if isinstance(embedder, str) else (embedder.spec or embedder.id)
+    store.check_folder(index_dir, corpus)  # before reading the corpus, which can take a while
+    documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)))
+    if not documents:
+        raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
+    model = get_embedder(embedder) if isinstance(embedder, str) else embedder
+    return build_from_documents(
+        documents,
+        index_dir,
+        model,
+        embedder_spec=spec,
+        settings=settings,
+        index_type=index_type,
+        corpus=str(Path(corpus).resolve()),
+        progress=progress,
+        keep=KEEP_ADDED,
+    )
+
+
+def _entry(document: Document, passages: int, folders: dict[str, str]) -> dict[str, Any]:
+    """The manifest's record of one document: its hash, its number of passages, its folder when not the corpus."""
+    entry: dict[str, Any] = {"sha256": document.sha256, "passages": passages}
+    if document.info.source in folders:
+        entry["folder"] = folders[document.info.source]
+    return entry
+
+
+def _chunk(documents: list[Document], settings: ChunkSettings, chunked: Chunked) -> tuple[list[Passage], list[Spans]]:
+    """Passages of ``documents`` in order, with their sentence spans; those in ``chunked`` are not chunked again."""
+    passages: list[Passage] = []
+    spans: list[Spans] = []
+    for doc in documents:
+        done = chunked.get(doc.info.source)
+        if done is None:
+            new = chunk_document(doc, settings)
+            done = [(p, split_sentences(p.text)) for p in new]
+        passages.extend(p for p, _ in done)
+        spans.extend(sp for _, sp in done)
+    return passages, spans
+
+
+def add_documents(
+    index_dir: str | os.PathLike[str],
+    documents: Sequence[Document],
+    embedder: Embedder | None = None,
+    *,
+    folder: str | os.PathLike[str],
+    progress: bool = False,
+) -> BuildReport:
+    """Add documents, read from files of ``folder``, to an existing index without re-reading its corpus.
+
+    The new index holds the current one's documents as stored (text and bibliographic data) plus ``documents``;
+    stored vectors are reused, so only the new documents are embedded. The index records ``folder`` for each new
+    document: a later ``build_index`` of the corpus keeps them (re-reading a file that changed, dropping one that
+    is gone). ``embedder`` defaults to the index's own. Raises ``BadInputError`` when a document's name or content
+    is already indexed, ``NoPassageError`` when one holds no passage to search; the index is then unchanged.
+    """
+    path = Path(index_dir)
+    manifest = store.read_manifest(path)
+    recorded = manifest.get("embedder") or {}
+    spec = str(recorded.get("spec") or DEFAULT_EMBEDDER)
+    model = embedder or get_embedder(spec)
+    if model.id != recorded.get("id"):
+        raise IndexIncompatibleError(f"{path} was built with the embedder {recorded.get('id')!r}, not {model.id!r}")
+    settings = _previous_settings(path) or ChunkSettings()
+    for doc in documents:
+        if not chunk_document(doc, settings):
+            raise NoPassageError(f"{doc.info.source}: no passage to index (no paragraph of text was found)")
+    return build_from_documents(
+        list(documents), path, model, embedder_spec=spec, settings=settings,
+        corpus=manifest.get("corpus"), folder=folder, keep=KEEP_ALL, progress=progress,
+    )  # fmt: skip
+
+
+def ensure_index(
+    index_dir: str | os.PathLike[str],
+    corpus: str | os.PathLike[str],
+    *,
+    embedder: Embedder | str | None = None,
+    progress: bool = False,
+) -> BuildReport | None:
+    """Build the index from ``corpus`` when it is missing; rebuild it when an older rag wrote it from this corpus.
+
+    What a server runs before opening the index. The rebuild reuses the old index's vectors (nothing is embedded
+    again), so upgrading rag does not stop the app from starting. A damaged index, or one built from another
+    folder, is left alone and reported (``IndexIncompatibleError``).
+    """
+    path = Path(index_dir)
+    if not (path / store.MANIFEST).is_file():
+        return build_index(corpus, path, embedder=embedder or DEFAULT_EMBEDDER, progress=progress)
+    try:
+        store.read_manifest(path)
+        return None
+    except IndexIncompatibleError as exc:
+        current_error = exc
+    old = store.read_manifest(path, reuse_old=True)  # raises for a damaged index or one from a newer rag
+    if old.get("corpus") != str(Path(corpus).resolve()):
+        raise current_error
+    log.warning("%s was written by an older rag (format %s): rebuilding it from %s", path, old["format_version"], corpus)
+    spec = embedder or (old.get("embedder") or {}).get("spec") or DEFAULT_EMBEDDER
+    return build_index(corpus, path, embedder=spec, progress=progress)
