@@ -19,10 +19,10 @@ import pytest
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
 from rag.retrieve.retriever import Retriever
+from tests.browser.screenshot import free_port
 from ui import app
 from ui.guard import LoginThrottle
 from ui.library import Library
-from tests.browser.screenshot import free_port
 
 SOURCE = "cuf_groupe-pays-russie.txt"  # a file name of the shipped corpus, offered by the document filter
 
