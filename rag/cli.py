@@ -382,7 +382,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         return 0
     width = max(len(s.key) for s in SETTINGS)
     for s in SETTINGS:
-        print(f"{s.key.ljust(width)}  {getattr(config, s.key)!s}  ({config.origins[s.key]})")
+        print(f"{s.key.ljust(width)}  {getattr(config, s.key)!s}  ({config.origins[s.key]})  # {s.description}")
     return 0
 
 

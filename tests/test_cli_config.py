@@ -214,3 +214,4 @@ def test_config_command_shows_values_and_sources(
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == [s.key for s in SETTINGS]
     assert any(line.split()[:3] == ["mode", "dense", "(RAG_MODE)"] for line in lines)
+    assert all(line.endswith(f"  # {s.description}") for line, s in zip(lines, SETTINGS, strict=True))  # what each is

@@ -11,7 +11,6 @@ from rag.errors import BadInputError
 from rag.evaluation.questions import (
     Answer,
     Question,
-    is_relevant,
     load_beir,
     load_questions,
     matched_answers,
@@ -72,16 +71,16 @@ def test_different_text_does_not_match(quote: str, passage: str) -> None:
     assert not _found(quote, passage)
 
 
-def test_is_relevant_checks_source_and_quote() -> None:
+def test_matched_answers_checks_source_and_quote() -> None:
     q = Question("q1", "?", "fr", (Answer("a.txt", "porte l’entière responsabilité"),))
     text = "La Russie porte l'entière\nresponsabilité de la guerre."
-    assert is_relevant(q, "a.txt", text)
-    assert not is_relevant(q, "b.txt", text)  # same words, other document
-    assert not is_relevant(q, "a.txt", "La Russie porte la responsabilité.")
+    assert matched_answers(q, "a.txt", text) == q.answers
+    assert matched_answers(q, "b.txt", text) == ()  # same words, other document
+    assert matched_answers(q, "a.txt", "La Russie porte la responsabilité.") == ()
     anywhere = Question("q2", "?", "fr", (Answer(None, "porte l'entière responsabilité"), Answer("a.txt", "guerre")))
     assert matched_answers(anywhere, "b.txt", text) == (anywhere.answers[0],)
     assert matched_answers(anywhere, "a.txt", text) == anywhere.answers
-    assert not is_relevant(Question("q3", "?", "fr", ()), "a.txt", text)
+    assert matched_answers(Question("q3", "?", "fr", ()), "a.txt", text) == ()
 
 
 # --- load_questions --------------------------------------------------------------------------------------------

@@ -73,10 +73,6 @@ def matched_answers(question: Question, passage_source: str, passage_text: str) 
     )
 
 
-def is_relevant(question: Question, passage_source: str, passage_text: str) -> bool:
-    """True when the passage contains one of the question's quotes (from the right document, when named)."""
-    return bool(matched_answers(question, passage_source, passage_text))
-
 
 # --- our JSONL format ------------------------------------------------------------------------------------------
 

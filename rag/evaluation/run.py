@@ -1,6 +1,7 @@
 """Run a question set through a retriever and score it: per-question outcomes and metrics, overall and per language.
 
-Relevance is decided by quote (see ``rag.evaluation.questions.is_relevant``), so results survive any change of chunking.
+Relevance is decided by quote (``rag.evaluation.questions.matched_answers``), so results survive any change of
+chunking.
 Every number is computed by ``rag.evaluation.metrics`` from qrels/run dicts built here.
 """
 
