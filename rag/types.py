@@ -161,10 +161,13 @@ class Decision:
     """Whether the corpus seems to answer a question, and if not why (see ``rag.retrieve.abstention``)."""
 
     abstain: bool = False
-    reason: str | None = None  # a reason code of rag.retrieve.abstention (no_passage, weak, no_shared_terms, missing_kind)
+    reason: str | None = None  # a reason code of rag.retrieve.abstention (no_passage, below_null, missing_kind)
     # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
     # "number"; see rag.retrieve.answer_kind), when that is the reason.
     missing: str | None = None
+    # How far the question's evidence stands above this corpus's null distribution (rag.retrieve.calibration): 0 at
+    # the median of questions it cannot answer, 1 at their 90th percentile; None without a calibration.
+    strength: float | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class Results(Sequence[Hit]):
             "abstain": self.abstain,
             "reason": self.reason,
             "missing": self.missing,
+            "strength": None if self.decision.strength is None else round(self.decision.strength, 3),
             "explanation": self.explanation(),
             "hits": [hit.to_dict() for hit in self.hits],
         }

@@ -12,7 +12,7 @@ import pytest
 from rag.errors import BadInputError
 from rag.evaluation import report, run
 from rag.evaluation.questions import Answer, Question
-from rag.retrieve.abstention import MISSING_KIND, WEAK
+from rag.retrieve.abstention import BELOW_NULL, MISSING_KIND
 from rag.types import Decision, DocumentInfo, Hit, Passage, Results
 
 # Passages of a tiny corpus: (id, source, text).
@@ -49,7 +49,7 @@ class FakeRetriever:
         hits = tuple(_hit(pid, i) for i, pid in enumerate(self.answers[query][:k], start=1))
         if missing is not None:
             return Results(query, hits, Decision(True, MISSING_KIND, missing))
-        return Results(query, hits, Decision(True, WEAK) if query in self.abstain or not hits else Decision())
+        return Results(query, hits, Decision(True, BELOW_NULL) if query in self.abstain or not hits else Decision())
 
 
 QUESTIONS = [

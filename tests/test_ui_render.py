@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.retrieve.abstention import MISSING_KIND, WEAK
+from rag.retrieve.abstention import BELOW_NULL, MISSING_KIND
 from rag.types import Decision, DocumentInfo, Hit, Passage, Results, Span
 from ui import render
 
@@ -32,14 +32,14 @@ def make_hit(
     return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights)
 
 
-NO_ANSWER = "Nothing in the corpus seems to answer this question."
+NO_ANSWER = "Nothing in the corpus seems to answer this question"
 
 
 def results(question: str, *hits: Hit, abstain: bool = False, missing: str | None = None) -> Results:
     """Results for ``question``; flagged as weak (``abstain``) or for a ``missing`` figure."""
     if missing is not None:
         return Results(question, hits, Decision(True, MISSING_KIND, missing))
-    return Results(question, hits, Decision(True, WEAK) if abstain else Decision())
+    return Results(question, hits, Decision(True, BELOW_NULL) if abstain else Decision())
 
 
 def neighbours(hit: Hit) -> list[Passage]:
@@ -114,7 +114,7 @@ def test_abstaining_for_a_missing_figure_says_which_in_the_question_language() -
     assert english.count('class="rag-card rag-weak"') == 1
     french = render.render_results(results("Quel taux de participation ?", make_hit(), missing="percentage"))
     assert "aucun des 5 meilleurs passages ne donne de pourcentage." in french
-    assert NO_ANSWER not in english + french  # the specific reason replaces the generic one
+    assert "questions this corpus does not answer" not in english  # the specific reason replaces the generic one
 
 
 def test_no_hits_says_so() -> None:
@@ -125,7 +125,7 @@ def test_results_speak_the_question_language() -> None:
     french = render.render_results(
         results("Quand le groupe-pays Russie a-t-il été créé ?", make_hit(), make_hit(rank=2), abstain=True)
     )
-    assert "Rien dans le corpus ne semble répondre à cette question." in french
+    assert "Rien dans le corpus ne semble répondre à cette question : les passages" in french
     assert "2 passages pour <q>" in french and ">faible<" in french
     assert ">Copier</button>" in french and 'data-done="Copié"' in french
     assert NO_ANSWER not in french

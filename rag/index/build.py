@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rag import store
 from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
@@ -26,7 +27,10 @@ from rag.index.vectors import embedding_text, previous_vectors
 from rag.ingest.chunk import ChunkSettings, chunk_document
 from rag.ingest.load import load_corpus
 from rag.ingest.sentences import split_sentences
+from rag.retrieve.calibration import calibrate, null_questions, shipped_vectors
+from rag.retrieve.retriever import Retriever
 from rag.store import ann
+from rag.store.lexical import LexicalIndex
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
@@ -43,11 +47,13 @@ class BuildReport:
     removed_documents: int
     seconds: float
     index_type: str
+    calibration_embedded: int = 0  # calibration questions embedded (rag.retrieve.calibration; none for the default model)
 
     def summary(self) -> str:
+        calibration = f" and {self.calibration_embedded} calibration questions" if self.calibration_embedded else ""
         return (
             f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
-            f"embedded {self.embedded} texts, reused {self.reused}; "
+            f"embedded {self.embedded} texts{calibration}, reused {self.reused}; "
             f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
         )
 
@@ -104,8 +110,8 @@ def build_from_documents(
         vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
         n_texts = len(passage_texts) + len(sentence_texts)
-        # Not needed for the FAISS build and the writing that follow: the previous index's vectors, and the texts.
-        del cache, passage_texts, sentence_texts
+        # Not needed for the FAISS build and the writing that follow: the texts.
+        del passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
         per_source = Counter(p.source for p in passages)
         manifest: dict[str, Any] = {
@@ -126,6 +132,10 @@ def build_from_documents(
             sentence_vectors=sentence_vectors,
             faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
         )
+        data.lexical = LexicalIndex.build(store.lexical_texts(data))
+        # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
+        data.null_vectors, n_questions = _null_vectors(embedder, cache, progress)
+        manifest["calibration"] = calibrate(Retriever(data, embedder), data.null_vectors).to_dict()
         store.save(path, data)
     total = n_texts
     return BuildReport(
@@ -136,7 +146,19 @@ def build_from_documents(
         removed_documents=len(old_sources - {d.info.source for d in documents}),
         seconds=time.perf_counter() - started,
         index_type=kind,
+        calibration_embedded=n_questions,
     )
+
+
+def _null_vectors(
+    embedder: Embedder, cache: dict[str, npt.NDArray[np.float32]], progress: bool
+) -> tuple[npt.NDArray[np.float32], int]:
+    """The calibration questions' vectors (shipped for the default model, else reused or embedded) and how many
+    were embedded."""
+    shipped = shipped_vectors(embedder)
+    if shipped is not None:
+        return shipped, 0
+    return reuse.embed_with_cache(embedder, [q.question for q in null_questions()], cache, progress, kind="query")
 
 
 def build_index(

@@ -12,8 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from rag import store
-from rag.embed import Embedder
+from rag.embed import Embedder, Kind
 from rag.errors import IndexIncompatibleError, IndexMissingError
+from rag.retrieve.calibration import null_questions, null_questions_sha256
 from rag.store.rows import Rows, Vectors
 
 log = logging.getLogger("rag")
@@ -30,9 +31,10 @@ def embedding_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def text_key(text: str) -> str:
-    """Content hash of a text as embedded (vectors are reused by this key, for the same embedder only)."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+def text_key(text: str, kind: Kind = "passage") -> str:
+    """Content hash of a text as embedded (vectors are reused by this key, for the same embedder only); a question's
+    key differs from the same text's as a passage (the model embeds them differently)."""
+    return hashlib.sha1((text if kind == "passage" else f"query\n{text}").encode("utf-8")).hexdigest()
 
 
 def previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.NDArray[np.float32]], set[str]]:
@@ -68,6 +70,14 @@ def previous_vectors(index_dir: Path, embedder_id: str) -> tuple[dict[str, npt.N
                 damaged += 1
             else:
                 cache.setdefault(text_key(passage.text[s:e]), vector)
+    # The calibration questions' vectors, when they were the questions of today (in the same order).
+    calibration = old.manifest.get("calibration")
+    questions = null_questions()
+    same = isinstance(calibration, dict) and calibration.get("questions_sha256") == null_questions_sha256()
+    if old.null_vectors is not None and same and len(questions) == len(old.null_vectors):
+        for question, vector in zip(questions, sound_rows(old.null_vectors), strict=True):
+            if vector is not None:
+                cache.setdefault(text_key(question.question, "query"), vector)
     if damaged:
         log.warning("%s: %d vectors of the previous index are damaged; they are embedded again", index_dir, damaged)
     return cache, sources
@@ -100,14 +110,18 @@ EMBED_CHUNK_BATCHES = 128
 
 
 def embed_with_cache(
-    embedder: Embedder, texts: Sequence[str], cache: dict[str, npt.NDArray[np.float32]], progress: bool
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: dict[str, npt.NDArray[np.float32]],
+    progress: bool,
+    kind: Kind = "passage",
 ) -> tuple[npt.NDArray[np.float32], int]:
-    """Vectors for ``texts`` (as passages), embedding only those whose hash is not in ``cache``.
+    """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``.
 
     New vectors are added to ``cache`` as views of the returned matrix: each is held once, not twice (at 100k
     passages the copies were a third of the build's peak memory).
     """
-    keys = [text_key(t) for t in texts]
+    keys = [text_key(t, kind) for t in texts]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     if todo:
@@ -122,7 +136,7 @@ def embed_with_cache(
         try:
             for start in range(0, len(todo), chunk):
                 rows = todo[start : start + chunk]
-                out[rows] = embedder.embed([texts[i] for i in rows], "passage", progress=bar.update if bar else None)
+                out[rows] = embedder.embed([texts[i] for i in rows], kind, progress=bar.update if bar else None)
         finally:
             if bar is not None:
                 bar.close()

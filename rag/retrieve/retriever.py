@@ -17,8 +17,9 @@ from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
 from rag.ingest.lang import guess_language
 from rag.retrieve import rank
-from rag.retrieve.abstention import NO_PASSAGE, decide
+from rag.retrieve.abstention import NO_PASSAGE, decide, evidence_strength
 from rag.retrieve.answer_kind import DEPTH, missing_kind
+from rag.retrieve.calibration import Calibration
 from rag.retrieve.highlight import highlight_spans
 from rag.store import ann
 from rag.store.rows import SpanTable, read_ranges
@@ -67,6 +68,8 @@ class Retriever:
             counts = np.array([len(s) for s in data.sentence_spans], dtype=np.int64)
             self._sentence_start = np.concatenate([[0], np.cumsum(counts)])
         self.corpus_lang = _corpus_language(data.documents)
+        # The corpus's null distribution (rag.retrieve.calibration), computed when the index was built.
+        self.calibration = Calibration.from_dict(self.manifest.get("calibration"))
         self._rows_by_source: dict[str, list[int]] = {}
         for row, passage in enumerate(data.passages):
             self._rows_by_source.setdefault(passage.source, []).append(row)
@@ -215,11 +218,21 @@ class Retriever:
                 kept.append(i)
         return rows[kept]
 
+    def evidence(
+        self, question: str, depth: int = rank.CANDIDATES, *, vector: npt.NDArray[np.float32] | None = None
+    ) -> dict[str, float]:
+        """The evidence a hybrid search finds for ``question`` (see ``rag.retrieve.calibration.SIGNALS``)."""
+        candidates = self.candidates(question, depth, vector=vector)
+        return _evidence(candidates, rank.fuse(candidates))
+
     def decide(self, candidates: rank.Candidates, ranking: rank.Ranking) -> Decision:
         """Whether the ranked candidates answer their question (see ``rag.retrieve.abstention``)."""
         texts = (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist())
         missing = missing_kind(candidates.question, texts)
-        return decide(ranking, candidates.mode, guess_language(candidates.question), self.corpus_lang, missing)
+        strength = None
+        if self.calibration is not None and candidates.mode == "hybrid" and len(ranking.rows):
+            strength = evidence_strength(self.calibration, guess_language(candidates.question), _evidence(candidates, ranking))
+        return decide(ranking, missing, strength)
 
     def search(
         self,
@@ -266,6 +279,16 @@ class Retriever:
             spans = self.highlight(row, candidates.vector) if highlight and candidates.vector is not None else ()
             hits.append(Hit(passage, self._docs[passage.source].info, score, len(hits) + 1, spans))
         return Results(query, tuple(hits), decision)
+
+
+def _evidence(candidates: rank.Candidates, ranking: rank.Ranking) -> dict[str, float]:
+    """The signals of ``rag.retrieve.calibration.SIGNALS`` for one question's ranked candidates."""
+    return {
+        "fused": float(ranking.scores[0]) if len(ranking.rows) else 0.0,
+        "passage": float(candidates.passage.max(initial=0.0)),
+        "sentence": float(candidates.sentence.max(initial=0.0)),
+        "lexical": candidates.lexical_max,
+    }
 
 
 def _corpus_language(documents: list[Document], sample: int = 200) -> str:

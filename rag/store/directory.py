@@ -40,7 +40,6 @@ import contextlib
 import errno
 import json
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,18 +55,13 @@ from rag.store.lexical import LexicalIndex
 from rag.store.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
 from rag.types import Document, DocumentInfo, Passage
 
-if sys.platform == "win32":
-    pass
-else:
-    pass
-
-
-# 3: one folder per generation, a journal of the generations written, a checksum for every file (per block for the
-# vector files). 2: sentence vectors stored as float16 (format 1: float32). An older index is refused for serving;
-# `rag index` (and `rag serve` on the same corpus) rebuild it reusing its vectors, checked first.
-FORMAT_VERSION = 3
+# 4: the manifest records the corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a
+# journal of the generations written, a checksum for every file (per block for the vector files). 2: sentence vectors
+# stored as float16 (format 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the
+# same corpus) rebuild it reusing its vectors, checked first.
+FORMAT_VERSION = 4
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2, 3)
+REUSABLE_FORMATS = (1, 2, 3, 4)
 SENTENCE_DTYPE = np.float16
 # The files of a generation, inside its folder.
 FILES = {
@@ -77,6 +71,7 @@ FILES = {
     "sentences": "sentences.npy",
     "faiss": "faiss.index",
     "bm25": "bm25",
+    "questions": "null_questions.npy",  # format 4 on: the calibration questions' vectors (rag.retrieve.calibration)
 }
 # Read by position rather than whole: checksummed per block.
 ROW_FILES = ("vectors", "sentences")
@@ -100,6 +95,7 @@ class IndexData:
     sentence_vectors: Vectors | Rows
     faiss_index: Any = field(default=None, repr=False)
     lexical: LexicalIndex | None = field(default=None, repr=False)
+    null_vectors: Vectors | None = field(default=None, repr=False)  # the calibration questions', reused by a rebuild
 
 
 
@@ -148,7 +144,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
     gen = generations.start_generation(path, _current_names(path))
-    names = {kind: f"{gen}/{name}" for kind, name in FILES.items()}
+    kinds = [kind for kind in FILES if kind != "questions" or data.null_vectors is not None]
+    names = {kind: f"{gen}/{FILES[kind]}" for kind in kinds}
     tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
     try:
@@ -157,6 +154,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         files.write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
         files.save_npy(path / names["vectors"], data.vectors)
         files.save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
+        if data.null_vectors is not None:
+            files.save_npy(path / names["questions"], data.null_vectors)
         faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
         ann.write(faiss_index, str(path / names["faiss"]))
         with open(path / names["faiss"], "rb+") as fh:
@@ -324,6 +323,8 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
             # are read from FAISS, which holds the same ones.
             vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
         vector_rows.close()
+        # Small (400 rows), and checked whole at load like the other files read whole.
+        null_vectors = np.load(path / names["questions"], allow_pickle=False) if "questions" in names else None
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
     except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
@@ -342,7 +343,7 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
-    return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical)
+    return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors)
 
 
 def _npy_rows(path: Path, manifest: dict[str, Any], name: str) -> NpyRows:

@@ -1,0 +1,99 @@
+"""Per-corpus calibration: the null distribution an index carries, and the questions it flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import store
+from rag.embed import Embedder
+from rag.embed.fake import FakeEmbedder
+from rag.index import build_index
+from rag.retrieve.abstention import BELOW_NULL
+from rag.retrieve.calibration import SIGNALS, Calibration, null_questions, shipped_vectors
+from rag.retrieve.retriever import Retriever
+
+
+def test_z_and_share_above_on_a_hand_computed_null() -> None:
+    # Null values 1..10: median 5.5, 90th percentile 9.1 (numpy's linear interpolation), so z = (v - 5.5) / 3.6.
+    cal = Calibration({"fr": {"fused": [float(v) for v in range(1, 11)]}})
+    assert cal.z("fr", "fused", 5.5) == pytest.approx(0.0)
+    assert cal.z("fr", "fused", 9.1) == pytest.approx(1.0)
+    assert cal.z("fr", "fused", 12.7) == pytest.approx(2.0)
+    # (1 + the number of null values at or above v) / (n + 1)
+    assert cal.share_above("fr", "fused", 10.5) == pytest.approx(1 / 11)
+    assert cal.share_above("fr", "fused", 10.0) == pytest.approx(2 / 11)
+    assert cal.share_above("fr", "fused", 0.0) == pytest.approx(11 / 11)
+    # Another language reads the pooled null of those there are.
+    assert cal.z("de", "fused", 9.1) == pytest.approx(1.0)
+
+
+def test_calibration_round_trips_through_a_dict() -> None:
+    cal = Calibration({"fr": {"fused": [0.3, 0.1, 0.2]}, "en": {"fused": [0.5]}}, "abc")
+    back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert back is not None and back.values == {"fr": {"fused": [0.1, 0.2, 0.3]}, "en": {"fused": [0.5]}}
+    assert back.questions_sha256 == "abc"
+    assert Calibration.from_dict({"version": 99, "values": {}}) is None
+    assert Calibration.from_dict(None) is None
+
+
+@pytest.fixture
+def fake_index(corpus_copy: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "index"
+    build_index(corpus_copy, path, embedder=FakeEmbedder())
+    return path
+
+
+def test_an_index_carries_the_null_distribution_of_its_corpus(fake_index: Path) -> None:
+    manifest = store.read_manifest(fake_index)
+    cal = Calibration.from_dict(manifest["calibration"])
+    assert cal is not None
+    per_lang = {lang: len(values["fused"]) for lang, values in cal.values.items()}
+    assert set(per_lang) == {"fr", "en"} and sum(per_lang.values()) == len(null_questions()) == 400
+    for values in cal.values.values():
+        assert set(values) == set(SIGNALS) and all(len(v) == len(values["fused"]) for v in values.values())
+    # The questions' vectors are kept for the next build (reused, never embedded again).
+    data = store.load(fake_index)
+    assert data.null_vectors is not None and data.null_vectors.shape == (400, FakeEmbedder.dim)
+
+
+def test_a_question_the_corpus_answers_stands_above_the_null_and_an_unrelated_one_does_not(fake_index: Path) -> None:
+    retriever = Retriever.load(fake_index)
+    # The fake embedder only sees shared words: a question made of the corpus's own words stands out; a question on
+    # another topic is no closer than the generic questions are.
+    answered = retriever.search("faux référendums organisés à Donetsk, Louhansk, Zaporizhia et Kherson", k=3)
+    assert not answered.abstain and answered.decision.strength is not None and answered.decision.strength > 1.0
+    unrelated = retriever.search("Quelle est la recette de la pâte à crêpes sans gluten ?", k=3)
+    assert unrelated.abstain and unrelated.reason == BELOW_NULL and len(unrelated) == 3
+    assert unrelated.explanation("fr") is not None and "ne répond pas" in (unrelated.explanation("fr") or "")
+    assert unrelated.to_dict()["reason"] == "below_null" and unrelated.to_dict()["strength"] < 1.0
+
+
+def test_dense_and_lexical_modes_are_not_judged_against_the_null(fake_index: Path) -> None:
+    retriever = Retriever.load(fake_index)
+    for mode in ("dense", "lexical"):
+        results = retriever.search("Quelle est la recette de la pâte à crêpes ?", k=3, mode=mode)
+        assert results.decision.strength is None and results.reason != BELOW_NULL
+
+
+@pytest.mark.slow
+def test_the_shipped_question_vectors_are_the_default_models(real_embedder: Embedder) -> None:
+    shipped = shipped_vectors(real_embedder)
+    assert shipped is not None
+    fresh = real_embedder.embed([q.question for q in null_questions()], "query")
+    assert shipped.shape == fresh.shape
+    assert float(np.abs(shipped - fresh).max()) < 1e-5  # run `python -m rag.retrieve.calibration` after editing them
+
+
+@pytest.mark.slow
+def test_off_topic_questions_are_flagged_on_the_shipped_corpus(real_index: Path) -> None:
+    retriever = Retriever.load(real_index)
+    for question in ("What is the boiling point of mercury?", "Quelle est la température d'ébullition du mercure ?"):
+        results = retriever.search(question, k=5)
+        assert results.abstain and results.reason == BELOW_NULL, (question, results.decision)
+    for question in ("Qui porte la responsabilité de la guerre selon l'OTAN ?", "Which regions held the sham referendums?"):
+        results = retriever.search(question, k=5)
+        assert not results.abstain, (question, results.decision)
