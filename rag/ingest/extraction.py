@@ -230,13 +230,12 @@ def serve() -> None:
 def _preload() -> None:
     """Import the format libraries before saying ready: the time a file is given is for reading it, not for importing
     a parser (seconds on a busy machine, at the first file of each kind and again after every stopped child)."""
+    import contextlib
     import importlib
 
     for module in ("bs4", "pypdf", "lxml.etree"):
-        try:
+        with contextlib.suppress(ImportError):  # its reader reports it, for the file that needs it
             importlib.import_module(module)
-        except ImportError:  # its reader reports it, for the file that needs it
-            pass
 
 
 def _listen(stream: IO[bytes], requests: queue.Queue[dict[str, Any]]) -> None:
