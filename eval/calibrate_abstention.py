@@ -3,39 +3,31 @@
     python eval/calibrate_abstention.py eval/questions.jsonl eval/heldout.jsonl --index index
 
 For every question of the sets and every null question (rag/data/null_questions.jsonl, each compared with the null
-distribution of the others: leave-one-out), the evidence of a hybrid search is collected once; each rule then gives,
-per language, the share of answerable questions flagged, the share of no-answer questions flagged and the share of
-null questions flagged (generic questions the corpus does not answer: the off-topic case). The rule is chosen on
-these development sets, never on a held-out set.
+distribution of the others: leave-one-out), the evidence of a hybrid search is collected once, the second opinion's
+included. Each setting of the rule (lexical share, second-opinion share, minimum strength) then gives, per language,
+the share of answerable questions flagged, of no-answer questions flagged and of null questions flagged (generic
+questions the corpus does not answer: the off-topic case); the e5-only band outside which the second opinion never
+changes a decision is printed for the chosen setting. Choose on development sets, never on a held-out set.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-from collections.abc import Callable
 
 import numpy as np
 
 from rag.evaluation.questions import load_questions
 from rag.ingest.lang import guess_language
+from rag.retrieve import abstention
+from rag.retrieve.abstention import evidence_strength
 from rag.retrieve.calibration import Calibration, bucket, null_questions
 from rag.retrieve.retriever import Retriever
 
-Rule = Callable[[Calibration, str, dict[str, float]], float]
+Evidence = dict[str, float]
 
 
-def rule(passage_share: float, lexical_share: float) -> Rule:
-    """Strength = passage_share · z(passage) + (1 − passage_share) · z(fused) + lexical_share · z(lexical)."""
-
-    def strength(cal: Calibration, lang: str, ev: dict[str, float]) -> float:
-        z = {s: cal.z(lang, s, v) for s, v in ev.items()}
-        return passage_share * z["passage"] + (1 - passage_share) * z["fused"] + lexical_share * z["lexical"]
-
-    return strength
-
-
-def calibration_of(nulls: list[tuple[str, dict[str, float]]], without: int | None = None) -> Calibration:
+def calibration_of(nulls: list[tuple[str, Evidence]], without: int | None = None) -> Calibration:
     """The calibration ``calibrate`` would store for these null evidences (``without`` one of them: leave-one-out)."""
     values: dict[str, dict[str, list[float]]] = {}
     for i, (lang, evidence) in enumerate(nulls):
@@ -43,6 +35,15 @@ def calibration_of(nulls: list[tuple[str, dict[str, float]]], without: int | Non
             for signal, value in evidence.items():
                 values.setdefault(lang, {}).setdefault(signal, []).append(value)
     return Calibration({lang: {s: sorted(v) for s, v in sig.items()} for lang, sig in values.items()})
+
+
+def _flagged(cal: Calibration, evidence: Evidence, rule: tuple[str, float, float, float]) -> bool:
+    lang, lexical_share, second_share, minimum = rule
+    return evidence_strength(cal, lang, evidence, lexical_share, second_share) < minimum
+
+
+def e5_only(evidence: Evidence) -> Evidence:
+    return {s: v for s, v in evidence.items() if s != "second"}
 
 
 def main() -> None:
@@ -54,19 +55,33 @@ def main() -> None:
     questions = [q for path in args.questions for q in load_questions(path)]
     items = [(q, guess_language(q.question), retriever.evidence(q.question)) for q in questions]
     nulls = [(bucket(n), retriever.evidence(n.question)) for n in null_questions()]
-    cal = calibration_of(nulls)
-    print("| passage share | lexical share | min strength | lang | answerable flagged | no-answer flagged | null flagged |")
+    full = calibration_of(nulls)
+    loo = [calibration_of(nulls, i) for i in range(len(nulls))]
+    print("| lexical share | second share | min strength | lang | answerable flagged | no-answer flagged | null flagged |")
     print("|---:|---:|---:|---|---:|---:|---:|")
-    for ps, ls, minimum in itertools.product((0.0, 0.5, 1.0), (0.0, 0.25, 0.5), (0.5, 0.75, 1.0, 1.25, 1.5)):
-        strength = rule(ps, ls)
+    for ls, ss, minimum in itertools.product((0.0, 0.25, 0.5), (0.0, 0.35, 0.5, 0.65), (1.0, 1.25, 1.5, 1.75)):
         for lang in ("fr", "en"):
-            answerable = [strength(cal, lang, ev) < minimum for q, lg, ev in items if q.lang == lang and not q.no_answer]
-            no_answer = [strength(cal, lang, ev) < minimum for q, lg, ev in items if q.lang == lang and q.no_answer]
-            null = [strength(calibration_of(nulls, i), lang, ev) < minimum for i, (lg, ev) in enumerate(nulls) if lg == lang]
+            rule = (lang, ls, ss, minimum)
+            answerable = [_flagged(full, ev, rule) for q, lg, ev in items if q.lang == lang and not q.no_answer]
+            no_answer = [_flagged(full, ev, rule) for q, lg, ev in items if q.lang == lang and q.no_answer]
+            null = [_flagged(loo[i], ev, rule) for i, (lg, ev) in enumerate(nulls) if lg == lang]
             print(
-                f"| {ps} | {ls} | {minimum} | {lang} | {np.mean(answerable):.3f} | {np.mean(no_answer):.3f} | "
+                f"| {ls} | {ss} | {minimum} | {lang} | {np.mean(answerable):.3f} | {np.mean(no_answer):.3f} | "
                 f"{np.mean(null):.3f} |"
             )
+    # Where the second opinion can change the decision of the chosen rule: the e5-only strengths of the questions
+    # (and null questions) whose decision it changes.
+    changed = []
+    for cal, lang, ev in [(full, lg, ev) for _, lg, ev in items] + [(loo[i], lg, ev) for i, (lg, ev) in enumerate(nulls)]:
+        alone = evidence_strength(cal, lang, e5_only(ev))
+        both = evidence_strength(cal, lang, ev)
+        if (alone < abstention.MIN_STRENGTH) != (both < abstention.MIN_STRENGTH):
+            changed.append(alone)
+    if changed:
+        low, high = min(changed), max(changed)
+        print(f"\nthe second opinion changes {len(changed)} decisions, at e5-only strengths {low:.2f} to {high:.2f}")
+    else:
+        print("\nthe second opinion changes no decision")
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ class Decision:
     # How far the question's evidence stands above this corpus's null distribution (rag.retrieve.calibration): 0 at
     # the median of questions it cannot answer, 1 at their 90th percentile; None without a calibration.
     strength: float | None = None
+    second_opinion: bool = False  # whether the second opinion (rag.embed.use) was consulted
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class Results(Sequence[Hit]):
             "reason": self.reason,
             "missing": self.missing,
             "strength": None if self.decision.strength is None else round(self.decision.strength, 3),
+            "second_opinion": self.decision.second_opinion,
             "explanation": self.explanation(),
             "hits": [hit.to_dict() for hit in self.hits],
         }

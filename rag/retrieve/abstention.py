@@ -23,33 +23,57 @@ NO_PASSAGE = "no_passage"  # nothing was found at all
 BELOW_NULL = "below_null"  # the evidence is no stronger than what unrelated questions get on this corpus
 MISSING_KIND = "missing_kind"  # the question asks for a figure that none of the best passages gives
 
-# How the evidence is summed up: the mean of the standardised best fused score and best passage similarity, plus a
-# quarter of the standardised best BM25 score (words shared with the corpus). Chosen on eval/questions.jsonl and
-# eval/heldout.jsonl against the null questions (leave-one-out), the one with most null questions below the strength
-# of 95 % of the answerable questions, in both languages.
+# How the evidence is summed up (every signal standardised against the corpus's null for the question's language):
+# e5's strength is the mean of the best fused score and the best passage similarity, plus LEXICAL_SHARE of the best
+# BM25 score (words shared with the corpus); when the second opinion is consulted, the strength is its weighted mean
+# with the second opinion's best passage similarity. Chosen with eval/calibrate_abstention.py on eval/questions.jsonl
+# and eval/heldout.jsonl against the null questions (leave-one-out): the most null questions flagged with at most 5 %
+# of the answerable questions flagged, in both languages.
 LEXICAL_SHARE = 0.25
-# Below this strength the question is flagged: about where the top tenth of the null questions begins (1 = their 90th
-# percentile, by construction of the standardisation).
-MIN_STRENGTH = 1.0
+SECOND_SHARE = 0.5
+# Below this strength the question is flagged (1 = the 90th percentile of the null questions, by construction).
+MIN_STRENGTH = 1.5
+# e5's strength outside this band settles the question alone, and the second opinion (2 s to load) is not consulted:
+# on the development sets and the null questions it changed decisions only at e5 strengths from 0.78 to 2.22.
+SECOND_OPINION_BAND = (0.25, 3.0)
 
 
-def evidence_strength(calibration: Calibration, lang: str, evidence: dict[str, float]) -> float:
+def evidence_strength(
+    calibration: Calibration,
+    lang: str,
+    evidence: dict[str, float],
+    lexical_share: float = LEXICAL_SHARE,
+    second_share: float = SECOND_SHARE,
+) -> float:
     """How far ``evidence`` stands above the corpus's null distribution for questions in ``lang`` (0 = the null median,
-    1 = its 90th percentile)."""
+    1 = its 90th percentile); the second opinion counts when ``evidence`` has it (``second``). The shares can be
+    changed for the calibration script to compare them."""
     z = {signal: calibration.z(lang, signal, value) for signal, value in evidence.items()}
-    return (z["fused"] + z["passage"]) / 2 + LEXICAL_SHARE * z["lexical"]
+    strength = (z["fused"] + z["passage"]) / 2 + lexical_share * z["lexical"]
+    if "second" in z:
+        strength = (1 - second_share) * strength + second_share * z["second"]
+    return strength
 
 
-def decide(ranking: Ranking, missing: str | None = None, strength: float | None = None) -> Decision:
+def needs_second_opinion(strength: float) -> bool:
+    """Whether e5's ``strength`` leaves the question in doubt, so that the second opinion must be asked."""
+    low, high = SECOND_OPINION_BAND
+    return low <= strength < high
+
+
+def decide(
+    ranking: Ranking, missing: str | None = None, strength: float | None = None, *, consulted: bool = False
+) -> Decision:
     """The decision for a ranking: ``missing`` (the kind of figure asked for that the best passages lack) decides in
-    every mode; ``strength`` (None without a calibration, or outside hybrid mode) flags what is below the null."""
+    every mode; ``strength`` (None without a calibration, or outside hybrid mode) flags what is below the null;
+    ``consulted`` says that it includes the second opinion."""
     if len(ranking.rows) == 0:
         return Decision(True, NO_PASSAGE)
     if missing is not None:
-        return Decision(True, MISSING_KIND, missing, strength)
+        return Decision(True, MISSING_KIND, missing, strength, consulted)
     if strength is not None and strength < MIN_STRENGTH:
-        return Decision(True, BELOW_NULL, None, strength)
-    return Decision(False, None, None, strength)
+        return Decision(True, BELOW_NULL, None, strength, consulted)
+    return Decision(False, None, None, strength, consulted)
 
 
 _TEXTS = {

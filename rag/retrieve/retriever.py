@@ -17,7 +17,7 @@ from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
 from rag.ingest.lang import guess_language
 from rag.retrieve import rank
-from rag.retrieve.abstention import NO_PASSAGE, decide, evidence_strength
+from rag.retrieve.abstention import NO_PASSAGE, decide, evidence_strength, needs_second_opinion
 from rag.retrieve.answer_kind import DEPTH, missing_kind
 from rag.retrieve.calibration import Calibration
 from rag.retrieve.highlight import highlight_spans
@@ -56,10 +56,14 @@ class Retriever:
     and fused with the lexical evidence; see ``rag.retrieve.rank``).
     """
 
-    def __init__(self, data: store.IndexData, embedder: Embedder, path: Path | None = None) -> None:
+    def __init__(
+        self, data: store.IndexData, embedder: Embedder, path: Path | None = None, *, second: Embedder | None = None
+    ) -> None:
         self.data = data
         self.embedder = embedder
         self.path = path
+        # The second opinion on whether the corpus answers (rag.embed.use), when the index has its passage vectors.
+        self.second = second if data.second_vectors is not None else None
         self.manifest = data.manifest
         self._docs: dict[str, Document] = {d.info.source: d for d in data.documents}
         if isinstance(data.sentence_spans, SpanTable):  # as loaded: the offsets are already there
@@ -86,7 +90,16 @@ class Retriever:
                 f"{path} was built with embedder {info.get('id')!r}, not {embedder.id!r}; query it with the same "
                 "embedder or rebuild it with `rag index --embedder ...`"
             )
-        return cls(data, embedder, Path(path))
+        recorded = data.manifest.get("second_opinion")
+        second = None
+        if isinstance(recorded, dict) and data.second_vectors is not None:
+            second = get_embedder(str(recorded.get("spec") or recorded.get("id", "")))  # loaded on first use
+            if recorded.get("id") != second.id:
+                raise IndexIncompatibleError(
+                    f"{path} was built with the second opinion {recorded.get('id')!r}, not {second.id!r}; re-run "
+                    "`rag index` (its vectors are reused)"
+                )
+        return cls(data, embedder, Path(path), second=second)
 
     # -- what is indexed ---------------------------------------------------------------------------------------
 
@@ -219,20 +232,43 @@ class Retriever:
         return rows[kept]
 
     def evidence(
-        self, question: str, depth: int = rank.CANDIDATES, *, vector: npt.NDArray[np.float32] | None = None
+        self,
+        question: str,
+        depth: int = rank.CANDIDATES,
+        *,
+        vector: npt.NDArray[np.float32] | None = None,
+        second_vector: npt.NDArray[np.float32] | None = None,
     ) -> dict[str, float]:
-        """The evidence a hybrid search finds for ``question`` (see ``rag.retrieve.calibration.SIGNALS``)."""
+        """The evidence a hybrid search finds for ``question`` (``rag.retrieve.calibration.SIGNALS``), the second
+        opinion's included when the index has one (``second_vector``: the question's embedding by it, when known)."""
         candidates = self.candidates(question, depth, vector=vector)
-        return _evidence(candidates, rank.fuse(candidates))
+        evidence = _evidence(candidates, rank.fuse(candidates))
+        if self.second is not None:
+            evidence["second"] = self.second_similarity(candidates, second_vector)
+        return evidence
+
+    def second_similarity(self, candidates: rank.Candidates, vector: npt.NDArray[np.float32] | None = None) -> float:
+        """The second opinion's best similarity between the question and its candidates (the question is embedded by
+        it, loading it, unless ``vector`` is given)."""
+        if self.second is None or self.data.second_vectors is None or not len(candidates.rows):
+            return 0.0
+        if vector is None:
+            vector = self.second.embed_query(candidates.question)
+        return float(self._possible(np.asarray(self.data.second_vectors[candidates.rows]) @ vector).max())
 
     def decide(self, candidates: rank.Candidates, ranking: rank.Ranking) -> Decision:
         """Whether the ranked candidates answer their question (see ``rag.retrieve.abstention``)."""
         texts = (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist())
         missing = missing_kind(candidates.question, texts)
-        strength = None
-        if self.calibration is not None and candidates.mode == "hybrid" and len(ranking.rows):
-            strength = evidence_strength(self.calibration, guess_language(candidates.question), _evidence(candidates, ranking))
-        return decide(ranking, missing, strength)
+        if self.calibration is None or candidates.mode != "hybrid" or not len(ranking.rows):
+            return decide(ranking, missing)
+        lang = guess_language(candidates.question)
+        evidence = _evidence(candidates, ranking)
+        strength = evidence_strength(self.calibration, lang, evidence)
+        if self.second is not None and needs_second_opinion(strength):
+            evidence["second"] = self.second_similarity(candidates)
+            strength = evidence_strength(self.calibration, lang, evidence)
+        return decide(ranking, missing, strength, consulted="second" in evidence)
 
     def search(
         self,

@@ -72,9 +72,13 @@ FILES = {
     "faiss": "faiss.index",
     "bm25": "bm25",
     "questions": "null_questions.npy",  # format 4 on: the calibration questions' vectors (rag.retrieve.calibration)
+    "second": "second_opinion.npy",  # format 4 on, optional: the second opinion's passage vectors (rag.embed.use)
 }
 # Read by position rather than whole: checksummed per block.
-ROW_FILES = ("vectors", "sentences")
+ROW_FILES = ("vectors", "sentences", "second")
+# Files a generation may lack (an index built without them, or before they existed).
+OPTIONAL = ("questions", "second")
+SECOND_DTYPE = np.float16  # as the sentence vectors: half the disk, and similarities move by < 1e-3
 # 64 KiB: a question reads the sentences of ~200 passages, and checking a block means reading all of it.
 BLOCK_BYTES = 1 << 16
 # What rag names the entries it writes at the top of an index folder: a generation folder (format 3), or a data file
@@ -96,6 +100,7 @@ class IndexData:
     faiss_index: Any = field(default=None, repr=False)
     lexical: LexicalIndex | None = field(default=None, repr=False)
     null_vectors: Vectors | None = field(default=None, repr=False)  # the calibration questions', reused by a rebuild
+    second_vectors: Vectors | Rows | None = field(default=None, repr=False)  # the second opinion's, per passage
 
 
 
@@ -144,7 +149,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
     gen = generations.start_generation(path, _current_names(path))
-    kinds = [kind for kind in FILES if kind != "questions" or data.null_vectors is not None]
+    present = {"questions": data.null_vectors is not None, "second": data.second_vectors is not None}
+    kinds = [kind for kind in FILES if present.get(kind, True)]
     names = {kind: f"{gen}/{FILES[kind]}" for kind in kinds}
     tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
@@ -156,6 +162,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         files.save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
         if data.null_vectors is not None:
             files.save_npy(path / names["questions"], data.null_vectors)
+        if data.second_vectors is not None:
+            files.save_npy(path / names["second"], data.second_vectors, SECOND_DTYPE)
         faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
         ann.write(faiss_index, str(path / names["faiss"]))
         with open(path / names["faiss"], "rb+") as fh:
@@ -179,7 +187,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             # Checked block by block as the vectors are read (serving reads a few rows per question).
             block_checksums={
                 "block_bytes": BLOCK_BYTES,
-                "files": {names[kind]: block_checksums(path / names[kind], BLOCK_BYTES) for kind in ROW_FILES},
+                "files": {names[kind]: block_checksums(path / names[kind], BLOCK_BYTES) for kind in ROW_FILES if kind in names},
             },
             passages=len(data.passages),
             sentences=len(data.sentence_vectors),
@@ -311,7 +319,7 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
             ) from exc
         dim = int(manifest.get("embedder", {}).get("dim", 0))
         lexical = LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
-        vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ROW_FILES)
+        vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ("vectors", "sentences"))
         if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
             raise ValueError(f"{names['vectors']} holds {vector_rows.shape} vectors instead of {(len(passages), dim)}")
         vectors: Vectors | Rows
@@ -325,6 +333,12 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         vector_rows.close()
         # Small (400 rows), and checked whole at load like the other files read whole.
         null_vectors = np.load(path / names["questions"], allow_pickle=False) if "questions" in names else None
+        second_vectors: Vectors | Rows | None = None
+        if "second" in names:
+            second_rows = _npy_rows(path, manifest, names["second"])
+            if len(second_rows) != len(passages):
+                raise ValueError(f"{names['second']} holds {len(second_rows)} vectors for {len(passages)} passages")
+            second_vectors = np.asarray(second_rows, dtype=np.float32) if with_vectors else second_rows
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
     except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
@@ -343,7 +357,9 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
-    return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors)
+    return IndexData(
+        manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
+    )
 
 
 def _npy_rows(path: Path, manifest: dict[str, Any], name: str) -> NpyRows:
