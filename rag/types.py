@@ -93,6 +93,16 @@ class Hit:
     score: float
     rank: int
     highlights: tuple[Span, ...] = field(default=())
+    # This passage's own evidence against the corpus's null distribution, as Decision.strength measures a question's
+    # (rag.retrieve.abstention); None when not measured (dense and lexical modes, an index without calibration).
+    strength: float | None = None
+
+    @property
+    def match(self) -> str | None:
+        """``strong``, ``fair`` or ``weak``: how closely this passage matches the question, read against the corpus."""
+        from rag.retrieve.abstention import match
+
+        return match(self.strength)
 
     @property
     def text(self) -> str:
@@ -148,6 +158,8 @@ class Hit:
             "citation": self.citation,
             "text": self.text,
             "highlights": [{"start": s.start, "end": s.end, "text": self.text[s.start : s.end]} for s in self.highlights],
+            "strength": None if self.strength is None else round(self.strength, 3),
+            "match": self.match,
         }
 
 
@@ -205,6 +217,13 @@ class Results(Sequence[Hit]):
     def missing(self) -> str | None:
         return self.decision.missing
 
+    @property
+    def confidence(self) -> str | None:
+        """``answers``, ``maybe`` or ``does_not_answer`` (rag.retrieve.abstention); None when not measured."""
+        from rag.retrieve.abstention import confidence
+
+        return confidence(self.decision)
+
     def explanation(self, lang: str = "en") -> str | None:
         """Why nothing seems to answer, as a sentence in ``lang`` (``fr`` or English); None when something does."""
         from rag.retrieve.abstention import explain
@@ -216,6 +235,7 @@ class Results(Sequence[Hit]):
         return {
             "question": self.question,
             "abstain": self.abstain,
+            "confidence": self.confidence,
             "reason": self.reason,
             "missing": self.missing,
             "strength": None if self.decision.strength is None else round(self.decision.strength, 3),

@@ -144,3 +144,28 @@ def test_off_topic_questions_are_flagged_on_the_shipped_corpus(real_index: Path)
     for question in ("Qui porte la responsabilité de la guerre selon l'OTAN ?", "Which regions held the sham referendums?"):
         results = retriever.search(question, k=5)
         assert not results.abstain, (question, results.decision)
+
+
+def test_questions_and_passages_get_a_confidence_a_person_can_read(fake_index: Path) -> None:
+    retriever = Retriever.load(fake_index)
+    answered = retriever.search("faux référendums organisés à Donetsk, Louhansk, Zaporizhia et Kherson", k=5)
+    assert answered.confidence == abstention.ANSWERS
+    assert answered[0].match == abstention.STRONG and answered[0].strength is not None
+    strengths = [h.strength for h in answered]
+    assert all(s is not None for s in strengths) and answered[0].strength == max(s or 0.0 for s in strengths)
+    assert answered.to_dict()["hits"][0]["match"] == "strong" and answered.to_dict()["confidence"] == "answers"
+    flagged = retriever.search("Quelle est la recette de la pâte à crêpes sans gluten ?", k=3)
+    assert flagged.confidence == abstention.DOES_NOT_ANSWER and {h.match for h in flagged} == {abstention.WEAK}
+    dense = retriever.search("faux référendums à Donetsk", k=3, mode="dense")
+    assert dense.confidence is None and all(h.match is None for h in dense)  # not measured outside hybrid mode
+
+
+def test_confidence_levels_follow_the_strength() -> None:
+    from rag.types import Decision
+
+    below, edge = abstention.MIN_STRENGTH, abstention.MIN_STRENGTH + abstention.MAYBE_MARGIN
+    assert abstention.confidence(Decision(False, strength=edge)) == abstention.ANSWERS
+    assert abstention.confidence(Decision(False, strength=edge - 0.01)) == abstention.MAYBE
+    assert abstention.confidence(Decision(True, abstention.BELOW_NULL, strength=below - 0.01)) == abstention.DOES_NOT_ANSWER
+    assert abstention.confidence(Decision(False)) is None
+    assert [abstention.match(s) for s in (edge, below, below - 0.01, None)] == ["strong", "fair", "weak", None]

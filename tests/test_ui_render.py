@@ -22,6 +22,7 @@ def make_hit(
     page: int | None = None,
     rank: int = 1,
     paragraph: int = 3,
+    strength: float | None = None,
 ) -> Hit:
     if highlights is None:
         start = text.find(SENTENCE)
@@ -29,7 +30,7 @@ def make_hit(
     passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905,
                       text=text, page=page)
     info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
-    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights)
+    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights, strength=strength)
 
 
 NO_ANSWER = "Nothing in the corpus seems to answer this question"
@@ -177,3 +178,18 @@ def test_card_shows_citation_fields_and_context() -> None:
     assert "<details" in html and "Context (¶2–¶4)" in html
     assert html.count('class="rag-ctx rag-ctx-hit"') == 1
     assert html.count("<mark>") == 2  # in the passage and in its emphasised copy in the context
+
+
+def test_cards_say_how_closely_each_passage_matches_in_words_not_as_a_cosine() -> None:
+    hits = [make_hit(strength=4.0), make_hit(rank=2, strength=1.6), make_hit(rank=3, strength=0.2)]
+    answered = Results("Qui ?", tuple(hits), Decision(False, strength=4.0))
+    french = render.render_results(answered)
+    assert re.findall(r'class="rag-match rag-match-(\w+)"[^>]*>([^<]+)<', french) == [
+        ("strong", "très proche"), ("fair", "assez proche"), ("weak", "peu proche"),
+    ]  # fmt: skip
+    assert "score de classement 0.873" in french and "0.87<" not in french  # the score only in the tooltip
+    assert "rag-ok" in french and "bien plus proches de cette question" in french
+    english = render.render_results(Results("Who?", (make_hit(strength=1.6),), Decision(False, strength=1.6)))
+    assert ">fair match<" in english and "only a little more closely" in english and "rag-info" in english
+    unmeasured = render.render_results(results("Who?", make_hit()))  # dense or lexical mode: no label, no banner
+    assert "rag-match-" not in unmeasured and "rag-ok" not in unmeasured

