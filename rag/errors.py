@@ -25,3 +25,7 @@ class EmbedderError(RagError):
 
 class NoPassageError(BadInputError):
     """A document was read but holds no passage to search (``rag.index.add_documents``)."""
+
+
+class ReaderError(RagError):
+    """The reader (the cross-encoder of ``rag.reader``) cannot be loaded or used."""
