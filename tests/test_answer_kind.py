@@ -23,6 +23,8 @@ from rag.retrieve.answer_kind import KINDS, WHAT, asked_for, missing_kind
         ("À combien s'élève le budget de la coopération ?", "amount"),
         ("What was the total cost of the programme?", "amount"),
         ("What annual budget does the network have?", "amount"),  # as "Quel budget annuel…"
+        ("What amount of the world's carbon is stored in the forest?", None),  # a quantity (XQuAD)
+        ("What amount do the signatories ask for in the budget?", "amount"),
         # Naming a budget or a year is not asking for one (the case of issue 13)
         ("Que demandent les signataires aux ministres pour le budget 2026 ?", None),
         ("What do the mayors ask of the 2026 budget debate?", None),

@@ -54,14 +54,15 @@ KINDS: tuple[AnswerKind, ...] = (
     ),
     AnswerKind(
         "amount",
-        # Asking for the budget or the cost, not merely naming one ("Que demandent-ils pour le budget 2026 ?").
+        # Asking for the budget or the cost, not merely naming one ("Que demandent-ils pour le budget 2026 ?"). English
+        # "what amount of …" is a quantity ("what amount of the world's carbon…"), "what amount do they ask" a sum.
         _pattern(
             rf"\b(quel(le)?s? (est|était|sera|sont|étaient|seront) (le |la |les |l{_APOS}|son |sa |ses |leur |leurs )?"
             rf"(\w+ )?(budgets?|montants?|coûts?|prix)|quels? (budgets?|montants?)|combien (coût\w*|d{_APOS}argent)|"
             rf"(que|à combien) coût\w*|à combien s{_APOS}élèv\w*|à quel prix|"
             rf"how much money|how much .{{0,40}}\bcosts?|"
             rf"(what|which) (is|was|will be|are|were) (the |its |their |[^?]{{0,40}}{_APOS}s )"
-            r"(\w+ )?(costs?|price|budgets?|amount)|(what|which) (\w+ )?(budgets?|amounts?)|at what price)\b"
+            r"(\w+ )?(costs?|price|budgets?)|(what|which) (\w+ )?budgets?|what amount(?! of\b)|at what price)\b"
         ),
         _pattern(r"€|\$|£|\beuros?\b|\bEUR\b|\bdollars?\b|\bUSD\b|\bfrancs?\b|\bpounds?\b"),
     ),
