@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ import numpy as np
 from rag import store
 from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, NoPassageError
+from rag.index import shards as shard_files
 from rag.index import vectors as reuse
+from rag.index.executors import Executor, embed_missing
 from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, Spans, with_kept
 from rag.index.vectors import embedding_text, previous_vectors
 from rag.ingest.chunk import ChunkSettings, chunk_document
@@ -82,13 +84,15 @@ def build_from_documents(
     progress: bool = False,
     folder: str | os.PathLike[str] | None = None,
     keep: Keep | None = None,
+    executor: Executor | None = None,
 ) -> BuildReport:
     """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically).
 
     ``index_dir`` must be new, empty or an index (``store.check_folder``), and outside ``corpus``. ``folder``: where
     ``documents`` were read from when it is not ``corpus`` (recorded for each, see ``add_documents``). ``keep``:
     documents of the current index kept beside them, chosen under the build's lock: ``"all"`` (``add_documents``) or
-    ``"added"``, those added from other folders (``build_index``).
+    ``"added"``, those added from other folders (``build_index``). ``executor``: where the texts the build lacks are
+    embedded (``rag.index.executors``; None: in this process, as one batch job).
     """
     started = time.perf_counter()
     path = Path(index_dir)
@@ -101,6 +105,10 @@ def build_from_documents(
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
         passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
+        n_sharded = 0
+        if executor is not None:
+            per_document = _texts_by_document(passages, passage_texts, sentence_texts, spans)
+            n_sharded = embed_missing(executor, embedder, per_document, cache, path / shard_files.SHARDS, progress)
         vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
         n_texts = len(passage_texts) + len(sentence_texts)
@@ -127,6 +135,8 @@ def build_from_documents(
             faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
         )
         store.save(path, data)
+        shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
+    n_new += n_sharded
     total = n_texts
     return BuildReport(
         documents=len(documents),
@@ -139,6 +149,24 @@ def build_from_documents(
     )
 
 
+def _texts_by_document(
+    passages: list[Passage], passage_texts: list[str], sentence_texts: list[str], spans: list[Spans]
+) -> Iterator[list[str]]:
+    """The texts a build embeds, one list per document (passages, then their sentences): the shards' unit."""
+    sentences = iter(sentence_texts)
+    current: list[str] = []
+    source = None
+    for passage, text, passage_spans in zip(passages, passage_texts, spans, strict=True):
+        if passage.source != source and current:
+            yield current
+            current = []
+        source = passage.source
+        current.append(text)
+        current.extend(next(sentences) for _ in passage_spans)
+    if current:
+        yield current
+
+
 def build_index(
     corpus: str | os.PathLike[str],
     index_dir: str | os.PathLike[str] = "index",
@@ -147,6 +175,7 @@ def build_index(
     settings: ChunkSettings | None = None,
     index_type: str = "auto",
     progress: bool = False,
+    executor: Executor | None = None,
 ) -> BuildReport:
     """Index every readable document of the ``corpus`` folder into ``index_dir``.
 
@@ -171,6 +200,7 @@ def build_index(
         corpus=str(Path(corpus).resolve()),
         progress=progress,
         keep=KEEP_ADDED,
+        executor=executor,
     )
 
 
