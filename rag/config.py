@@ -130,14 +130,28 @@ def _choice(what: str, choices: tuple[str, ...]) -> Callable[[Any, bool], Any]:
     return check
 
 
+STORE_PROBLEM = "the store must be faiss (the index folder's own files), milvus://HOST:PORT or milvus:///path/to/vectors.db"
+
+
+def store_address(uri: str) -> str | None:
+    """What a store URI names: None for ``faiss``; for Milvus, the path of a local store (``milvus:///PATH.db``) or
+    the server's ``http://HOST:PORT`` (``milvus://HOST:PORT``). Raises ``ValueError`` for anything else."""
+    if uri == "faiss":
+        return None
+    rest = uri[len("milvus://") :] if uri.startswith("milvus://") else ""
+    if rest.startswith("/") and rest.endswith(".db") and len(rest) > 4:
+        return rest
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if host and "/" not in host and port.isdigit():
+        return f"http://{host}:{port}"
+    raise ValueError(STORE_PROBLEM)
+
+
 def _store(value: Any, from_text: bool) -> str:
-    problem = "the store must be faiss (the index folder's own files) or milvus://HOST:PORT or milvus:///path/to/folder.db"
     if not isinstance(value, str):
-        raise ValueError(problem)
-    uri = value.strip()
-    if uri == "faiss" or (uri.startswith("milvus://") and uri[len("milvus://") :].strip("/")):
-        return uri
-    raise ValueError(problem)
+        raise ValueError(STORE_PROBLEM)
+    store_address(value.strip())
+    return value.strip()
 
 
 def _mode(value: Any, from_text: bool) -> str:

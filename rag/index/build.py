@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rag import store
 from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
@@ -28,7 +29,7 @@ from rag.index.vectors import embedding_text, previous_vectors
 from rag.ingest.chunk import ChunkSettings, chunk_document
 from rag.ingest.load import load_corpus
 from rag.ingest.sentences import split_sentences
-from rag.store import ann
+from rag.store import ann, backends
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
@@ -63,6 +64,24 @@ def _previous_settings(index_dir: Path) -> ChunkSettings | None:
         return None
 
 
+def _previous_record(index_dir: Path) -> dict[str, Any] | None:
+    """The ``store`` record of the current index (None: its vectors are in its own files, or there is none)."""
+    try:
+        record = store.read_manifest(index_dir, reuse_old=True).get("store")
+    except (IndexMissingError, IndexIncompatibleError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _previous_store(index_dir: Path) -> str:
+    record = _previous_record(index_dir)
+    return str(record["uri"]) if record and "uri" in record else backends.FAISS
+
+
+def _faiss(vectors: npt.NDArray[np.float32], kind: str, dim: int) -> Any:
+    return ann.build(vectors, kind) if len(vectors) else ann.build(np.zeros((0, dim), np.float32))
+
+
 def _previous_sources(index_dir: Path) -> set[str]:
     """The documents the current index holds (none when there is no readable manifest)."""
     try:
@@ -85,6 +104,7 @@ def build_from_documents(
     folder: str | os.PathLike[str] | None = None,
     keep: Keep | None = None,
     executor: Executor | None = None,
+    store_uri: str | None = None,
 ) -> BuildReport:
     """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically).
 
@@ -92,7 +112,9 @@ def build_from_documents(
     ``documents`` were read from when it is not ``corpus`` (recorded for each, see ``add_documents``). ``keep``:
     documents of the current index kept beside them, chosen under the build's lock: ``"all"`` (``add_documents``) or
     ``"added"``, those added from other folders (``build_index``). ``executor``: where the texts the build lacks are
-    embedded (``rag.index.executors``; None: in this process, as one batch job).
+    embedded (``rag.index.executors``; None: in this process, as one batch job). ``store_uri``: where the vectors
+    are kept (``faiss``, the index folder's files, or a vector database: ``rag.store.backends``); None keeps the
+    current index's store (``faiss`` for a new index).
     """
     started = time.perf_counter()
     path = Path(index_dir)
@@ -115,6 +137,9 @@ def build_from_documents(
         # Not needed for the FAISS build and the writing that follow: the previous index's vectors, and the texts.
         del cache, passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
+        record = backends.store_record(store_uri or _previous_store(path), _previous_record(path))
+        if record is not None:
+            kind = record.setdefault("index", "flat" if kind == "flat" else "hnsw")  # a collection keeps its index
         per_source = Counter(p.source for p in passages)
         manifest: dict[str, Any] = {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -125,6 +150,8 @@ def build_from_documents(
             "index_type": kind,
             "documents": {d.info.source: _entry(d, per_source[d.info.source], folders) for d in documents},
         }
+        if record is not None:
+            manifest["store"] = record
         data = store.IndexData(
             manifest=manifest,
             documents=documents,
@@ -132,7 +159,7 @@ def build_from_documents(
             sentence_spans=spans,
             vectors=vectors,
             sentence_vectors=sentence_vectors,
-            faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
+            faiss_index=None if record is not None else _faiss(vectors, kind, embedder.dim),
         )
         store.save(path, data)
         shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
@@ -176,6 +203,7 @@ def build_index(
     index_type: str = "auto",
     progress: bool = False,
     executor: Executor | None = None,
+    store_uri: str | None = None,
 ) -> BuildReport:
     """Index every readable document of the ``corpus`` folder into ``index_dir``.
 
@@ -186,6 +214,8 @@ def build_index(
     """
     spec = embedder if isinstance(embedder, str) else (embedder.spec or embedder.id)
     store.check_folder(index_dir, corpus)  # before reading the corpus, which can take a while
+    if store_uri is not None:
+        backends.check_store(store_uri)
     documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)))
     if not documents:
         raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
@@ -201,6 +231,7 @@ def build_index(
         progress=progress,
         keep=KEEP_ADDED,
         executor=executor,
+        store_uri=store_uri,
     )
 
 
