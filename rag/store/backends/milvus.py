@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -38,9 +39,12 @@ from rag.types import Passage
 
 log = logging.getLogger("rag")
 
-# Rows per insert or delete call, and sentence vectors per query (Milvus caps a query's result at 16,384 rows).
+# Rows per insert or delete call, and vectors per query (Milvus caps a query's result at 16,384 rows).
 WRITE_ROWS = 2000
 READ_ROWS = 8000
+# Vectors of the last rows read kept in memory (a question reads ~200 candidates and ~700 sentences): 6 and 10 MiB.
+CACHED_PASSAGES = 4096
+CACHED_SENTENCES = 16384
 MAX_TEXT_BYTES = 65_535  # Milvus VARCHAR limit
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -96,6 +100,12 @@ def _key(*parts: str) -> int:
     """A positive 63-bit key (Milvus primary keys are signed int64)."""
     digest = hashlib.blake2b("\0".join(parts).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def sentence_key(passage_key: int, ordinal: int) -> int:
+    """The key of a passage's ``ordinal``-th sentence: derived from the passage's, so it is read by key, not by a
+    filter (a filter scans the collection)."""
+    return _key(str(passage_key), str(ordinal))
 
 
 def _batches(n: int, size: int) -> Iterator[slice]:
@@ -173,7 +183,7 @@ class MilvusBackend(Backend):
                 for r, a, b in zip(rows.tolist(), lo.tolist(), hi.tolist(), strict=True):
                     for ordinal in range(b - a):
                         sentence_rows.append({
-                            "pk": _key(str(int(keys[r])), str(ordinal)), "passage": int(keys[r]), "ord": ordinal,
+                            "pk": sentence_key(int(keys[r]), ordinal), "passage": int(keys[r]), "ord": ordinal,
                             "vector": sentence_vectors[i],
                         })  # fmt: skip
                         i += 1
@@ -222,11 +232,10 @@ class MilvusBackend(Backend):
         except Exception as exc:
             raise IndexIncompatibleError(f"cannot read the Milvus store {self.uri} ({_reason(exc)})") from exc
         table = _KeyTable(keys)
-        return (
-            _PassageRows(milvus, self.passages, keys, dim),
-            _SentenceRows(milvus, self.sentences, keys, sentence_starts, dim),
-            _Search(milvus, self.passages, table, [p.source for p in passages], dim, str(self.record.get("index"))),
-        )
+        passage_rows = _PassageRows(milvus, self.passages, keys, dim)
+        kind = str(self.record.get("index"))
+        search = _Search(milvus, self.passages, table, [p.source for p in passages], dim, kind, passage_rows.cache)
+        return passage_rows, _SentenceRows(milvus, self.sentences, keys, sentence_starts, dim), search
 
 
 def _sentence_starts(spans: Any) -> npt.NDArray[np.int64]:
@@ -271,38 +280,42 @@ def _vectors_of(hits: list[dict[str, Any]], dim: int) -> Vectors:
     return np.asarray([h["vector"] for h in hits], dtype=np.float32).reshape(len(hits), dim)
 
 
-class _PassageRows(Rows):
-    """Passage vectors read from the passages collection by key."""
+class _Cache:
+    """The vectors of the last rows read, by row (a question reads the same candidates' vectors several times:
+    scoring, near-duplicates, highlights; each read is a round trip to the engine)."""
 
-    def __init__(self, milvus: Any, collection: str, keys: Keys, dim: int) -> None:
-        self._milvus, self._collection, self._keys = milvus, collection, keys
-        self.shape = (len(keys), dim)
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._rows: OrderedDict[int, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def _block(self, start: int, stop: int) -> Vectors:
-        return self._gather(np.arange(start, stop, dtype=np.int64))
+    def get(self, rows: list[int]) -> list[Vectors | None]:
+        with self._lock:
+            found = [self._rows.get(r) for r in rows]
+            for r, v in zip(rows, found, strict=True):
+                if v is not None:
+                    self._rows.move_to_end(r)
+            return found
 
-    def _gather(self, rows: npt.NDArray[np.int64]) -> Vectors:
-        out = np.zeros((len(rows), self.shape[1]), dtype=np.float32)
-        for part in _batches(len(rows), READ_ROWS):
-            wanted = self._keys[rows[part]]
-            hits = self._milvus.query(self._collection, ids=wanted.tolist(), output_fields=["pk", "vector"])
-            found = {int(h["pk"]): i for i, h in enumerate(hits)}
-            missing = [int(k) for k in wanted if int(k) not in found]
-            if missing:
-                raise IndexIncompatibleError(
-                    f"the Milvus collection {self._collection} lacks {len(missing)} passages of this index; re-run `rag index`"
-                )
-            vectors = _vectors_of(hits, self.shape[1])
-            out[part] = vectors[[found[int(k)] for k in wanted]]
-        return out
+    def put(self, rows: list[int], vectors: Vectors) -> None:
+        with self._lock:
+            for r, v in zip(rows, vectors, strict=True):
+                self._rows[r] = v
+                self._rows.move_to_end(r)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
 
 
-class _SentenceRows(Rows):
-    """Sentence vectors in passage then sentence order (as ``sentences.npy``), read by their passages' keys."""
+class _KeyedRows(Rows):
+    """Vectors read from a collection by primary key, through a cache of the last rows read."""
 
-    def __init__(self, milvus: Any, collection: str, keys: Keys, starts: npt.NDArray[np.int64], dim: int) -> None:
-        self._milvus, self._collection, self._keys, self._starts = milvus, collection, keys, starts
-        self.shape = (int(starts[-1]) if len(starts) else 0, dim)
+    def __init__(self, milvus: Any, collection: str, n: int, dim: int, cache_rows: int) -> None:
+        self._milvus, self._collection = milvus, collection
+        self.shape = (n, dim)
+        self.cache = _Cache(cache_rows)
+
+    def _keys_of(self, rows: npt.NDArray[np.int64]) -> list[int]:
+        raise NotImplementedError
 
     def _block(self, start: int, stop: int) -> Vectors:
         return self._gather(np.arange(start, stop, dtype=np.int64))
@@ -315,41 +328,59 @@ class _SentenceRows(Rows):
         if not len(rows):
             return out
         if rows.min() < 0 or rows.max() >= len(self):
-            raise IndexError(f"sentence rows out of range for {len(self)} rows")
+            raise IndexError(f"rows out of range for {len(self)} rows")
+        wanted = rows.tolist()
+        cached = self.cache.get(wanted)
+        todo = sorted({r for r, v in zip(wanted, cached, strict=True) if v is None})
+        fetched: dict[int, Vectors] = {}
+        for part in _batches(len(todo), READ_ROWS):
+            chunk = np.asarray(todo[part], dtype=np.int64)
+            keys = self._keys_of(chunk)
+            hits = self._milvus.query(self._collection, ids=keys, output_fields=["pk", "vector"])
+            by_key = {int(h["pk"]): i for i, h in enumerate(hits)}
+            if len(by_key) != len(set(keys)):
+                raise IndexIncompatibleError(
+                    f"the Milvus collection {self._collection} lacks vectors of this index; re-run `rag index`"
+                )
+            vectors = _vectors_of(hits, self.shape[1])[[by_key[k] for k in keys]]
+            fetched.update(zip(chunk.tolist(), vectors, strict=True))
+            self.cache.put(chunk.tolist(), vectors)
+        for i, (r, v) in enumerate(zip(wanted, cached, strict=True)):
+            out[i] = v if v is not None else fetched[r]
+        return out
+
+
+class _PassageRows(_KeyedRows):
+    """Passage vectors in row order."""
+
+    def __init__(self, milvus: Any, collection: str, keys: Keys, dim: int) -> None:
+        super().__init__(milvus, collection, len(keys), dim, CACHED_PASSAGES)
+        self._keys = keys
+
+    def _keys_of(self, rows: npt.NDArray[np.int64]) -> list[int]:
+        return [int(k) for k in self._keys[rows]]
+
+
+class _SentenceRows(_KeyedRows):
+    """Sentence vectors in passage then sentence order (as ``sentences.npy``), by their keys (``sentence_key``)."""
+
+    def __init__(self, milvus: Any, collection: str, keys: Keys, starts: npt.NDArray[np.int64], dim: int) -> None:
+        super().__init__(milvus, collection, int(starts[-1]) if len(starts) else 0, dim, CACHED_SENTENCES)
+        self._keys, self._starts = keys, starts
+
+    def _keys_of(self, rows: npt.NDArray[np.int64]) -> list[int]:
         owner = np.searchsorted(self._starts, rows, side="right") - 1
         ordinal = rows - self._starts[owner]
-        wanted = np.unique(owner)
-        # Passages grouped so that one query returns at most READ_ROWS sentences.
-        counts = self._starts[wanted + 1] - self._starts[wanted]
-        found: dict[tuple[int, int], Vectors] = {}
-        group_start, total = 0, 0
-        for i, count in enumerate([*counts.tolist(), None]):
-            if count is not None and (total + count <= READ_ROWS or i == group_start):
-                total += count
-                continue
-            passage_keys = [int(k) for k in self._keys[wanted[group_start:i]]]
-            hits = self._milvus.query(
-                self._collection, filter=f"passage in {json.dumps(passage_keys)}", output_fields=["passage", "ord", "vector"],
-                limit=max(1, total),
-            )  # fmt: skip
-            vectors = _vectors_of(hits, self.shape[1])
-            found.update({(int(h["passage"]), int(h["ord"])): v for h, v in zip(hits, vectors, strict=True)})
-            group_start, total = i, (count or 0)
-        try:
-            for i, (row, o) in enumerate(zip(owner.tolist(), ordinal.tolist(), strict=True)):
-                out[i] = found[(int(self._keys[row]), o)]
-        except KeyError as exc:
-            raise IndexIncompatibleError(
-                f"the Milvus collection {self._collection} lacks sentences of this index; re-run `rag index`"
-            ) from exc
-        return out
+        return [sentence_key(int(k), o) for k, o in zip(self._keys[owner].tolist(), ordinal.tolist(), strict=True)]
 
 
 class _Search:
     """Passage search in the passages collection, in rows of the loaded generation (``RowSearch``)."""
 
-    def __init__(self, milvus: Any, collection: str, table: _KeyTable, sources: list[str], dim: int, kind: str) -> None:
-        self._milvus, self._collection, self._table, self._kind = milvus, collection, table, kind
+    def __init__(
+        self, milvus: Any, collection: str, table: _KeyTable, sources: list[str], dim: int, kind: str, cache: _Cache
+    ) -> None:
+        self._milvus, self._collection, self._table, self._kind, self._cache = milvus, collection, table, kind, cache
         self._sources = np.asarray(sources, dtype=object)
         self.ntotal = len(sources)
         self.d = dim
@@ -406,6 +437,7 @@ class _Search:
         if allowed is not None:
             keep &= np.isin(rows, allowed)
         more = len(hits) >= limit and limit < MAX_LIMIT
+        self._cache.put(rows[keep].tolist(), vectors[keep])  # the candidates' vectors are read next: no round trip
         return scores[keep], rows[keep], vectors[keep], more
 
 
