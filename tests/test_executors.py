@@ -194,3 +194,61 @@ def test_ray_cli_with_the_real_model(corpus_copy: Path, tmp_path: Path, real_ind
     assert [p.id for p in store.load(tmp_path / "ray").passages] == [p.id for p in store.load(real_index).passages]
     for a, b in zip(vectors_of(real_index), vectors_of(tmp_path / "ray"), strict=True):
         assert a.shape == b.shape and float(np.abs(a - b).max()) <= 1e-6
+
+
+RUNNER = """
+import sys, time
+sys.path.insert(0, sys.argv[3])
+import rag.index.executors as executors
+from rag.embed.fake import FakeEmbedder
+from rag.index import build_index
+
+executors.SHARD_TEXTS = 16
+
+
+class Slow(FakeEmbedder):
+    def embed_batch(self, texts, kind):
+        time.sleep(0.2)  # a shard takes a moment: the run is killed with some finished and others not
+        return super().embed_batch(texts, kind)
+
+
+if __name__ == "__main__":  # the spawned workers import this file to unpickle Slow
+    build_index(sys.argv[1], sys.argv[2], embedder=Slow(), executor=executors.ProcessExecutor(2))
+"""
+
+
+def test_a_killed_run_resumes_from_its_finished_shards(corpus_copy: Path, tmp_path: Path) -> None:
+    """SIGKILL of the whole run (the build and its worker processes): the previous index answers, and the rerun embeds
+    only the texts of the shards that had not finished."""
+    import signal
+    import time
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=FakeEmbedder())
+    before = [h.id for h in Retriever.load(index).search("groupe-pays Russie", k=3)]
+    for n in range(6):
+        (corpus_copy / f"nouveau-{n}.txt").write_text(
+            "\n\n".join(f"Paragraphe {i} sur le jumelage de la commune {n}-{i} avec Cracovie. " * 3 for i in range(12)),
+            encoding="utf-8",
+        )
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(runner), str(corpus_copy), str(index), str(ROOT)], start_new_session=True,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(list((index / SHARDS).glob("shard-*.json"))) < 2:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers
+    proc.wait()
+    finished = len(list((index / SHARDS).glob("shard-*.json")))
+    assert [h.id for h in Retriever.load(index).search("groupe-pays Russie", k=3)] == before
+    rerun = FailingAfter(None)
+    build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=rerun)
+    shutil.rmtree(index)
+    full = FailingAfter(None)
+    build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=full)
+    assert finished >= 2 and 0 < rerun.texts <= full.texts - 2 * 16
