@@ -15,14 +15,17 @@ on 127.0.0.1, whose resident memory is reported beside the client's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,14 +177,61 @@ def bm25_load(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _mem_available_mib() -> float:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    return float("inf")
+
+
+class Watchdog:
+    """The machine is shared: stop the measurement (kill its processes) before it starves the others of memory."""
+
+    def __init__(self, min_available_mib: float) -> None:
+        self.min_available = min_available_mib
+        self.pids: list[int] = []
+        self.tripped: str | None = None
+        self.peak: dict[int, float] = {}
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            for pid in list(self.pids):
+                try:
+                    self.peak[pid] = max(self.peak.get(pid, 0.0), _rss(pid)["VmRSS"])
+                except (OSError, KeyError):
+                    continue
+            available = _mem_available_mib()
+            if available < self.min_available and self.tripped is None:
+                self.tripped = f"stopped: {available:.0f} MiB left on the machine; RSS of the processes: {self.peak}"
+                for pid in self.pids:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+WATCHDOG: Watchdog | None = None
+
+
 def _child(step: str, **options: Any) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.stores", "--step", step]
     for key, value in options.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
-    out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{step} failed: {out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    if WATCHDOG is not None:
+        WATCHDOG.pids.append(proc.pid)
+    stdout, stderr = proc.communicate()
+    if WATCHDOG is not None:
+        WATCHDOG.pids.remove(proc.pid)
+        if WATCHDOG.tripped:
+            raise SystemExit(f"{step}: {WATCHDOG.tripped}")
+    if proc.returncode != 0:
+        raise SystemExit(f"{step} failed: {stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return result
 
 
@@ -215,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--stores", default="faiss,milvus")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--min-available-gb", type=float, default=4.0, help="stop when the machine has less free memory")
     parser.add_argument("--step", choices=["build", "serve", "bm25"], help=argparse.SUPPRESS)
     parser.add_argument("--index", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--store", default="faiss", help=argparse.SUPPRESS)
@@ -223,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"build": build, "serve": serve, "bm25": bm25_load}[args.step](args)))
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
+    global WATCHDOG
+    WATCHDOG = Watchdog(args.min_available_gb * 1024)
     results: dict[str, Any] = {"passages": args.passages, "load_average_start": os.getloadavg(), "stores": {}}
     for kind in args.stores.split(","):
         index = args.work / f"{kind}-{args.passages}"
@@ -233,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             if kind == "milvus":
                 shutil.rmtree(args.work / f"milvus-{args.passages}.db", ignore_errors=True)
                 server, store = _milvus_server(args.work / f"milvus-{args.passages}.db")
+                WATCHDOG.pids.append(server.pid)
             entry: dict[str, Any] = {"load_average_before_build": os.getloadavg()}
             entry["build"] = _child("build", passages=args.passages, base=args.base, index=index, store=store)
             if server is not None:
@@ -248,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({kind: entry}), flush=True)
         finally:
             if server is not None:
+                WATCHDOG.pids.remove(server.pid)
                 server.terminate()
                 server.wait(timeout=120)
     if args.out:

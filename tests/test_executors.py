@@ -139,20 +139,6 @@ def test_cli_index_with_local_workers(
     assert Retriever.load(tmp_path / "i", embedder=FakeEmbedder()).search("Russie", k=1)
 
 
-def test_missing_ray_extra_is_one_line(
-    corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import importlib.util
-
-    from rag.cli import main
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
-    assert main(["index", str(corpus_copy), "--index", str(tmp_path / "i"), "--executor", "ray"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pip install 'rag[ray]'" in err
-
-
 # -- a real Ray instance on this machine ---------------------------------------------------------------------
 
 
