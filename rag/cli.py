@@ -208,7 +208,8 @@ def _print_results(results: Results, width: int = 100) -> None:
     if results.abstain:
         print(f"{results.explanation('en')} The closest passages:\n")
     for hit in results:
-        where = f"(score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})"
+        match = f"{hit.match} match; " if hit.match else ""
+        where = f"({match}score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})"
         print(_printable(f"[{hit.rank}] {hit.citation}  {where}"))
         # The answering sentence(s) between » and « so they stand out in a terminal.
         text = mark(hit.text, hit.highlights, "»", "«")

@@ -12,10 +12,11 @@ Each ``Document`` has the passage text as ``page_content``, the passage id (``so
 this metadata: ``id``, ``citation``, ``source``, ``title``, ``date``, ``author``, ``paragraph``, ``page`` (None when
 the document has no pages), ``start``/``end`` (``[start, end)`` character offsets into the document's text),
 ``score``, ``rank``, ``highlights`` (the answering sentence(s): ``start``/``end`` within ``page_content`` and their
-``text``), and the question's decision, the same on every document: ``abstain`` (True when nothing in the corpus seems
-to answer; the passages are still returned), ``reason`` (why: a reason code of ``rag.retrieve.abstention``), ``missing`` (the
-kind of figure asked for that none of the best passages gives, or None) and ``explanation`` (the reason as a
-sentence, or None).
+``text``), ``strength`` and ``match`` (how closely the passage matches, against the corpus's null distribution:
+``strong``, ``fair``, ``weak``), and the question's decision, the same on every document: ``abstain`` (True when
+nothing in the corpus seems to answer; the passages are still returned), ``confidence`` (``answers``, ``maybe``,
+``does_not_answer``), ``reason`` (why: a reason code of ``rag.retrieve.abstention``), ``missing`` (the kind of figure
+asked for that none of the best passages gives, or None) and ``explanation`` (the reason as a sentence, or None).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def hit_to_document(hit: Hit, results: Results | None = None) -> Document:
     del metadata["text"]  # it is the page_content
     if results is not None:
         metadata.update(
-            abstain=results.abstain, reason=results.reason, missing=results.missing, explanation=results.explanation()
-        )
+            abstain=results.abstain, confidence=results.confidence, reason=results.reason, missing=results.missing,
+            explanation=results.explanation(),
+        )  # fmt: skip
     return Document(id=hit.id, page_content=hit.text, metadata=metadata)
 
 

@@ -93,6 +93,16 @@ class Hit:
     score: float
     rank: int
     highlights: tuple[Span, ...] = field(default=())
+    # This passage's own evidence against the corpus's null distribution, as Decision.strength measures a question's
+    # (rag.retrieve.abstention); None when not measured (dense and lexical modes, an index without calibration).
+    strength: float | None = None
+
+    @property
+    def match(self) -> str | None:
+        """``strong``, ``fair`` or ``weak``: how closely this passage matches the question, read against the corpus."""
+        from rag.retrieve.abstention import match
+
+        return match(self.strength)
 
     @property
     def text(self) -> str:
@@ -148,6 +158,8 @@ class Hit:
             "citation": self.citation,
             "text": self.text,
             "highlights": [{"start": s.start, "end": s.end, "text": self.text[s.start : s.end]} for s in self.highlights],
+            "strength": None if self.strength is None else round(self.strength, 3),
+            "match": self.match,
         }
 
 
@@ -161,10 +173,14 @@ class Decision:
     """Whether the corpus seems to answer a question, and if not why (see ``rag.retrieve.abstention``)."""
 
     abstain: bool = False
-    reason: str | None = None  # a reason code of rag.retrieve.abstention (no_passage, weak, no_shared_terms, missing_kind)
+    reason: str | None = None  # a reason code of rag.retrieve.abstention (no_passage, below_null, missing_kind)
     # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
     # "number"; see rag.retrieve.answer_kind), when that is the reason.
     missing: str | None = None
+    # How far the question's evidence stands above this corpus's null distribution (rag.retrieve.calibration): 0 at
+    # the median of questions it cannot answer, 1 at their 90th percentile; None without a calibration.
+    strength: float | None = None
+    second_opinion: bool = False  # whether the second opinion (rag.embed.use) was consulted
 
 
 @dataclass(frozen=True)
@@ -201,6 +217,13 @@ class Results(Sequence[Hit]):
     def missing(self) -> str | None:
         return self.decision.missing
 
+    @property
+    def confidence(self) -> str | None:
+        """``answers``, ``maybe`` or ``does_not_answer`` (rag.retrieve.abstention); None when not measured."""
+        from rag.retrieve.abstention import confidence
+
+        return confidence(self.decision)
+
     def explanation(self, lang: str = "en") -> str | None:
         """Why nothing seems to answer, as a sentence in ``lang`` (``fr`` or English); None when something does."""
         from rag.retrieve.abstention import explain
@@ -212,8 +235,11 @@ class Results(Sequence[Hit]):
         return {
             "question": self.question,
             "abstain": self.abstain,
+            "confidence": self.confidence,
             "reason": self.reason,
             "missing": self.missing,
+            "strength": None if self.decision.strength is None else round(self.decision.strength, 3),
+            "second_opinion": self.decision.second_opinion,
             "explanation": self.explanation(),
             "hits": [hit.to_dict() for hit in self.hits],
         }

@@ -25,6 +25,8 @@ def downgrade(index: Path, version: int) -> None:
     manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
     folder = index / manifest.pop("generation")
     manifest.pop("block_checksums")
+    manifest.pop("calibration")  # format 4 on
+    (index / manifest["files"].pop("questions")).unlink()
     gen = folder.name.removeprefix("gen-")
     files = {kind: f"{kind}-{gen}{Path(name).suffix}" for kind, name in manifest["files"].items()}
     for kind, name in manifest["files"].items():

@@ -11,8 +11,8 @@ import pytest
 
 from rag.errors import BadInputError
 from rag.evaluation import report, run
-from rag.evaluation.questions import Answer, Question
-from rag.retrieve.abstention import MISSING_KIND, WEAK
+from rag.evaluation.questions import Answer, Question, load_questions
+from rag.retrieve.abstention import BELOW_NULL, MISSING_KIND
 from rag.types import Decision, DocumentInfo, Hit, Passage, Results
 
 # Passages of a tiny corpus: (id, source, text).
@@ -49,7 +49,7 @@ class FakeRetriever:
         hits = tuple(_hit(pid, i) for i, pid in enumerate(self.answers[query][:k], start=1))
         if missing is not None:
             return Results(query, hits, Decision(True, MISSING_KIND, missing))
-        return Results(query, hits, Decision(True, WEAK) if query in self.abstain or not hits else Decision())
+        return Results(query, hits, Decision(True, BELOW_NULL) if query in self.abstain or not hits else Decision())
 
 
 QUESTIONS = [
@@ -297,3 +297,34 @@ def test_compare_warns_on_different_question_sets(result_a: run.EvalResult) -> N
     a["manifest"] = {"questions_sha256": "1"}
     b["manifest"] = {"questions_sha256": "2"}
     assert report.compare_reports(a, b).startswith("warning: A and B were run on different question sets")
+
+
+def test_sets_with_kinds_get_the_share_flagged_of_each_kind() -> None:
+    kinds = [
+        Question("k1", "Qui est responsable ?", "fr", (Answer("a.txt", "porte l'entière responsabilité"),), "answerable"),
+        Question("k2", "When was the group created?", "en", (Answer("b.txt", "groupe-pays Russie fut créé"),), "answerable"),
+        Question("k3", "What about Mars?", "en", (), "off"),
+        Question("k4", "Who won the cup?", "en", (), "near"),
+        Question("k5", "Weather tomorrow?", "en", (), "off"),
+    ]
+    # k2 and k3 are flagged (FakeRetriever's abstain set and no hit), k4 and k5 answered: by hand, answerable 1/2,
+    # near 0/1, off 1/2 overall; in English answerable 1/1, near 0/1, off 1/2.
+    answers = {"Qui est responsable ?": ["a1"], "When was the group created?": ["b1"], "What about Mars?": [],
+               "Who won the cup?": ["a2"], "Weather tomorrow?": ["a3"]}  # fmt: skip
+    result = run.run_eval(FakeRetriever(answers, frozenset({"When was the group created?"})), kinds, k=10)
+    overall, english = result.metrics["overall"], result.metrics["by_lang"]["en"]
+    assert (overall["n_answerable"], overall["n_near"], overall["n_off"]) == (2, 1, 2)
+    assert (overall["flagged_answerable"], overall["flagged_near"], overall["flagged_off"]) == (0.5, 0.0, 0.5)
+    assert (english["flagged_answerable"], english["flagged_near"], english["flagged_off"]) == (1.0, 0.0, 0.5)
+    assert "flagged_near" not in result.metrics["by_lang"]["fr"]  # no near-topic question in French
+    assert [q["kind"] for q in result.to_dict()["questions"]] == ["answerable", "answerable", "off", "near", "off"]
+
+
+def test_a_kind_must_match_the_answers(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "q", "question": "Qui ?", "lang": "fr", "answers": [], "kind": "answerable"}\n', "utf-8")
+    with pytest.raises(BadInputError, match="must have answers"):
+        load_questions(path)
+    path.write_text('{"id": "q", "question": "Qui ?", "lang": "fr", "answers": [], "kind": "elsewhere"}\n', "utf-8")
+    with pytest.raises(BadInputError, match='"kind" must be one of answerable, near, off'):
+        load_questions(path)

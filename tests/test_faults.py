@@ -401,7 +401,7 @@ MANIFESTS: dict[str, Any] = {
     "format 0": lambda m: m.update(format_version=0),
     "format 1 (float32 sentence vectors)": lambda m: m.update(format_version=1),
     "format 2 (no vector checksums)": lambda m: m.update(format_version=2),
-    "format 4": lambda m: m.update(format_version=4),
+    "format 5": lambda m: m.update(format_version=5),
     "format '3' (a string)": lambda m: m.update(format_version="3"),
     "format null": lambda m: m.update(format_version=None),
     "no format": lambda m: m.pop("format_version"),
@@ -752,7 +752,7 @@ def test_real_full_disk_on_a_small_tmpfs(tmp_path: Path) -> None:
         folder.mkdir()
         for name in SMALL_CORPUS:
             shutil.copy(CORPUS / name, folder / name)
-    for i in range(150):  # many new passages: the second index is several times larger than the first
+    for i in range(600):  # many new passages: the second index is several times larger than the first
         (big / f"note-{i:03d}.txt").write_text(
             f"Note {i} : la commune numéro {i} coopère avec la ville jumelle {i * 7919 % 10007} depuis {1950 + i % 70}.\n",
             encoding="utf-8",

@@ -15,6 +15,7 @@ from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
 from rag.index import build_index, text_key
 from rag.index.vectors import embed_with_cache
+from rag.retrieve.calibration import null_questions
 from rag.retrieve.retriever import Retriever
 from rag.store import ann
 
@@ -59,7 +60,9 @@ def test_reindex_embeds_only_what_changed(corpus_copy: Path, tmp_path: Path) -> 
     index = tmp_path / "index"
     first = FakeEmbedder()
     report = build_index(corpus_copy, index, embedder=first)
-    assert report.embedded == first.texts_embedded > 0  # (one-sentence passages reuse the passage vector)
+    # (one-sentence passages reuse the passage vector; the calibration questions are embedded once, then reused)
+    assert report.embedded + report.calibration_embedded == first.texts_embedded > 0
+    assert report.calibration_embedded == len(null_questions())
 
     again = FakeEmbedder()
     report = build_index(corpus_copy, index, embedder=again)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.retrieve.abstention import MISSING_KIND, WEAK
+from rag.retrieve.abstention import BELOW_NULL, MISSING_KIND
 from rag.types import Decision, DocumentInfo, Hit, Passage, Results, Span
 from ui import render
 
@@ -22,6 +22,7 @@ def make_hit(
     page: int | None = None,
     rank: int = 1,
     paragraph: int = 3,
+    strength: float | None = None,
 ) -> Hit:
     if highlights is None:
         start = text.find(SENTENCE)
@@ -29,17 +30,17 @@ def make_hit(
     passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905,
                       text=text, page=page)
     info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
-    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights)
+    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights, strength=strength)
 
 
-NO_ANSWER = "Nothing in the corpus seems to answer this question."
+NO_ANSWER = "Nothing in the corpus seems to answer this question"
 
 
 def results(question: str, *hits: Hit, abstain: bool = False, missing: str | None = None) -> Results:
     """Results for ``question``; flagged as weak (``abstain``) or for a ``missing`` figure."""
     if missing is not None:
         return Results(question, hits, Decision(True, MISSING_KIND, missing))
-    return Results(question, hits, Decision(True, WEAK) if abstain else Decision())
+    return Results(question, hits, Decision(True, BELOW_NULL) if abstain else Decision())
 
 
 def neighbours(hit: Hit) -> list[Passage]:
@@ -114,7 +115,7 @@ def test_abstaining_for_a_missing_figure_says_which_in_the_question_language() -
     assert english.count('class="rag-card rag-weak"') == 1
     french = render.render_results(results("Quel taux de participation ?", make_hit(), missing="percentage"))
     assert "aucun des 5 meilleurs passages ne donne de pourcentage." in french
-    assert NO_ANSWER not in english + french  # the specific reason replaces the generic one
+    assert "questions this corpus does not answer" not in english  # the specific reason replaces the generic one
 
 
 def test_no_hits_says_so() -> None:
@@ -125,7 +126,7 @@ def test_results_speak_the_question_language() -> None:
     french = render.render_results(
         results("Quand le groupe-pays Russie a-t-il été créé ?", make_hit(), make_hit(rank=2), abstain=True)
     )
-    assert "Rien dans le corpus ne semble répondre à cette question." in french
+    assert "Rien dans le corpus ne semble répondre à cette question : les passages" in french
     assert "2 passages pour <q>" in french and ">faible<" in french
     assert ">Copier</button>" in french and 'data-done="Copié"' in french
     assert NO_ANSWER not in french
@@ -177,3 +178,18 @@ def test_card_shows_citation_fields_and_context() -> None:
     assert "<details" in html and "Context (¶2–¶4)" in html
     assert html.count('class="rag-ctx rag-ctx-hit"') == 1
     assert html.count("<mark>") == 2  # in the passage and in its emphasised copy in the context
+
+
+def test_cards_say_how_closely_each_passage_matches_in_words_not_as_a_cosine() -> None:
+    hits = [make_hit(strength=4.0), make_hit(rank=2, strength=1.6), make_hit(rank=3, strength=0.2)]
+    answered = Results("Qui ?", tuple(hits), Decision(False, strength=4.0))
+    french = render.render_results(answered)
+    assert re.findall(r'class="rag-match rag-match-(\w+)"[^>]*>([^<]+)<', french) == [
+        ("strong", "très proche"), ("fair", "assez proche"), ("weak", "peu proche"),
+    ]  # fmt: skip
+    assert "score de classement 0.873" in french and "0.87<" not in french  # the score only in the tooltip
+    assert "rag-ok" in french and "bien plus proches de cette question" in french
+    english = render.render_results(Results("Who?", (make_hit(strength=1.6),), Decision(False, strength=1.6)))
+    assert ">fair match<" in english and "only a little more closely" in english and "rag-info" in english
+    unmeasured = render.render_results(results("Who?", make_hit()))  # dense or lexical mode: no label, no banner
+    assert "rag-match-" not in unmeasured and "rag-ok" not in unmeasured

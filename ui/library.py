@@ -73,6 +73,8 @@ class Library:
         self.uploads = Path(uploads)
         self.max_upload_bytes = max_upload_bytes
         self._retriever = retriever or Retriever.load(self.index)
+        # The models load in the background: the first questions do not wait for the second opinion.
+        threading.Thread(target=_warm, args=(self._retriever,), daemon=True, name="rag-warm").start()
         self._swap_lock = threading.Lock()
         self._index_lock = threading.Lock()
 
@@ -123,13 +125,20 @@ class Library:
         source = document.info.source
         try:
             report = add_documents(self.index, [document], current.embedder, folder=self.uploads)
-            return Retriever.load(self.index, embedder=current.embedder), report
+            return Retriever.load(self.index, embedder=current.embedder, second=current.second), report
         except NoPassageError as exc:
             log.warning("upload %s refused: %s", source, exc)
             raise UploadRejected("no_passage", name=source) from exc
         except RagError as exc:
             log.error("adding the upload %s to %s failed: %s", source, self.index, exc)
             raise UploadRejected("index_failed", name=source) from exc
+
+
+def _warm(retriever: Retriever) -> None:
+    try:
+        retriever.warm()
+    except Exception:  # the first question will load what failed here, and report it
+        log.warning("loading the models in the background failed", exc_info=True)
 
 
 def _readable(data: bytes, name: str) -> Document:

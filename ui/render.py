@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from rag.ingest.lang import guess_language
+from rag.retrieve.abstention import ANSWERS, MAYBE, describe
 from rag.retrieve.highlight import mark, merge_spans
 from rag.types import DocumentInfo, Hit, Passage, Results, Span, where
 
@@ -28,7 +29,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "copy": "Copy",
         "copy_title": "Copy the citation",
         "copied": "Copied",
-        "score_title": "similarity between the question and the passage (0 to 1)",
+        "match_title": "How closely this passage matches the question, compared with how unrelated questions match these "
+        "documents (ranking score {score:.3f})",
+        "check": "Check the highlighted sentences before you quote them.",
         "empty_question": "Type a question, in French or English.",
         "search_failed": "The search failed unexpectedly; the server log has the details.",
     },
@@ -42,7 +45,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "copy": "Copier",
         "copy_title": "Copier la citation",
         "copied": "Copié",
-        "score_title": "similarité entre la question et le passage (de 0 à 1)",
+        "match_title": "Proximité de ce passage avec la question, comparée à celle de questions sans rapport avec ces "
+        "documents (score de classement {score:.3f})",
+        "check": "Vérifiez les phrases surlignées avant de les citer.",
         "empty_question": "Saisissez une question, en français ou en anglais.",
         "search_failed": "La recherche a échoué de façon inattendue ; le journal du serveur donne les détails.",
     },
@@ -97,13 +102,13 @@ def citation_string(hit: Hit) -> str:
     return f"«{quote(hit)}» — {doc}, {where(hit.passage)}, chars {hit.start}–{hit.end} of {hit.source}"
 
 
-def _score_html(score: float, lang: str = "en") -> str:
-    width = round(100 * min(1.0, max(0.0, score)))
-    return (
-        f'<div class="rag-score" title="{esc(TEXTS[lang]["score_title"])}">'
-        f'<span class="rag-bar"><span style="width:{width}%"></span></span>'
-        f'<span class="rag-score-num">{score:.2f}</span></div>'
-    )
+def _match_html(hit: Hit, lang: str = "en") -> str:
+    """How closely the passage matches, in words (strong, fair, weak); the ranking score only in the tooltip."""
+    title = esc(TEXTS[lang]["match_title"].format(score=hit.score))
+    level = hit.match
+    if level is None:  # not measured (dense or lexical mode): the rank says enough
+        return f'<div class="rag-match" title="{title}"></div>'
+    return f'<div class="rag-match rag-match-{level}" title="{title}">{esc(describe(level, lang))}</div>'
 
 
 def _meta_html(hit: Hit) -> str:
@@ -144,7 +149,7 @@ def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, l
         f'<span class="rag-rank">{hit.rank}</span>'
         f'<div class="rag-cite"><div class="rag-title">{esc(hit.title)}{badge}</div>'
         f'<div class="rag-meta">{_meta_html(hit)}</div></div>'
-        f"{_score_html(hit.score, lang)}</header>"
+        f"{_match_html(hit, lang)}</header>"
         f'<div class="rag-text">{highlight_html(hit.text, hit.highlights)}</div>'
         f"{_context_html(hit, context, lang)}"
         '<div class="rag-citation"><code class="rag-cite-string">'
@@ -170,6 +175,9 @@ def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ())
     head = f'<div class="rag-summary">{summary} <q>{esc(_one_line(question))}</q></div>'
     if results.abstain:
         head += notice(f"{results.explanation(lang)} {t['weak_shown']}", "warn")
+    elif results.confidence in (ANSWERS, MAYBE):
+        level = "ok" if results.confidence == ANSWERS else "info"
+        head += notice(f"{describe(results.confidence, lang)} {t['check']}", level)
     cards = [
         render_card(hit, contexts[i] if i < len(contexts) else (), weak=results.abstain, lang=lang)
         for i, hit in enumerate(results)

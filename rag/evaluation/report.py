@@ -24,6 +24,11 @@ _LABELS = {
     "abstention_precision": "abstention precision",
     "abstention_recall": "abstention recall",
     "false_abstention_rate": "false abstention rate",
+    "n_near": "near-topic questions",
+    "n_off": "off-topic questions",
+    "flagged_answerable": "answerable flagged",
+    "flagged_near": "near-topic flagged",
+    "flagged_off": "off-topic flagged",
 }
 _RECALL = re.compile(r"recall@(\d+)")
 

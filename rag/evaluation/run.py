@@ -59,6 +59,7 @@ class QuestionResult:
     hits: tuple[HitSummary, ...]
     missing: str | None = None  # the kind of figure asked for that no passage gave (why it abstained; rag.retrieve.answer_kind)
     reason: str | None = None  # why it abstained (a reason code of rag.retrieve.abstention)
+    kind: str = ""  # answerable, near or off, when the question set says (rag.evaluation.questions.Question.kind)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class EvalResult:
                     "answers": [{"source": a.source, "quote": a.quote} for a in r.answers],
                     "no_answer": r.no_answer,
                     "abstained": r.abstained,
+                    "kind": r.kind,
                     "reason": r.reason,
                     "missing": r.missing,
                     "rank": r.rank,
@@ -155,6 +157,7 @@ def _judge(question: Question, results: Results, k: int) -> _Judged:
         hits=summaries,
         missing=results.missing,
         reason=results.reason,
+        kind=question.kind,
     )
     return _Judged(result, run, qrel, doc_qrel)
 
@@ -190,6 +193,12 @@ def _summarize(judged: Sequence[_Judged], k: int) -> dict[str, float | int | Non
     out["abstention_precision"] = abstention["precision"]
     out["abstention_recall"] = abstention["recall"]
     out["false_abstention_rate"] = abstention["false_abstention_rate"]
+    # The share flagged of each kind of question, when the set gives kinds (off-topic, near-topic, answerable).
+    for kind in ("answerable", "near", "off"):
+        of_kind = [j for j in judged if j.result.kind == kind]
+        if of_kind:
+            out[f"n_{kind}"] = len(of_kind)
+            out[f"flagged_{kind}"] = sum(j.result.abstained for j in of_kind) / len(of_kind)
     return {name: round(v, 6) if isinstance(v, float) else v for name, v in out.items()}
 
 

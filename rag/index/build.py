@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag import store
-from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder
+from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder, second_opinion_for
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, NoPassageError
 from rag.index import shards as shard_files
 from rag.index import vectors as reuse
@@ -29,7 +29,10 @@ from rag.index.vectors import embedding_text, previous_vectors
 from rag.ingest.chunk import ChunkSettings, chunk_document
 from rag.ingest.load import load_corpus
 from rag.ingest.sentences import split_sentences
+from rag.retrieve.calibration import calibrate, null_questions, shipped_vectors
+from rag.retrieve.retriever import Retriever
 from rag.store import ann, backends
+from rag.store.lexical import LexicalIndex
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
@@ -46,11 +49,15 @@ class BuildReport:
     removed_documents: int
     seconds: float
     index_type: str
+    calibration_embedded: int = 0  # calibration questions embedded (rag.retrieve.calibration; none for the default model)
+    second_embedded: int = 0  # passages embedded by the second opinion (rag.embed.use)
 
     def summary(self) -> str:
+        extra = [f"{self.calibration_embedded} calibration questions"] if self.calibration_embedded else []
+        extra += [f"{self.second_embedded} passages for the second opinion"] if self.second_embedded else []
         return (
             f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
-            f"embedded {self.embedded} texts, reused {self.reused}; "
+            f"embedded {self.embedded} texts{''.join(' and ' + e for e in extra)}, reused {self.reused}; "
             f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
         )
 
@@ -122,7 +129,9 @@ def build_from_documents(
     settings = settings or _previous_settings(path) or ChunkSettings()
     with store.lock(path):
         documents, folders, chunked = with_kept(path, documents, folder, keep, settings)
-        cache, old_sources = previous_vectors(path, embedder.id)
+        second = second_opinion_for(embedder)
+        previous = previous_vectors(path, embedder.id, second.id if second else None)
+        cache = previous.vectors
         passages, spans = _chunk(documents, settings, chunked)
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
@@ -134,8 +143,11 @@ def build_from_documents(
         vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
         n_texts = len(passage_texts) + len(sentence_texts)
-        # Not needed for the FAISS build and the writing that follow: the previous index's vectors, and the texts.
-        del cache, passage_texts, sentence_texts
+        second_vectors, n_second = (
+            reuse.embed_with_cache(second, passage_texts, previous.second, progress) if second else (None, 0)
+        )
+        # Not needed for the FAISS build and the writing that follow: the texts.
+        del passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
         record = backends.store_record(store_uri or _previous_store(path), _previous_record(path))
         if record is not None:
@@ -152,6 +164,8 @@ def build_from_documents(
         }
         if record is not None:
             manifest["store"] = record
+        if second is not None:
+            manifest["second_opinion"] = {"id": second.id, "spec": second.spec or second.id, "dim": second.dim}
         data = store.IndexData(
             manifest=manifest,
             documents=documents,
@@ -159,8 +173,16 @@ def build_from_documents(
             sentence_spans=spans,
             vectors=vectors,
             sentence_vectors=sentence_vectors,
-            faiss_index=None if record is not None else _faiss(vectors, kind, embedder.dim),
+            # Also with a vector database: calibration below searches the vectors in memory (FAISS's exact search,
+            # as a FLAT collection gives); saving then writes the vectors to the database, not this index.
+            faiss_index=_faiss(vectors, kind, embedder.dim),
+            second_vectors=second_vectors,
         )
+        data.lexical = LexicalIndex.build(store.lexical_texts(data))
+        # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
+        data.null_vectors, n_questions = _null_vectors(embedder, cache, progress)
+        retriever = Retriever(data, embedder, second=second)
+        manifest["calibration"] = calibrate(retriever, data.null_vectors, shipped_vectors(second) if second else None).to_dict()
         store.save(path, data)
         shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
     n_new += n_sharded
@@ -170,9 +192,11 @@ def build_from_documents(
         passages=len(passages),
         embedded=n_new + n_new_sent,
         reused=total - n_new - n_new_sent,
-        removed_documents=len(old_sources - {d.info.source for d in documents}),
+        removed_documents=len(previous.sources - {d.info.source for d in documents}),
         seconds=time.perf_counter() - started,
         index_type=kind,
+        calibration_embedded=n_questions,
+        second_embedded=n_second,
     )
 
 
@@ -192,6 +216,17 @@ def _texts_by_document(
         current.extend(next(sentences) for _ in passage_spans)
     if current:
         yield current
+
+
+def _null_vectors(
+    embedder: Embedder, cache: dict[str, npt.NDArray[np.float32]], progress: bool
+) -> tuple[npt.NDArray[np.float32], int]:
+    """The calibration questions' vectors (shipped for the default model, else reused or embedded) and how many
+    were embedded."""
+    shipped = shipped_vectors(embedder)
+    if shipped is not None:
+        return shipped, 0
+    return reuse.embed_with_cache(embedder, [q.question for q in null_questions()], cache, progress, kind="query")
 
 
 def build_index(

@@ -216,6 +216,7 @@ def serve() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     requests: queue.Queue[dict[str, Any]] = queue.Queue()
     threading.Thread(target=_listen, args=(sys.stdin.buffer, requests), daemon=True).start()
+    _preload()
     _write(replies, {"ready": True})
     while True:
         request = requests.get()
@@ -224,6 +225,17 @@ def serve() -> None:
         _write(replies, reply)
         if "memory" in reply:
             os._exit(0)  # the memory may be fragmented or held: the next file gets a fresh process
+
+
+def _preload() -> None:
+    """Import the format libraries before saying ready: the time a file is given is for reading it, not for importing
+    a parser (seconds on a busy machine, at the first file of each kind and again after every stopped child)."""
+    import contextlib
+    import importlib
+
+    for module in ("bs4", "pypdf", "lxml.etree"):
+        with contextlib.suppress(ImportError):  # its reader reports it, for the file that needs it
+            importlib.import_module(module)
 
 
 def _listen(stream: IO[bytes], requests: queue.Queue[dict[str, Any]]) -> None:

@@ -17,8 +17,9 @@ from rag.embed import Embedder, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError
 from rag.ingest.lang import guess_language
 from rag.retrieve import rank
-from rag.retrieve.abstention import NO_PASSAGE, decide
+from rag.retrieve.abstention import NO_PASSAGE, decide, evidence_strength, needs_second_opinion
 from rag.retrieve.answer_kind import DEPTH, missing_kind
+from rag.retrieve.calibration import Calibration
 from rag.retrieve.highlight import highlight_spans
 from rag.store import ann
 from rag.store.rows import SpanTable, read_ranges
@@ -55,10 +56,14 @@ class Retriever:
     and fused with the lexical evidence; see ``rag.retrieve.rank``).
     """
 
-    def __init__(self, data: store.IndexData, embedder: Embedder, path: Path | None = None) -> None:
+    def __init__(
+        self, data: store.IndexData, embedder: Embedder, path: Path | None = None, *, second: Embedder | None = None
+    ) -> None:
         self.data = data
         self.embedder = embedder
         self.path = path
+        # The second opinion on whether the corpus answers (rag.embed.use), when the index has its passage vectors.
+        self.second = second if data.second_vectors is not None else None
         self.manifest = data.manifest
         self._docs: dict[str, Document] = {d.info.source: d for d in data.documents}
         if isinstance(data.sentence_spans, SpanTable):  # as loaded: the offsets are already there
@@ -67,13 +72,18 @@ class Retriever:
             counts = np.array([len(s) for s in data.sentence_spans], dtype=np.int64)
             self._sentence_start = np.concatenate([[0], np.cumsum(counts)])
         self.corpus_lang = _corpus_language(data.documents)
+        # The corpus's null distribution (rag.retrieve.calibration), computed when the index was built.
+        self.calibration = Calibration.from_dict(self.manifest.get("calibration"))
         self._rows_by_source: dict[str, list[int]] = {}
         for row, passage in enumerate(data.passages):
             self._rows_by_source.setdefault(passage.source, []).append(row)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] = "index", embedder: Embedder | None = None) -> Retriever:
-        """Open an index; the embedder recorded in its manifest is loaded unless one is given (ids must match)."""
+    def load(
+        cls, path: str | os.PathLike[str] = "index", embedder: Embedder | None = None, second: Embedder | None = None
+    ) -> Retriever:
+        """Open an index; the embedder (and second opinion) recorded in its manifest are loaded unless given (ids
+        must match: a server reopening its index after an upload passes the models it has loaded already)."""
         data = store.load(path, with_vectors=False)
         info = data.manifest.get("embedder", {})
         if embedder is None:
@@ -83,7 +93,24 @@ class Retriever:
                 f"{path} was built with embedder {info.get('id')!r}, not {embedder.id!r}; query it with the same "
                 "embedder or rebuild it with `rag index --embedder ...`"
             )
-        return cls(data, embedder, Path(path))
+        recorded = data.manifest.get("second_opinion")
+        if not isinstance(recorded, dict) or data.second_vectors is None:
+            second = None
+        else:
+            second = second or get_embedder(str(recorded.get("spec") or recorded.get("id", "")))  # loads on first use
+            if recorded.get("id") != second.id:
+                raise IndexIncompatibleError(
+                    f"{path} was built with the second opinion {recorded.get('id')!r}, not {second.id!r}; re-run "
+                    "`rag index` (its vectors are reused)"
+                )
+        return cls(data, embedder, Path(path), second=second)
+
+    def warm(self) -> None:
+        """Load the models now rather than at the first question (a server calls it at start, in the background: the
+        second opinion takes seconds to load, and is needed only for some questions)."""
+        self.embedder.embed_query("warm up")
+        if self.second is not None:
+            self.second.embed_query("warm up")
 
     # -- what is indexed ---------------------------------------------------------------------------------------
 
@@ -215,11 +242,63 @@ class Retriever:
                 kept.append(i)
         return rows[kept]
 
+    def evidence(
+        self,
+        question: str,
+        depth: int = rank.CANDIDATES,
+        *,
+        vector: npt.NDArray[np.float32] | None = None,
+        second_vector: npt.NDArray[np.float32] | None = None,
+    ) -> dict[str, float]:
+        """The evidence a hybrid search finds for ``question`` (``rag.retrieve.calibration.SIGNALS``), the second
+        opinion's included when the index has one (``second_vector``: the question's embedding by it, when known)."""
+        candidates = self.candidates(question, depth, vector=vector)
+        evidence = _evidence(candidates, rank.fuse(candidates))
+        if self.second is not None:
+            evidence["second"] = self.second_similarity(candidates, second_vector)
+        return evidence
+
+    def second_similarities(
+        self, candidates: rank.Candidates, vector: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float32] | None:
+        """The second opinion's similarity between the question and each candidate (the question is embedded by it,
+        loading it, unless ``vector`` is given); None without a second opinion."""
+        if self.second is None or self.data.second_vectors is None:
+            return None
+        if not len(candidates.rows):
+            return np.zeros(0, dtype=np.float32)
+        if vector is None:
+            vector = self.second.embed_query(candidates.question)
+        sims: npt.NDArray[np.float32] = self._possible(np.asarray(self.data.second_vectors[candidates.rows]) @ vector)
+        return sims
+
+    def second_similarity(self, candidates: rank.Candidates, vector: npt.NDArray[np.float32] | None = None) -> float:
+        """The second opinion's best similarity between the question and its candidates (0 without one)."""
+        sims = self.second_similarities(candidates, vector)
+        return float(sims.max(initial=0.0)) if sims is not None else 0.0
+
     def decide(self, candidates: rank.Candidates, ranking: rank.Ranking) -> Decision:
         """Whether the ranked candidates answer their question (see ``rag.retrieve.abstention``)."""
+        return self._decide(candidates, ranking)[0]
+
+    def _decide(
+        self, candidates: rank.Candidates, ranking: rank.Ranking
+    ) -> tuple[Decision, npt.NDArray[np.float32] | None]:
+        """The decision, and the second opinion's similarity to each candidate when it was consulted."""
         texts = (self.data.passages[row].text for row in ranking.rows[:DEPTH].tolist())
         missing = missing_kind(candidates.question, texts)
-        return decide(ranking, candidates.mode, guess_language(candidates.question), self.corpus_lang, missing)
+        if self.calibration is None or candidates.mode != "hybrid" or not len(ranking.rows):
+            return decide(ranking, missing), None
+        lang = guess_language(candidates.question)
+        evidence = _evidence(candidates, ranking)
+        strength = evidence_strength(self.calibration, lang, evidence)
+        second_sims = None
+        if self.second is not None and needs_second_opinion(strength):
+            second_sims = self.second_similarities(candidates)
+            if second_sims is not None:
+                evidence["second"] = float(second_sims.max(initial=0.0))
+                strength = evidence_strength(self.calibration, lang, evidence)
+        return decide(ranking, missing, strength, consulted=second_sims is not None), second_sims
 
     def search(
         self,
@@ -254,9 +333,10 @@ class Retriever:
         depth = max(rank.CANDIDATES, 4 * (k + COLLAPSE_EXTRA))
         candidates = self.candidates(text, depth, sources=sources, mode=mode, vector=vector)
         ranking = rank.fuse(candidates)
-        decision = self.decide(candidates, ranking)
+        decision, second_sims = self._decide(candidates, ranking)
         rows = self._collapse(ranking.rows[: k + COLLAPSE_EXTRA]) if collapse else ranking.rows
         score_of = dict(zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True))
+        position = {row: i for i, row in enumerate(candidates.rows.tolist())}
         hits: list[Hit] = []
         for row in rows.tolist()[:k]:
             score = float(score_of[row])
@@ -264,8 +344,28 @@ class Retriever:
                 continue
             passage = self.data.passages[row]
             spans = self.highlight(row, candidates.vector) if highlight and candidates.vector is not None else ()
-            hits.append(Hit(passage, self._docs[passage.source].info, score, len(hits) + 1, spans))
+            strength = None
+            if decision.strength is not None and self.calibration is not None:
+                i = position[row]
+                evidence = {
+                    "fused": score, "passage": float(candidates.passage[i]), "sentence": float(candidates.sentence[i]),
+                    "lexical": float(candidates.lexical[i]),
+                }  # fmt: skip
+                if second_sims is not None:
+                    evidence["second"] = float(second_sims[i])
+                strength = evidence_strength(self.calibration, guess_language(text), evidence)
+            hits.append(Hit(passage, self._docs[passage.source].info, score, len(hits) + 1, spans, strength))
         return Results(query, tuple(hits), decision)
+
+
+def _evidence(candidates: rank.Candidates, ranking: rank.Ranking) -> dict[str, float]:
+    """The signals of ``rag.retrieve.calibration.SIGNALS`` for one question's ranked candidates."""
+    return {
+        "fused": float(ranking.scores[0]) if len(ranking.rows) else 0.0,
+        "passage": float(candidates.passage.max(initial=0.0)),
+        "sentence": float(candidates.sentence.max(initial=0.0)),
+        "lexical": candidates.lexical_max,
+    }
 
 
 def _corpus_language(documents: list[Document], sample: int = 200) -> str:

@@ -40,7 +40,6 @@ import contextlib
 import errno
 import json
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,18 +55,13 @@ from rag.store.lexical import LexicalIndex
 from rag.store.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
 from rag.types import Document, DocumentInfo, Passage
 
-if sys.platform == "win32":
-    pass
-else:
-    pass
-
-
-# 3: one folder per generation, a journal of the generations written, a checksum for every file (per block for the
-# vector files). 2: sentence vectors stored as float16 (format 1: float32). An older index is refused for serving;
-# `rag index` (and `rag serve` on the same corpus) rebuild it reusing its vectors, checked first.
-FORMAT_VERSION = 3
+# 4: the manifest records the corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a
+# journal of the generations written, a checksum for every file (per block for the vector files). 2: sentence vectors
+# stored as float16 (format 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the
+# same corpus) rebuild it reusing its vectors, checked first.
+FORMAT_VERSION = 4
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2, 3)
+REUSABLE_FORMATS = (1, 2, 3, 4)
 SENTENCE_DTYPE = np.float16
 # The files of a generation, inside its folder.
 FILES = {
@@ -77,12 +71,21 @@ FILES = {
     "sentences": "sentences.npy",
     "faiss": "faiss.index",
     "bm25": "bm25",
+    "questions": "null_questions.npy",  # format 4 on: the calibration questions' vectors (rag.retrieve.calibration)
+    "second": "second_opinion.npy",  # format 4 on, optional: the second opinion's passage vectors (rag.embed.use)
 }
 # Read by position rather than whole: checksummed per block.
-ROW_FILES = ("vectors", "sentences")
+ROW_FILES = ("vectors", "sentences", "second")
+# Files a generation may lack (an index built without them, or before they existed).
+OPTIONAL = ("questions", "second")
+SECOND_DTYPE = np.float16  # as the sentence vectors: half the disk, and similarities move by < 1e-3
 # An index whose vectors live in a vector database (``rag.store.backends``) keeps these files only, and the key of
-# each passage row in that database.
-BACKEND_FILES = {**{kind: FILES[kind] for kind in ("documents", "passages", "bm25")}, "keys": "keys.npy"}
+# each passage row in that database. The calibration questions' and the second opinion's vectors stay files: the
+# first are read whole once, the second a few rows a question, as the FAISS store does.
+BACKEND_FILES = {
+    **{kind: FILES[kind] for kind in ("documents", "passages", "bm25", "questions", "second")},
+    "keys": "keys.npy",
+}
 # 64 KiB: a question reads the sentences of ~200 passages, and checking a block means reading all of it.
 BLOCK_BYTES = 1 << 16
 # What rag names the entries it writes at the top of an index folder: a generation folder (format 3), or a data file
@@ -103,6 +106,8 @@ class IndexData:
     sentence_vectors: Vectors | Rows
     faiss_index: Any = field(default=None, repr=False)
     lexical: LexicalIndex | None = field(default=None, repr=False)
+    null_vectors: Vectors | None = field(default=None, repr=False)  # the calibration questions', reused by a rebuild
+    second_vectors: Vectors | Rows | None = field(default=None, repr=False)  # the second opinion's, per passage
 
 
 
@@ -152,7 +157,9 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     path.mkdir(parents=True, exist_ok=True)
     backend = backends.backend_for(data.manifest.get("store"))
     gen = generations.start_generation(path, _current_names(path))
-    names = {kind: f"{gen}/{name}" for kind, name in (FILES if backend is None else BACKEND_FILES).items()}
+    present = {"questions": data.null_vectors is not None, "second": data.second_vectors is not None}
+    layout = FILES if backend is None else BACKEND_FILES
+    names = {kind: f"{gen}/{name}" for kind, name in layout.items() if present.get(kind, True)}
     tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
     try:
@@ -160,6 +167,10 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         passage_rows = zip(data.passages, data.sentence_spans, strict=True)
         files.write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
         manifest = dict(data.manifest)
+        if data.null_vectors is not None:
+            files.save_npy(path / names["questions"], data.null_vectors)
+        if data.second_vectors is not None:
+            files.save_npy(path / names["second"], data.second_vectors, SECOND_DTYPE)
         if backend is None:
             files.save_npy(path / names["vectors"], data.vectors)
             files.save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
@@ -345,30 +356,40 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
             vectors, sentence_vectors, faiss_index = backend.open(keys, passages, spans.starts, dim)
             if with_vectors:
                 vectors, sentence_vectors = np.asarray(vectors), np.asarray(sentence_vectors)
-            return _checked(path, manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical)
-        try:
-            faiss_index = ann.read(str(path / names["faiss"]))
-        except RuntimeError as exc:  # FAISS's own message is about its C++ internals: say which file instead
-            raise IndexIncompatibleError(
-                f"{path / names['faiss']} is damaged (FAISS cannot read it); re-run `rag index` to rebuild it"
-            ) from exc
-        vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ROW_FILES)
-        if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
-            raise ValueError(f"{names['vectors']} holds {vector_rows.shape} vectors instead of {(len(passages), dim)}")
-        if with_vectors:
-            vectors, sentence_vectors = np.asarray(vector_rows), np.asarray(sentence_rows)
         else:
-            # Re-scoring and highlighting read the rows of a few candidates: read those, hold none. Passage vectors
-            # are read from FAISS, which holds the same ones.
-            vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
-        vector_rows.close()
+            try:
+                faiss_index = ann.read(str(path / names["faiss"]))
+            except RuntimeError as exc:  # FAISS's own message is about its C++ internals: say which file instead
+                raise IndexIncompatibleError(
+                    f"{path / names['faiss']} is damaged (FAISS cannot read it); re-run `rag index` to rebuild it"
+                ) from exc
+            vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ("vectors", "sentences"))
+            if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
+                raise ValueError(f"{names['vectors']} holds {vector_rows.shape} vectors instead of {(len(passages), dim)}")
+            if with_vectors:
+                vectors, sentence_vectors = np.asarray(vector_rows), np.asarray(sentence_rows)
+            else:
+                # Re-scoring and highlighting read the rows of a few candidates: read those, hold none. Passage
+                # vectors are read from FAISS, which holds the same ones.
+                vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
+            vector_rows.close()
+        # Small (400 rows), and checked whole at load like the other files read whole.
+        null_vectors = np.load(path / names["questions"], allow_pickle=False) if "questions" in names else None
+        second_vectors: Vectors | Rows | None = None
+        if "second" in names:
+            second_rows = _npy_rows(path, manifest, names["second"])
+            if len(second_rows) != len(passages):
+                raise ValueError(f"{names['second']} holds {len(second_rows)} vectors for {len(passages)} passages")
+            second_vectors = np.asarray(second_rows, dtype=np.float32) if with_vectors else second_rows
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
     except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise IndexIncompatibleError(
             f"{path} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
         ) from exc
-    return _checked(path, manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical)
+    return _checked(
+        path, manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
+    )
 
 
 def _checked(
@@ -381,6 +402,8 @@ def _checked(
     sentence_vectors: Vectors | Rows,
     faiss_index: Any,
     lexical: LexicalIndex,
+    null_vectors: Vectors | None,
+    second_vectors: Vectors | Rows | None,
 ) -> IndexData:
     """The loaded generation, once its parts agree on their sizes."""
     dim = int(manifest.get("embedder", {}).get("dim", 0))
@@ -396,7 +419,9 @@ def _checked(
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
-    return IndexData(manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical)
+    return IndexData(
+        manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
+    )
 
 
 def _npy_rows(path: Path, manifest: dict[str, Any], name: str) -> NpyRows:

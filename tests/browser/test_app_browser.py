@@ -11,7 +11,7 @@ from rag.ingest.load import load_catalog
 from tests.browser.conftest import PASSWORD, ROOT, RunningApp
 from tests.browser.screenshot import ask
 
-NO_ANSWER = "Nothing in the corpus seems to answer this question."
+NO_ANSWER = "Nothing in the corpus seems to answer this question"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
