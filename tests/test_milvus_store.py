@@ -92,16 +92,19 @@ def test_same_answers_as_faiss_on_the_shipped_corpus(corpus_copy: Path, tmp_path
     build_index(corpus_copy, tmp_path / "milvus", embedder=FakeEmbedder(), store_uri=milvus_server)
     manifest = store.read_manifest(tmp_path / "milvus")
     assert manifest["store"]["backend"] == "milvus" and "faiss" not in manifest["files"]
-    assert {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")} == {"keys.npy"}  # no vector file
+    # no passage or sentence vector file: the row keys, and the calibration questions' vectors (read whole at load)
+    assert {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")} == {"keys.npy", "null_questions.npy"}
     faiss, milvus = Retriever.load(tmp_path / "faiss"), Retriever.load(tmp_path / "milvus")
     for mode in ("hybrid", "dense"):
         assert_same_answers(top10(faiss, QUESTIONS, mode=mode), top10(milvus, QUESTIONS, mode=mode))
     source = "cuf_groupe-pays-russie.txt"
     assert_same_answers(top10(faiss, QUESTIONS[:20], sources=[source]), top10(milvus, QUESTIONS[:20], sources=[source]))
     assert {h.source for q in QUESTIONS[:20] for h in milvus.search(q, k=10, sources=[source])} == {source}
-    # highlights come from the sentence vectors: the same spans
+    # highlights come from the sentence vectors: the same spans; the calibration is the same: the same decisions
     for q in QUESTIONS[:20]:
         assert [h.highlights for h in faiss.search(q)] == [h.highlights for h in milvus.search(q)]
+    assert faiss.calibration == milvus.calibration is not None
+    assert [faiss.search(q).decision for q in QUESTIONS] == [milvus.search(q).decision for q in QUESTIONS]
     # and all the vectors read back are the FAISS index's (sentences: the float16 values it stores)
     a, b = store.load(tmp_path / "faiss"), store.load(tmp_path / "milvus")
     assert np.array_equal(np.asarray(a.vectors), np.asarray(b.vectors))
@@ -113,7 +116,11 @@ def test_same_answers_with_the_real_model(corpus_copy: Path, tmp_path: Path, rea
     shutil.copytree(real_index, index)
     report = build_index(corpus_copy, index, store_uri=milvus_server)  # moves the vectors: nothing is embedded
     assert report.embedded == 0
-    assert_same_answers(top10(Retriever.load(real_index), QUESTIONS), top10(Retriever.load(index), QUESTIONS))
+    faiss, milvus = Retriever.load(real_index), Retriever.load(index)
+    assert_same_answers(top10(faiss, QUESTIONS), top10(milvus, QUESTIONS))
+    # the second opinion's vectors stay files beside the keys: the same decisions, consulted for the same questions
+    decisions = [(faiss.search(q).decision, milvus.search(q).decision) for q in QUESTIONS]
+    assert all(a == b for a, b in decisions) and any(a.second_opinion for a, _ in decisions)
 
 
 @pytest.mark.skipif(not (SCALE / "fr_legi_codes_paragraphs.jsonl.gz").is_file(), reason="no ../shared/benchmarks/scale")
