@@ -19,6 +19,14 @@ from rag.retrieve.answer_kind import KINDS, WHAT, asked_for, missing_kind
         ("Combien coûtera la nouvelle bibliothèque ?", "amount"),
         ("How much does the new library cost?", "amount"),
         ("Combien d’argent la ville a-t-elle reçu ?", "amount"),  # typographic apostrophe
+        ("Quel montant la ville a-t-elle reçu ?", "amount"),
+        ("À combien s'élève le budget de la coopération ?", "amount"),
+        ("What was the total cost of the programme?", "amount"),
+        ("What annual budget does the network have?", "amount"),  # as "Quel budget annuel…"
+        # Naming a budget or a year is not asking for one (the case of issue 13)
+        ("Que demandent les signataires aux ministres pour le budget 2026 ?", None),
+        ("What do the mayors ask of the 2026 budget debate?", None),
+        ("Quelles coupes budgétaires les collectivités redoutent-elles ?", None),
         ("En quelle année le réseau a-t-il été créé ?", "date"),
         ("À quelle date la résolution a-t-elle été adoptée ?", "date"),
         ("On what date did Russian troops enter Ukraine?", "date"),
@@ -27,9 +35,9 @@ from rag.retrieve.answer_kind import KINDS, WHAT, asked_for, missing_kind
         ("Quel nombre de villes est concerné ?", "number"),
     ],
 )
-def test_questions_asking_for_a_figure(question: str, kind: str) -> None:
+def test_questions_asking_for_a_figure(question: str, kind: str | None) -> None:
     found = asked_for(question)
-    assert found is not None and found.name == kind
+    assert (found.name if found is not None else None) == kind
 
 
 @pytest.mark.parametrize(

@@ -119,8 +119,11 @@ def test_a_rebuild_reuses_the_second_opinions_vectors(
     second_index: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rag.index.build, "second_opinion_for", lambda embedder: FakeEmbedder())
+    before = store.read_manifest(second_index)["calibration"]
     report = build_index(corpus_copy, second_index, embedder=FakeEmbedder())
     assert report.embedded == report.second_embedded == report.calibration_embedded == 0
+    # calibrated on the vectors as stored (half precision), so the reused ones give the very same null
+    assert store.read_manifest(second_index)["calibration"] == before
 
 
 @pytest.mark.slow

@@ -146,6 +146,11 @@ def build_from_documents(
         second_vectors, n_second = (
             reuse.embed_with_cache(second, passage_texts, previous.second, progress) if second else (None, 0)
         )
+        # Calibrated below on the values serving will read (these are stored in half precision): a rebuild that
+        # reuses them then records the same calibration.
+        _round_as_stored(sentence_vectors, store.SENTENCE_DTYPE)
+        if second_vectors is not None:
+            _round_as_stored(second_vectors, store.SECOND_DTYPE)
         # Not needed for the FAISS build and the writing that follow: the texts.
         del passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
@@ -216,6 +221,13 @@ def _texts_by_document(
         current.extend(next(sentences) for _ in passage_spans)
     if current:
         yield current
+
+
+def _round_as_stored(vectors: npt.NDArray[np.float32], dtype: type[np.floating[Any]], rows: int = 1 << 16) -> None:
+    """Round ``vectors`` in place to the precision of ``dtype`` (block by block: no full copy at a million rows)."""
+    for start in range(0, len(vectors), rows):
+        block = vectors[start : start + rows]
+        block[...] = block.astype(dtype)
 
 
 def _null_vectors(

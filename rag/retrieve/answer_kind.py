@@ -54,9 +54,14 @@ KINDS: tuple[AnswerKind, ...] = (
     ),
     AnswerKind(
         "amount",
+        # Asking for the budget or the cost, not merely naming one ("Que demandent-ils pour le budget 2026 ?").
         _pattern(
-            rf"\b(budgets?|montants?|coût\w*|combien d{_APOS}argent|quel (est|était) le prix|à quel prix|"
-            r"how much money|how much .{0,40}\bcosts?|(what|which) (is|was) the (cost|price)|at what price)\b"
+            rf"\b(quel(le)?s? (est|était|sera|sont|étaient|seront) (le |la |les |l{_APOS}|son |sa |ses |leur |leurs )?"
+            rf"(\w+ )?(budgets?|montants?|coûts?|prix)|quels? (budgets?|montants?)|combien (coût\w*|d{_APOS}argent)|"
+            rf"(que|à combien) coût\w*|à combien s{_APOS}élèv\w*|à quel prix|"
+            rf"how much money|how much .{{0,40}}\bcosts?|"
+            rf"(what|which) (is|was|will be|are|were) (the |its |their |[^?]{{0,40}}{_APOS}s )"
+            r"(\w+ )?(costs?|price|budgets?|amount)|(what|which) (\w+ )?(budgets?|amounts?)|at what price)\b"
         ),
         _pattern(r"€|\$|£|\beuros?\b|\bEUR\b|\bdollars?\b|\bUSD\b|\bfrancs?\b|\bpounds?\b"),
     ),
