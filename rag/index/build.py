@@ -178,9 +178,9 @@ def build_from_documents(
             sentence_spans=spans,
             vectors=vectors,
             sentence_vectors=sentence_vectors,
-            # Also with a vector database: calibration below searches the vectors in memory (FAISS's exact search,
-            # as a FLAT collection gives); saving then writes the vectors to the database, not this index.
-            faiss_index=_faiss(vectors, kind, embedder.dim),
+            # With a vector database too: calibration below searches the vectors in memory, exactly (a flat index
+            # costs a copy of the vectors, not an HNSW build); saving writes them to the database, not this index.
+            faiss_index=_faiss(vectors, kind if record is None else "flat", embedder.dim),
             second_vectors=second_vectors,
         )
         data.lexical = LexicalIndex.build(store.lexical_texts(data))
