@@ -100,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "flat", "hnsw", "ivf"],
         help="FAISS index: exact (flat) or approximate (hnsw, ivf); auto picks hnsw from 50,000 passages on",
     )
+    _config_arg(p, "executor", "--executor", choices=["local", "ray"], help="where texts are embedded: local or ray")
+    _config_arg(p, "workers", "--workers", type=int, metavar="N", help="embedding processes (local) or Ray actors (ray)")
+    _config_arg(
+        p, "ray_address", "--ray-address", metavar="ADDR",
+        help="with --executor ray: local (start Ray on this machine), auto or HOST:PORT of a running cluster",
+    )
+    _config_arg(
+        p, "store", "--store", metavar="URI",
+        help="where vectors are kept: faiss (files of the index folder) or milvus://HOST:PORT, milvus:///PATH.db",
+    )
     p.add_argument(
         "--export-passages", metavar="FILE", help="also write the passages (id, source, paragraph, offsets, text) as JSONL"
     )
@@ -217,9 +227,20 @@ def require_extra(module: str, extra: str, command: str) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.executor == "ray":
+        require_extra("ray", "ray", "index --executor ray")
     from rag.index import build_index
+    from rag.index.executors import get_executor
 
-    report = build_index(args.corpus, args.index, embedder=args.embedder, index_type=args.index_type, progress=not args.quiet)
+    if args.store != "faiss":
+        require_extra("pymilvus", "milvus", "index --store milvus://...")
+    executor = get_executor(args.executor, args.workers, args.ray_address)
+    # No --store, RAG_STORE or rag.toml key: the index keeps the store it has (faiss for a new one).
+    store_uri = None if args.config.origins.get("store") == "default" else args.store
+    report = build_index(
+        args.corpus, args.index, embedder=args.embedder, index_type=args.index_type, progress=not args.quiet,
+        executor=executor, store_uri=store_uri,
+    )  # fmt: skip
     print(f"Indexed {args.corpus} into {args.index}: {report.summary()}")
     if args.export_passages:
         from rag import store

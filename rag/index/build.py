@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ import numpy.typing as npt
 from rag import store
 from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder, second_opinion_for
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, NoPassageError
+from rag.index import shards as shard_files
 from rag.index import vectors as reuse
+from rag.index.executors import Executor, embed_missing
 from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, Spans, with_kept
 from rag.index.vectors import embedding_text, previous_vectors
 from rag.ingest.chunk import ChunkSettings, chunk_document
@@ -29,7 +31,7 @@ from rag.ingest.load import load_corpus
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.calibration import calibrate, null_questions, shipped_vectors
 from rag.retrieve.retriever import Retriever
-from rag.store import ann
+from rag.store import ann, backends
 from rag.store.lexical import LexicalIndex
 from rag.types import Document, Passage
 
@@ -69,6 +71,24 @@ def _previous_settings(index_dir: Path) -> ChunkSettings | None:
         return None
 
 
+def _previous_record(index_dir: Path) -> dict[str, Any] | None:
+    """The ``store`` record of the current index (None: its vectors are in its own files, or there is none)."""
+    try:
+        record = store.read_manifest(index_dir, reuse_old=True).get("store")
+    except (IndexMissingError, IndexIncompatibleError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _previous_store(index_dir: Path) -> str:
+    record = _previous_record(index_dir)
+    return str(record["uri"]) if record and "uri" in record else backends.FAISS
+
+
+def _faiss(vectors: npt.NDArray[np.float32], kind: str, dim: int) -> Any:
+    return ann.build(vectors, kind) if len(vectors) else ann.build(np.zeros((0, dim), np.float32))
+
+
 def _previous_sources(index_dir: Path) -> set[str]:
     """The documents the current index holds (none when there is no readable manifest)."""
     try:
@@ -90,13 +110,18 @@ def build_from_documents(
     progress: bool = False,
     folder: str | os.PathLike[str] | None = None,
     keep: Keep | None = None,
+    executor: Executor | None = None,
+    store_uri: str | None = None,
 ) -> BuildReport:
     """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically).
 
     ``index_dir`` must be new, empty or an index (``store.check_folder``), and outside ``corpus``. ``folder``: where
     ``documents`` were read from when it is not ``corpus`` (recorded for each, see ``add_documents``). ``keep``:
     documents of the current index kept beside them, chosen under the build's lock: ``"all"`` (``add_documents``) or
-    ``"added"``, those added from other folders (``build_index``).
+    ``"added"``, those added from other folders (``build_index``). ``executor``: where the texts the build lacks are
+    embedded (``rag.index.executors``; None: in this process, as one batch job). ``store_uri``: where the vectors
+    are kept (``faiss``, the index folder's files, or a vector database: ``rag.store.backends``); None keeps the
+    current index's store (``faiss`` for a new index).
     """
     started = time.perf_counter()
     path = Path(index_dir)
@@ -111,6 +136,10 @@ def build_from_documents(
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
         passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
+        n_sharded = 0
+        if executor is not None:
+            per_document = _texts_by_document(passages, passage_texts, sentence_texts, spans)
+            n_sharded = embed_missing(executor, embedder, per_document, cache, path / shard_files.SHARDS, progress)
         vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
         sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
         n_texts = len(passage_texts) + len(sentence_texts)
@@ -125,6 +154,9 @@ def build_from_documents(
         # Not needed for the FAISS build and the writing that follow: the texts.
         del passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
+        record = backends.store_record(store_uri or _previous_store(path), _previous_record(path))
+        if record is not None:
+            kind = record.setdefault("index", "flat" if kind == "flat" else "hnsw")  # a collection keeps its index
         per_source = Counter(p.source for p in passages)
         manifest: dict[str, Any] = {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -135,6 +167,8 @@ def build_from_documents(
             "index_type": kind,
             "documents": {d.info.source: _entry(d, per_source[d.info.source], folders) for d in documents},
         }
+        if record is not None:
+            manifest["store"] = record
         if second is not None:
             manifest["second_opinion"] = {"id": second.id, "spec": second.spec or second.id, "dim": second.dim}
         data = store.IndexData(
@@ -144,7 +178,9 @@ def build_from_documents(
             sentence_spans=spans,
             vectors=vectors,
             sentence_vectors=sentence_vectors,
-            faiss_index=ann.build(vectors, kind) if len(passages) else ann.build(np.zeros((0, embedder.dim), np.float32)),
+            # With a vector database too: calibration below searches the vectors in memory, exactly (a flat index
+            # costs a copy of the vectors, not an HNSW build); saving writes them to the database, not this index.
+            faiss_index=_faiss(vectors, kind if record is None else "flat", embedder.dim),
             second_vectors=second_vectors,
         )
         data.lexical = LexicalIndex.build(store.lexical_texts(data))
@@ -153,6 +189,8 @@ def build_from_documents(
         retriever = Retriever(data, embedder, second=second)
         manifest["calibration"] = calibrate(retriever, data.null_vectors, shipped_vectors(second) if second else None).to_dict()
         store.save(path, data)
+        shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
+    n_new += n_sharded
     total = n_texts
     return BuildReport(
         documents=len(documents),
@@ -165,6 +203,24 @@ def build_from_documents(
         calibration_embedded=n_questions,
         second_embedded=n_second,
     )
+
+
+def _texts_by_document(
+    passages: list[Passage], passage_texts: list[str], sentence_texts: list[str], spans: list[Spans]
+) -> Iterator[list[str]]:
+    """The texts a build embeds, one list per document (passages, then their sentences): the shards' unit."""
+    sentences = iter(sentence_texts)
+    current: list[str] = []
+    source = None
+    for passage, text, passage_spans in zip(passages, passage_texts, spans, strict=True):
+        if passage.source != source and current:
+            yield current
+            current = []
+        source = passage.source
+        current.append(text)
+        current.extend(next(sentences) for _ in passage_spans)
+    if current:
+        yield current
 
 
 def _round_as_stored(vectors: npt.NDArray[np.float32], dtype: type[np.floating[Any]], rows: int = 1 << 16) -> None:
@@ -193,6 +249,8 @@ def build_index(
     settings: ChunkSettings | None = None,
     index_type: str = "auto",
     progress: bool = False,
+    executor: Executor | None = None,
+    store_uri: str | None = None,
 ) -> BuildReport:
     """Index every readable document of the ``corpus`` folder into ``index_dir``.
 
@@ -203,6 +261,8 @@ def build_index(
     """
     spec = embedder if isinstance(embedder, str) else (embedder.spec or embedder.id)
     store.check_folder(index_dir, corpus)  # before reading the corpus, which can take a while
+    if store_uri is not None:
+        backends.check_store(store_uri)
     documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)))
     if not documents:
         raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
@@ -217,6 +277,8 @@ def build_index(
         corpus=str(Path(corpus).resolve()),
         progress=progress,
         keep=KEEP_ADDED,
+        executor=executor,
+        store_uri=store_uri,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rag.store.backends.base import RowSearch
 from rag.threads import prefer_passive_openmp
 
 KINDS = ("flat", "hnsw", "ivf")
@@ -146,7 +147,11 @@ def _exact_subset(
 def search(
     index: Any, query: npt.NDArray[np.float32], k: int, allowed: npt.NDArray[np.int64] | None = None
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """Top-``k`` (scores, ids) for one query, optionally restricted to the ``allowed`` ids; -1 ids are dropped."""
+    """Top-``k`` (scores, ids) for one query, optionally restricted to the ``allowed`` ids; -1 ids are dropped.
+
+    ``index`` is a FAISS index, or the search of a vector database backend (``rag.store.backends``)."""
+    if isinstance(index, RowSearch):
+        return index.search_rows(query, k, allowed)
     prefer_passive_openmp()
     import faiss as _faiss
 

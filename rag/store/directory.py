@@ -49,7 +49,7 @@ import numpy as np
 
 from rag import __version__
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
-from rag.store import ann, files, generations
+from rag.store import ann, backends, files, generations
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
 from rag.store.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
@@ -79,6 +79,13 @@ ROW_FILES = ("vectors", "sentences", "second")
 # Files a generation may lack (an index built without them, or before they existed).
 OPTIONAL = ("questions", "second")
 SECOND_DTYPE = np.float16  # as the sentence vectors: half the disk, and similarities move by < 1e-3
+# An index whose vectors live in a vector database (``rag.store.backends``) keeps these files only, and the key of
+# each passage row in that database. The calibration questions' and the second opinion's vectors stay files: the
+# first are read whole once, the second a few rows a question, as the FAISS store does.
+BACKEND_FILES = {
+    **{kind: FILES[kind] for kind in ("documents", "passages", "bm25", "questions", "second")},
+    "keys": "keys.npy",
+}
 # 64 KiB: a question reads the sentences of ~200 passages, and checking a block means reading all of it.
 BLOCK_BYTES = 1 << 16
 # What rag names the entries it writes at the top of an index folder: a generation folder (format 3), or a data file
@@ -148,32 +155,38 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     """
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
+    backend = backends.backend_for(data.manifest.get("store"))
     gen = generations.start_generation(path, _current_names(path))
     present = {"questions": data.null_vectors is not None, "second": data.second_vectors is not None}
-    kinds = [kind for kind in FILES if present.get(kind, True)]
-    names = {kind: f"{gen}/{FILES[kind]}" for kind in kinds}
+    layout = FILES if backend is None else BACKEND_FILES
+    names = {kind: f"{gen}/{name}" for kind, name in layout.items() if present.get(kind, True)}
     tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
     try:
         files.write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
         passage_rows = zip(data.passages, data.sentence_spans, strict=True)
         files.write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
-        files.save_npy(path / names["vectors"], data.vectors)
-        files.save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
+        manifest = dict(data.manifest)
         if data.null_vectors is not None:
             files.save_npy(path / names["questions"], data.null_vectors)
         if data.second_vectors is not None:
             files.save_npy(path / names["second"], data.second_vectors, SECOND_DTYPE)
-        faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
-        ann.write(faiss_index, str(path / names["faiss"]))
-        with open(path / names["faiss"], "rb+") as fh:
-            os.fsync(fh.fileno())
+        if backend is None:
+            files.save_npy(path / names["vectors"], data.vectors)
+            files.save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
+            faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
+            ann.write(faiss_index, str(path / names["faiss"]))
+            with open(path / names["faiss"], "rb+") as fh:
+                os.fsync(fh.fileno())
+        else:  # the keys first: a killed build's generation names what it may have written (``collect`` removes it)
+            keys = backend.keys(data)
+            files.write_bytes(path / names["keys"], _npy_bytes(keys))
+            manifest["store"] = backend.write(data, keys, _generation_keys(path, _current_names(path)))
         lexical = data.lexical or LexicalIndex.build(lexical_texts(data))
         lexical.save(path / names["bm25"])
         files.fsync_tree(path / names["bm25"])
         files.fsync_dir(path / gen)
         whole = [name for kind, name in names.items() if kind not in ROW_FILES]
-        manifest = dict(data.manifest)
         manifest.update(
             format_version=FORMAT_VERSION,
             rag_version=__version__,
@@ -206,7 +219,27 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             # numpy ("N requested and M written") and FAISS (a RuntimeError) do not say that the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
+    if backend is not None:
+        others = [name for name in generations.read_journal(path) if name != gen]
+        backend.collect(keys, [_generation_keys(path, [name]) for name in others])
     generations.remove_generations(path, keep=gen)
+
+
+def _npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _generation_keys(path: Path, names: Sequence[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The backend keys the generations ``names`` recorded (none for a generation without keys)."""
+    found = [np.zeros(0, dtype=np.int64)]
+    for name in names:
+        with contextlib.suppress(OSError, ValueError):
+            found.append(np.load(path / name / BACKEND_FILES["keys"], allow_pickle=False).astype(np.int64))
+    return np.unique(np.concatenate(found))
 
 def _current_names(path: Path) -> list[str]:
     """The top-level entries the current manifest names (a generation folder, or an older format's files)."""
@@ -311,26 +344,35 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
             passages.append(Passage(**row))
         spans = SpanTable(sentence_lists)
         del sentence_lists
-        try:
-            faiss_index = ann.read(str(path / names["faiss"]))
-        except RuntimeError as exc:  # FAISS's own message is about its C++ internals: say which file instead
-            raise IndexIncompatibleError(
-                f"{path / names['faiss']} is damaged (FAISS cannot read it); re-run `rag index` to rebuild it"
-            ) from exc
         dim = int(manifest.get("embedder", {}).get("dim", 0))
         lexical = LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
-        vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ("vectors", "sentences"))
-        if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
-            raise ValueError(f"{names['vectors']} holds {vector_rows.shape} vectors instead of {(len(passages), dim)}")
         vectors: Vectors | Rows
         sentence_vectors: Vectors | Rows
-        if with_vectors:
-            vectors, sentence_vectors = np.asarray(vector_rows), np.asarray(sentence_rows)
+        backend = backends.backend_for(manifest.get("store"))
+        if backend is not None:
+            keys = np.load(path / names["keys"], allow_pickle=False)
+            if keys.shape != (len(passages),):
+                raise ValueError(f"{names['keys']} holds {keys.shape} keys for {len(passages)} passages")
+            vectors, sentence_vectors, faiss_index = backend.open(keys, passages, spans.starts, dim)
+            if with_vectors:
+                vectors, sentence_vectors = np.asarray(vectors), np.asarray(sentence_vectors)
         else:
-            # Re-scoring and highlighting read the rows of a few candidates: read those, hold none. Passage vectors
-            # are read from FAISS, which holds the same ones.
-            vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
-        vector_rows.close()
+            try:
+                faiss_index = ann.read(str(path / names["faiss"]))
+            except RuntimeError as exc:  # FAISS's own message is about its C++ internals: say which file instead
+                raise IndexIncompatibleError(
+                    f"{path / names['faiss']} is damaged (FAISS cannot read it); re-run `rag index` to rebuild it"
+                ) from exc
+            vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ("vectors", "sentences"))
+            if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
+                raise ValueError(f"{names['vectors']} holds {vector_rows.shape} vectors instead of {(len(passages), dim)}")
+            if with_vectors:
+                vectors, sentence_vectors = np.asarray(vector_rows), np.asarray(sentence_rows)
+            else:
+                # Re-scoring and highlighting read the rows of a few candidates: read those, hold none. Passage
+                # vectors are read from FAISS, which holds the same ones.
+                vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
+            vector_rows.close()
         # Small (400 rows), and checked whole at load like the other files read whole.
         null_vectors = np.load(path / names["questions"], allow_pickle=False) if "questions" in names else None
         second_vectors: Vectors | Rows | None = None
@@ -345,6 +387,26 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         raise IndexIncompatibleError(
             f"{path} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
         ) from exc
+    return _checked(
+        path, manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
+    )
+
+
+def _checked(
+    path: Path,
+    manifest: dict[str, Any],
+    documents: list[Document],
+    passages: list[Passage],
+    spans: SpanTable,
+    vectors: Vectors | Rows,
+    sentence_vectors: Vectors | Rows,
+    faiss_index: Any,
+    lexical: LexicalIndex,
+    null_vectors: Vectors | None,
+    second_vectors: Vectors | Rows | None,
+) -> IndexData:
+    """The loaded generation, once its parts agree on their sizes."""
+    dim = int(manifest.get("embedder", {}).get("dim", 0))
     n_sentences = int(spans.starts[-1])
     sources = {d.info.source for d in documents}
     listed = manifest.get("documents")

