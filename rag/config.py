@@ -75,26 +75,25 @@ def _text(what: str) -> Callable[[Any, bool], Any]:
     return check
 
 
-def _count(value: Any, from_text: bool) -> int:
-    if from_text and isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError("k must be a whole number of at least 1, such as 5") from None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError("k must be a whole number of at least 1, such as 5")
-    return value
+def _whole(problem: str, low: int, high: int | None = None) -> Callable[[Any, bool], int]:
+    """The check of a whole number from ``low`` to ``high``, read from text when it comes from the environment."""
+
+    def check(value: Any, from_text: bool) -> int:
+        if from_text and isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise ValueError(problem) from None
+        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+            raise ValueError(problem)
+        return value
+
+    return check
 
 
-def _port(value: Any, from_text: bool) -> int:
-    if from_text and isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError("the port must be a whole number from 1 to 65535, such as 7860") from None
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-        raise ValueError("the port must be a whole number from 1 to 65535, such as 7860")
-    return value
+_count = _whole("k must be a whole number of at least 1, such as 5", 1)
+_port = _whole("the port must be a whole number from 1 to 65535, such as 7860", 1, 65535)
+_workers = _whole("the number of workers must be a whole number of at least 1, such as 2", 1)
 
 
 def _megabytes(value: Any, from_text: bool) -> float:
@@ -107,18 +106,6 @@ def _megabytes(value: Any, from_text: bool) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise ValueError(problem)
     return float(value)
-
-
-def _workers(value: Any, from_text: bool) -> int:
-    problem = "the number of workers must be a whole number of at least 1, such as 2"
-    if from_text and isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError(problem) from None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(problem)
-    return value
 
 
 def _choice(what: str, choices: tuple[str, ...]) -> Callable[[Any, bool], Any]:
