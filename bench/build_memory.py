@@ -74,13 +74,19 @@ def documents(scale_dir: Path, paragraphs: int, per_document: int = 20) -> list[
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str | None) -> argparse.Namespace:
+    """``--paragraphs`` and ``--scale-dir`` of the benchmarks that index service-public paragraphs (checked)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paragraphs", type=int, default=200_000, help="service-public paragraphs (at most ~210,000)")
     parser.add_argument("--scale-dir", type=Path, default=DEFAULT_SCALE_DIR)
     args = parser.parse_args()
     if not (args.scale_dir / "fr_service_public_paragraphs.jsonl.gz").is_file():
         parser.error(f"no fr_service_public_paragraphs.jsonl.gz in {args.scale_dir}; give the folder with --scale-dir")
+    return args
+
+
+def main() -> None:
+    args = arguments(__doc__)
     docs = documents(args.scale_dir, args.paragraphs)
     index_vectors.embed_with_cache = _traced("embedding", index_vectors.embed_with_cache)
     ann.build = _traced("FAISS build", ann.build)

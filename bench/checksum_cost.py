@@ -7,7 +7,6 @@ with the vector blocks checked and not (the blocks a question reads are checked 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -17,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.build_memory import RandomEmbedder, documents
-from bench.data import DEFAULT_SCALE_DIR
+from bench.build_memory import RandomEmbedder, arguments, documents
 from rag import index, store
 from rag.retrieve.retriever import Retriever
 from rag.store import files, rows
@@ -90,12 +88,7 @@ def measure(path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--paragraphs", type=int, default=200_000, help="service-public paragraphs (at most ~210,000)")
-    parser.add_argument("--scale-dir", type=Path, default=DEFAULT_SCALE_DIR)
-    args = parser.parse_args()
-    if not (args.scale_dir / "fr_service_public_paragraphs.jsonl.gz").is_file():
-        parser.error(f"no fr_service_public_paragraphs.jsonl.gz in {args.scale_dir}; give the folder with --scale-dir")
+    args = arguments(__doc__)
     with tempfile.TemporaryDirectory(prefix="rag-checksum-cost-") as tmp:
         path = Path(tmp) / "index"
         index.build_from_documents(documents(args.scale_dir, args.paragraphs), path, RandomEmbedder())
