@@ -133,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_arg(p)
 
     p = sub.add_parser(
+        "verify",
+        help="check every file of the index against its checksums",
+        description="Read every file and block of the index and compare it with the checksums recorded when it was "
+        "written: one line per damaged or missing file, exit code 1 if there is any. `rag index` rebuilds a damaged "
+        "index, reusing every intact vector.",
+    )
+    _add_index_arg(p)
+
+    p = sub.add_parser(
         "eval",
         help="evaluate retrieval on a question set; writes JSON, Markdown and PNG reports",
         description="Evaluate on a JSONL question set (see eval/README.md), or compare two reports.",
@@ -281,6 +290,29 @@ def cmd_docs(args: argparse.Namespace) -> int:
         fields = [info.source, info.date or "-", f"{n} passage{'s' if n != 1 else ''}", info.title]
         print("\t".join(_printable(field) for field in fields))  # one line per document, tabs between fields only
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rag.store.verify import verify
+
+    result = verify(args.index)
+    for problem in result.problems:
+        print(_printable(problem.line()))
+    for note in result.notes:
+        print(_printable(f"note: {note}"))
+    size = f"{result.files} files, {result.bytes / 2**20:.1f} MiB checked in {result.seconds:.2f} s"
+    if result.intact:
+        print(_printable(f"{args.index}: intact ({size})"))
+        return 0
+    many = len(result.problems) != 1
+    sys.stderr.write(
+        _printable(
+            f"rag: error: {len(result.problems)} damaged or missing file{'s' if many else ''} in {args.index} ({size}); "
+            "`rag index` rebuilds it, reusing every intact vector"
+        )
+        + "\n"
+    )
+    return EXIT_ERROR
 
 
 def _eval_beir(args: argparse.Namespace) -> int:
@@ -446,7 +478,10 @@ def _argv_text(text: str) -> str:
     return raw.decode("cp1252", "replace")
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "eval": cmd_eval, "serve": cmd_serve, "config": cmd_config}
+COMMANDS = {
+    "index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "verify": cmd_verify, "eval": cmd_eval, "serve": cmd_serve,
+    "config": cmd_config,
+}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
