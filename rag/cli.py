@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in rag
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(`rag config` shows them).",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an internal error, show its traceback; log what Ray and rag do"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser(
@@ -446,10 +450,10 @@ def _one_line(message: object) -> str:
 
 
 class _Formatter(logging.Formatter):
-    """Warnings name files: one line each, whatever the names hold."""
+    """Warnings name files: one line each, whatever the names hold; ``rag: warning: …`` (the level in lower case)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _printable(super().format(record))
+        return _printable(f"rag: {record.levelname.lower()}: {super().format(record)}")
 
 
 def _log_filter(record: logging.LogRecord) -> bool:
@@ -491,9 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = logging.StreamHandler()
-    handler.setFormatter(_Formatter("rag: warning: %(message)s"))
+    handler.setFormatter(_Formatter("%(message)s"))
     handler.addFilter(_log_filter)
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, handlers=[handler])
+    level = logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler])
+    if args.debug:
+        logging.getLogger("rag").setLevel(logging.INFO)  # what Ray reported and rag reused: not other libraries' debug
     if args.quiet:  # Hugging Face libraries (the sentence-transformers backend) show a bar while loading a model
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if getattr(args, "question", None):
@@ -512,12 +519,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the same error again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13  # SIGPIPE's exit status
-    except OSError as exc:
+    except OSError as exc:  # the system's word on a file or device: a missing folder, no space left, no permission
         filename = exc.filename or (getattr(args, "index", None) if args.command == "index" else None)
         where = f": {filename}" if filename else ""
         unchanged = " (the previous index, if any, is unchanged)" if args.command == "index" else ""
         sys.stderr.write(f"rag: error: {_one_line(exc.strerror or exc)}{where}{unchanged}\n")
         return EXIT_ERROR
+    except Exception as exc:
+        # A bug, not bad input nor a damaged index: never disguised as one (a user would rebuild an index that was
+        # fine). The traceback with --debug; one line otherwise.
+        if args.debug:
+            raise
+        unchanged = " (the previous index, if any, is unchanged)" if args.command == "index" else ""
+        sys.stderr.write(
+            f"rag: error: internal error ({_one_line(f'{type(exc).__name__}: {exc}')}){unchanged}; please report it "
+            "with the output of the same command run with --debug\n"
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
