@@ -204,3 +204,26 @@ def test_only_the_damaged_blocks_are_embedded_again(
     path.write_bytes(bytes(data))
     embedded, _, again = rebuild(corpus, index, models)
     assert 0 < embedded <= 1024 // 128 + 1 and again == embedded and embedded < sentences
+
+
+@pytest.mark.slow
+def test_the_real_models_vectors_survive_a_damaged_index(real_index: Path, tmp_path: Path, real_embedder: Embedder) -> None:
+    """The default model and its second opinion (USE): faiss.index truncated, the BM25 index and the documents
+    damaged, the manifest deleted; the rebuild embeds nothing (it re-embedded everything) and gives the index a fresh
+    build gives."""
+    index = tmp_path / "index"
+    shutil.copytree(real_index, index)
+    manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
+    generation = index / manifest["generation"]
+    assert (generation / "second_opinion.json").is_file()  # the second opinion's vectors have their record too
+    (generation / "faiss.index").write_bytes((generation / "faiss.index").read_bytes()[:1000])
+    flip(generation / "documents.jsonl")
+    flip(next((generation / "bm25").glob("*.json")))
+    (index / store.MANIFEST).unlink()
+    problems = {p.path.name for p in verify(index).problems}
+    assert problems == {store.MANIFEST}  # without a manifest, what a rebuild reuses: intact
+    report = build_index(ROOT / "corpus", index, embedder=real_embedder)
+    assert (report.embedded, report.second_embedded, report.calibration_embedded) == (0, 0, 0), report
+    assert report.reused == report.embedded + report.reused > 100
+    assert contents(index) == contents(real_index)
+    assert verify(index).intact
