@@ -93,7 +93,8 @@ def test_same_answers_as_faiss_on_the_shipped_corpus(corpus_copy: Path, tmp_path
     manifest = store.read_manifest(tmp_path / "milvus")
     assert manifest["store"]["backend"] == "milvus" and "faiss" not in manifest["files"]
     # no passage or sentence vector file: the row keys, and the calibration questions' vectors (read whole at load)
-    assert {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")} == {"keys.npy", "null_questions.npy"}
+    # with the keys of their texts (their record: rag.store.vector_files)
+    assert {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")} == {"keys.npy", "null_questions.npy", "question_keys.npy"}
     faiss, milvus = Retriever.load(tmp_path / "faiss"), Retriever.load(tmp_path / "milvus")
     for mode in ("hybrid", "dense"):
         assert_same_answers(top10(faiss, QUESTIONS, mode=mode), top10(milvus, QUESTIONS, mode=mode))
@@ -135,6 +136,21 @@ def test_same_answers_on_10k_passages_of_the_scale_corpus(tmp_path: Path, milvus
     assert_same_answers(
         top10(Retriever.load(tmp_path / "faiss"), QUESTIONS), top10(Retriever.load(tmp_path / "milvus"), QUESTIONS)
     )
+
+
+def test_a_damaged_bm25_index_or_calibration_costs_no_embedding(corpus_copy: Path, tmp_path: Path, milvus_server: str) -> None:
+    """Passage and sentence vectors in Milvus are reused through the manifest and the stored texts (the vector files
+    of the folder, the calibration questions', through their records): a damaged BM25 index and calibration file
+    cost nothing."""
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=FakeEmbedder(), store_uri=milvus_server)
+    generation = index / store.read_manifest(index)["generation"]
+    for path in (next((generation / "bm25").glob("*.npy")), generation / "null_questions.json"):
+        path.write_bytes(path.read_bytes()[:-20])
+    embedder = FakeEmbedder()
+    report = build_index(corpus_copy, index, embedder=embedder)
+    assert (report.embedded, report.calibration_embedded, embedder.texts_embedded) == (0, 0, 0)
+    assert store.read_manifest(index)["store"]["uri"] == milvus_server
 
 
 def test_updates_write_and_delete_only_what_changed(corpus_copy: Path, tmp_path: Path, milvus_server: str) -> None:
