@@ -196,3 +196,30 @@ def test_a_killed_run_resumes_from_its_finished_shards(corpus_copy: Path, tmp_pa
     full = FailingAfter(None)
     build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=full)
     assert finished >= 2 and 0 < rerun.texts <= full.texts - 2 * 16
+
+
+def test_the_ray_folder_is_private_and_short_enough_for_its_sockets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.index import ray_session
+
+    deep = tmp_path / ("d" * 80)
+    deep.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    folder = ray_session._private_folder()
+    try:
+        assert len(folder) <= ray_session._FOLDER_CHARS and (os.stat(folder).st_mode & 0o077) == 0
+        assert not list(deep.iterdir())  # the long one was not left behind
+    finally:
+        os.rmdir(folder)
+
+
+def test_a_ray_failure_is_told_by_its_root_cause() -> None:
+    from rag.index.ray_session import cause_line
+
+    traceback = (
+        "The actor died because of an error raised in its creation task, \x1b[36mray::_RayWorker.__init__()\x1b[39m\n"
+        "  File \"x.py\", line 1, in <module>\n    import driver_only\n"
+        "ray.exceptions.RaySystemError: System error: No module named 'driver_only'\n"
+        "ModuleNotFoundError: No module named 'driver_only'\n"
+    )
+    assert cause_line(RuntimeError(traceback)) == "ModuleNotFoundError: No module named 'driver_only'"
+    assert cause_line(RuntimeError("plain message\nsecond line")) == "plain message"

@@ -8,12 +8,15 @@ the kernel sees, independent of how rag finds them."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +40,20 @@ def vectors_of(index: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data.vectors), np.asarray(data.sentence_vectors)
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "RAG_"))}
+def clean_env(tmp: Path | None = None) -> dict[str, str]:
+    """The environment without Ray's and rag's settings; ``tmp``: the temporary folder (where rag puts Ray's files)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "RAG_"))}
+    if tmp is not None:
+        env["TMPDIR"] = str(tmp)
+    return env
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Iterator[Path]:
+    """A short temporary folder for the command (Ray's socket paths are limited to 107 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def watch(proc: subprocess.Popen[str], seen: dict[int, procs.Process], sockets: set[procs.Socket] | None = None) -> None:
@@ -86,14 +101,16 @@ def trap_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_ray_build_listens_on_loopback_only_from_any_folder(corpus_copy: Path, tmp_path: Path, real_index: Path) -> None:
+def test_ray_build_listens_on_loopback_only_from_any_folder(
+    corpus_copy: Path, tmp_path: Path, real_index: Path, tmp: Path
+) -> None:
     """`rag index --executor ray --workers 2` with the real model, run from a folder holding a ``rag/`` directory:
     every socket that any Ray process listens on during the build is on 127.0.0.1, the session's token is in no
     command line, and the vectors are the single-process build's."""
     assert RAG.is_file(), RAG
     proc = subprocess.Popen(
         [str(RAG), "-q", "index", str(corpus_copy), "--index", str(tmp_path / "ray"), "--executor", "ray", "--workers", "2"],
-        cwd=trap_folder(tmp_path), env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=trap_folder(tmp_path), env=clean_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     seen: dict[int, procs.Process] = {}
     sockets: set[procs.Socket] = set()
@@ -119,6 +136,7 @@ def test_ray_build_listens_on_loopback_only_from_any_folder(corpus_copy: Path, t
     assert any(c.startswith("ray::_RayWorker") for c in commands), commands
     outside = [s for s in sockets if not s.loopback]
     assert not outside, outside
+    assert not list(tmp.iterdir())  # Ray's files were in a folder of the build's, removed with it
     tokens.discard("")
     assert len(tokens) == 1 and not any(token in line for token in tokens for line in command_lines)
     assert [p.id for p in store.load(tmp_path / "ray").passages] == [p.id for p in store.load(real_index).passages]
@@ -163,7 +181,7 @@ RUNNER = textwrap.dedent(
 )
 
 
-def start_runner(tmp_path: Path, corpus: Path, mode: str, *extra: str) -> subprocess.Popen[str]:
+def start_runner(tmp_path: Path, tmp: Path, corpus: Path, mode: str, *extra: str) -> subprocess.Popen[str]:
     runner = tmp_path / "runner.py"
     runner.write_text(RUNNER, encoding="utf-8")
     modules = tmp_path / "modules"
@@ -172,14 +190,14 @@ def start_runner(tmp_path: Path, corpus: Path, mode: str, *extra: str) -> subpro
     (modules / "driver_only.py").write_text(driver_only, encoding="utf-8")
     return subprocess.Popen(
         [sys.executable, str(runner), str(ROOT), mode, str(corpus), str(tmp_path / "index"), str(modules), *extra],
-        cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env=clean_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
-def test_no_ray_process_outlives_a_killed_build(corpus_copy: Path, tmp_path: Path) -> None:
+def test_no_ray_process_outlives_a_killed_build(corpus_copy: Path, tmp_path: Path, tmp: Path) -> None:
     """SIGKILL of the build (the driver alone): every process of its Ray instance is gone within seconds (Ray's
     dashboard and runtime-env agents used to live on for about a minute)."""
-    proc = start_runner(tmp_path, corpus_copy, "slow")
+    proc = start_runner(tmp_path, tmp, corpus_copy, "slow")
     seen: dict[int, procs.Process] = {}
     deadline = time.monotonic() + 300
     while not any(p.name.startswith("ray::_RayWorker") for p in seen.values()):
@@ -199,6 +217,8 @@ def test_no_ray_process_outlives_a_killed_build(corpus_copy: Path, tmp_path: Pat
         time.sleep(0.2)
     print(f"{len(ray_processes)} Ray processes gone {time.monotonic() - killed:.1f} s after the kill")
     assert not left, left
+    time.sleep(1)
+    assert not list(tmp.iterdir())  # Ray's session folder removed too
 
 
 def _free_port() -> int:
@@ -215,11 +235,11 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))
-def test_ray_failures_are_one_line(corpus_copy: Path, tmp_path: Path, failure: str) -> None:
+def test_ray_failures_are_one_line(corpus_copy: Path, tmp_path: Path, tmp: Path, failure: str) -> None:
     """A worker that cannot import what the build sends it, a worker that dies on every shard, a cluster that is not
     there: one line naming the cause and the fix, exit code 1, and no Ray process left behind."""
     extra = [f"127.0.0.1:{_free_port()}"] if failure == "unreachable" else []
-    proc = start_runner(tmp_path, corpus_copy, "slow" if failure == "unreachable" else failure, *extra)
+    proc = start_runner(tmp_path, tmp, corpus_copy, "slow" if failure == "unreachable" else failure, *extra)
     seen: dict[int, procs.Process] = {}
     while proc.poll() is None:
         watch(proc, seen)
@@ -231,4 +251,5 @@ def test_ray_failures_are_one_line(corpus_copy: Path, tmp_path: Path, failure: s
     assert lines[0].startswith(f"rag: error: {cause}") and fix in lines[0], lines[0]
     time.sleep(3)  # the reaper's grace period
     assert not [p for p in seen.values() if p.alive()]
+    assert not list(tmp.iterdir())  # nor any file
     assert not (tmp_path / "index" / store.MANIFEST).exists()  # no index written

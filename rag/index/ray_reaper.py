@@ -1,8 +1,10 @@
 """Ends the processes of a Ray session that rag started, once the process that started it is gone (Linux).
 
-Run as ``python -I ray_reaper.py MARK`` with a pipe from the build as standard input, on which the build writes the
-Ray session's folder once Ray is up. When the pipe closes (the build finished, or was killed, even with SIGKILL),
-the session's processes get SIGTERM, and SIGKILL if they are still alive a moment later. They are found two ways:
+Run as ``python -I ray_reaper.py MARK FOLDER`` with a pipe from the build as standard input, on which the build writes
+``session PATH`` (the Ray session's folder) once Ray is up, and ``keep`` when FOLDER must stay (Ray's logs, when it
+failed to start). When the pipe closes (the build finished, or was killed, even with SIGKILL), the session's
+processes get SIGTERM, and SIGKILL if they are still alive a moment later; then FOLDER (the build's folder for Ray,
+``rag.index.ray_session``) is removed. They are found two ways:
 the mark ``RAG_RAY_SESSION=MARK`` that they inherit from the build (it is set before Ray starts them), and, for
 Ray's agents and workers, which overwrite their environment when they set their title (``ray::RuntimeEnvAgent``),
 a ``ray::`` title with a file open in the session's folder (their logs). Standard library only, and nothing imported
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -71,10 +74,16 @@ def reap(mark: str, session: str | None) -> None:
 
 
 def main() -> None:
+    mark, folder = sys.argv[1], sys.argv[2]
     session = None
+    keep = False
     for line in sys.stdin:  # until the build closes the pipe or dies
-        session = line.strip() or session
-    reap(sys.argv[1], session)
+        word, _, value = line.strip().partition(" ")
+        session = value if word == "session" else session
+        keep = keep or word == "keep"
+    reap(mark, session)
+    if not keep:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

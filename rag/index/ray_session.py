@@ -8,6 +8,8 @@ A Ray that rag starts (``--ray-address local``, the default):
   import, the module constant when Ray was imported earlier, and the node's address is checked once Ray is up;
 - accepts only clients that hold this process's token: Ray's token authentication, with a random token handed to its
   processes in their environment (readable by this user only), never written to ``~/.ray/auth_token``;
+- keeps its sockets, logs and session files in a folder of the build's, readable by this user only and removed at
+  the end (not in ``/tmp/ray``, which every user of the machine can read);
 - runs no dashboard, and its workers start in an empty working directory: Ray otherwise puts the driver's current
   directory first on the workers' path, so that running rag from a folder holding a ``rag/`` directory (the parent
   of a checkout) made every worker import that folder instead of rag. Each worker then moves to the driver's
@@ -66,7 +68,8 @@ class Session:
     started: bool = False
     _restore: dict[str, str | None] = field(default_factory=dict)
     _constant: bool | None = None
-    _working_dir: str | None = None
+    _folder: str | None = None  # the session's own: the workers' empty working directory, Ray's files (local)
+    _keep: bool = False  # Ray failed to start: its logs stay for the user to read
     _reaper: subprocess.Popen[bytes] | None = None
     _printer: Any = None
 
@@ -77,8 +80,9 @@ class Session:
         node = getattr(self.ray._private.worker, "_global_node", None)  # no public API says where the session is
         folder = node.get_session_dir_path() if node is not None else None
         if folder:
-            self._reaper.stdin.write(f"{os.path.realpath(folder)}\n".encode())
-            self._reaper.stdin.flush()
+            with contextlib.suppress(OSError):  # a reaper killed by someone: Ray's own shutdown still runs
+                self._reaper.stdin.write(f"session {os.path.realpath(folder)}\n".encode())
+                self._reaper.stdin.flush()
 
     def close(self) -> None:
         try:
@@ -90,7 +94,10 @@ class Session:
 
                 worker.print_to_stdstream = self._printer
             if self._reaper is not None and self._reaper.stdin is not None:
-                self._reaper.stdin.close()  # the reaper ends whatever Ray left, then exits
+                with contextlib.suppress(OSError):
+                    if self._keep:
+                        self._reaper.stdin.write(b"keep\n")
+                    self._reaper.stdin.close()  # the reaper ends whatever Ray left, removes the folder, then exits
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self._reaper.wait(timeout=10)
             if self._constant is not None:
@@ -104,8 +111,8 @@ class Session:
                     os.environ[name] = value
             if self.started and "RAY_AUTH_MODE" in self._restore:
                 _reload_auth()
-            if self._working_dir is not None:
-                shutil.rmtree(self._working_dir, ignore_errors=True)
+            if self._folder is not None and not self._keep:
+                shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def connect(address: str, cpus: int | None) -> Session:
@@ -126,12 +133,13 @@ def connect(address: str, cpus: int | None) -> Session:
         session.close()
         return session
     session._printer = _quiet_errors()
-    session._working_dir = tempfile.mkdtemp(prefix="rag-ray-")
+    session._folder = folder = _private_folder()
+    os.mkdir(empty := os.path.join(folder, "workers"))
     options: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": False,
         "logging_level": logging.ERROR,
-        "runtime_env": {"working_dir": session._working_dir},
+        "runtime_env": {"working_dir": empty},
     }
     try:
         if local:
@@ -142,6 +150,9 @@ def connect(address: str, cpus: int | None) -> Session:
                 dashboard_host=LOOPBACK,
                 num_cpus=cpus or os.cpu_count() or 1,
                 object_store_memory=OBJECT_STORE_BYTES,
+                # Its sockets, logs and session files in the session's folder, not in the shared /tmp/ray that any
+                # user of the machine can read (and that outlives the build).
+                _temp_dir=folder,
             )
         else:
             _check_reachable(address)
@@ -150,9 +161,10 @@ def connect(address: str, cpus: int | None) -> Session:
             ray.init(**options)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError, OSError, ray.exceptions.RayError) as exc:
             if local:
+                session._keep = True
                 raise RagError(
                     f"cannot start Ray on this machine ({cause_line(exc)}); see Ray's logs in "
-                    f"{tempfile.gettempdir()}/ray/session_latest/logs, or embed without Ray (--executor local)"
+                    f"{folder}/session_latest/logs, or embed without Ray (--executor local)"
                 ) from exc
             raise RagError(
                 f"cannot reach the Ray cluster at {address!r} ({cause_line(exc)}); start it (`ray start --head`) "
@@ -173,6 +185,21 @@ def connect(address: str, cpus: int | None) -> Session:
     return session
 
 
+# Ray's sockets are at FOLDER/session_<date>_<time>_<µs>_<pid>/sockets/plasma_store (64 characters after FOLDER), and
+# a Unix socket's path has at most 107 bytes.
+_FOLDER_CHARS = 107 - 64
+
+
+def _private_folder() -> str:
+    """A new folder readable by this user only, in the temporary folder ($TMPDIR), or in /tmp when that path is too
+    long for Ray's sockets."""
+    folder = tempfile.mkdtemp(prefix="rag-ray-")
+    if len(folder) > _FOLDER_CHARS and os.path.isdir("/tmp"):
+        os.rmdir(folder)
+        folder = tempfile.mkdtemp(prefix="rag-ray-", dir="/tmp")
+    return folder
+
+
 def _prepare_local(ray: Any, session: Session) -> None:
     """A Ray started here: the settings ``connect`` put in the environment applied even if Ray was imported before
     (the loopback address, token authentication), and the reaper of its processes started."""
@@ -182,7 +209,8 @@ def _prepare_local(ray: Any, session: Session) -> None:
         session._constant = True
         ray_constants.ENABLE_RAY_CLUSTER = False
     _reload_auth()
-    session._reaper = _start_reaper(os.environ[MARK_VARIABLE])
+    assert session._folder is not None
+    session._reaper = _start_reaper(os.environ[MARK_VARIABLE], session._folder)
 
 
 def _quiet_errors() -> Any:
@@ -211,14 +239,14 @@ def _reload_auth() -> None:
     raylet.AuthenticationTokenLoader.instance().reset_cache()
 
 
-def _start_reaper(mark: str) -> subprocess.Popen[bytes] | None:
+def _start_reaper(mark: str, folder: str) -> subprocess.Popen[bytes] | None:
     """The reaper of this session's processes (Linux: it finds them by the mark in their environment)."""
     if not sys.platform.startswith("linux"):
         return None  # Ray's own reaper and fate-sharing are all there is elsewhere
     script = Path(__file__).with_name("ray_reaper.py")
     # -I: the reaper imports nothing from the current directory (the trap that the working directory above avoids).
     return subprocess.Popen(
-        [sys.executable, "-I", str(script), mark], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        [sys.executable, "-I", str(script), mark, folder], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,  # survives a kill of this process's group
     )  # fmt: skip
 
