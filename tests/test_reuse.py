@@ -227,3 +227,22 @@ def test_the_real_models_vectors_survive_a_damaged_index(real_index: Path, tmp_p
     assert report.reused == report.embedded + report.reused > 100
     assert contents(index) == contents(real_index)
     assert verify(index).intact
+
+
+def test_a_format_4_index_is_reused_through_its_manifest(
+    built: tuple[Path, dict[str, object]], corpus: Path, models: dict[str, FakeEmbedder]
+) -> None:
+    """Format 4 had no vector file records nor keys: its vectors are keyed by the stored texts, nothing embedded."""
+    index, fresh = built
+    manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
+    for kind in [k for k in manifest["files"] if k.endswith(("_keys", "_record"))]:
+        name = manifest["files"].pop(kind)
+        (index / name).unlink()
+        manifest["sizes"].pop(name)
+        manifest["checksums"].pop(name)
+    manifest["format_version"] = 4
+    (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    assert verify(index).intact
+    assert rebuild(corpus, index, models) == (0, 0, 0)
+    assert contents(index) == fresh
+    assert store.read_manifest(index)["format_version"] == store.FORMAT_VERSION
