@@ -254,7 +254,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.retrieve.retriever import Retriever, clean_query
+    from rag.retrieve.query import clean_query
+    from rag.retrieve.retriever import Retriever
 
     clean_query(args.question)  # fail on an empty question before loading anything
     retriever = Retriever.load(args.index)
@@ -329,9 +330,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "k": args.k,
         "git_commit": run.git_commit(),
     }
-    from rag import __version__
+    from rag.version import version
 
-    manifest["rag_version"] = __version__
+    manifest["rag_version"] = version()
     manifest["mode"] = args.mode
     result = run.run_eval(retriever, questions, k=args.k, mode=args.mode, progress=not args.quiet, manifest=manifest)
     result_dict = result.to_dict()

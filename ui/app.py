@@ -16,12 +16,13 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.errors import RagError
+from rag.i18n import LANGUAGES, area, number, text
 from rag.index import ensure_index
 from ui import render
 from ui.guard import Guard, LoginThrottle, forget_files
 from ui.library import DEFAULT_MAX_UPLOAD_BYTES, Library
 from ui.style import CSS, HEAD
-from ui.uploads import ACCEPTED, UploadRejected, message, number
+from ui.uploads import ACCEPTED, UploadRejected
 
 log = logging.getLogger("rag.ui")
 
@@ -38,36 +39,9 @@ SEARCH_CONCURRENCY = 8
 # UPLOAD_CACHE_UPLOADS uploads of the largest size are held at once; the upload endpoint refuses more (ui.guard).
 DELETE_CACHE = (300, 900)
 UPLOAD_CACHE_UPLOADS = 10
-# The interface speaks the browser's language (French or English; Gradio's settings panel switches it). Results
-# follow the question's language instead (ui.render), since a French reader may well ask in English.
-UI_TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "header": "# rag · questions on your documents\nAsk in French or English. The answer is the passages themselves, "
-        "cited by document, date and paragraph, with the answering sentence highlighted.",
-        "question": "Question",
-        "placeholder": "Ask your question, in French or English…",
-        "search": "Search",
-        "examples": "Examples",
-        "passages": "Passages",
-        "only": "Only these documents",
-        "only_info": "Leave empty to search everything",
-        "add": "Add a document",
-        "upload": "{types} · up to {mb} MB",
-    },
-    "fr": {
-        "header": "# rag · questions sur vos documents\nPosez votre question en français ou en anglais. La réponse, ce "
-        "sont les passages eux-mêmes, cités par document, date et paragraphe, la phrase qui répond surlignée.",
-        "question": "Question",
-        "placeholder": "Posez votre question, en français ou en anglais…",
-        "search": "Rechercher",
-        "examples": "Exemples",
-        "passages": "Passages",
-        "only": "Seulement ces documents",
-        "only_info": "Laisser vide pour chercher partout",
-        "add": "Ajouter un document",
-        "upload": "{types} · jusqu'à {mb} Mo",
-    },
-}
+# The interface speaks the browser's language (French or English; Gradio's settings panel switches it): rag.i18n's
+# texts ``ui.*``. Results follow the question's language instead (ui.render), since a French reader may well ask in
+# English.
 I18N = gr.I18n()  # key markers only: the texts reach the browser through launch(), from translations()
 
 
@@ -75,8 +49,8 @@ def translations(limit_bytes: int) -> gr.I18n:
     """The interface texts in both languages, with the accepted types and this server's upload limit filled in."""
     types = " ".join(ACCEPTED)
     filled = {
-        lang: {key: text.format(types=types, mb=number(limit_bytes / 2**20, lang)) for key, text in texts.items()}
-        for lang, texts in UI_TEXTS.items()
+        lang: {key: value.format(types=types, mb=number(limit_bytes / 2**20, lang)) for key, value in area("ui", lang).items()}
+        for lang in LANGUAGES
     }
     return gr.I18n(**filled)
 
@@ -133,16 +107,15 @@ def search_html(library: Library, question: str, k: float, sources: Sequence[str
 
     Results speak the question's language; messages about no question at all speak ``lang`` (the browser's).
     """
-    texts = render.TEXTS[lang]
     if not (question or "").strip():
-        return render.notice(texts["empty_question"], "warn")
+        return render.notice(text("results.empty_question", lang), "warn")
     try:
         answer = library.search(question, int(k), sources or None)
     except RagError as exc:
         return render.notice(str(exc), "error")
     except Exception:
         log.exception("search failed")
-        return render.notice(texts["search_failed"], "error")
+        return render.notice(text("results.search_failed", lang), "error")
     return render.render_results(answer.results, answer.contexts)
 
 
@@ -183,10 +156,10 @@ def add_document(library: Library, file: Any, selected: Sequence[str] | None, la
     try:
         status = render.notice(library.add_document(path).message(lang), "ok")
     except UploadRejected as exc:
-        status = render.notice(f"{exc.message(lang)} {message(lang, 'not_added')}", "error")
+        status = render.notice(f"{exc.message(lang)} {text('upload.not_added', lang)}", "error")
     except Exception:
         log.exception("adding %s failed", path)
-        status = render.notice(message(lang, "failed"), "error")
+        status = render.notice(text("upload.failed", lang), "error")
     return upload_outputs(library, status, selected)
 
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 from rag.config import Config
 from rag.errors import NoPassageError, RagError
+from rag.i18n import number, text
 from rag.index import BuildReport, add_documents
 from rag.ingest.load import SkipFile, load_file
 from rag.retrieve.retriever import Retriever
 from rag.types import Document, DocumentInfo, Passage, Results
-from ui.uploads import UploadRejected, check_upload, message, number, reading_problem, reserve_destination, safe_filename
+from ui.uploads import UploadRejected, check_upload, reading_problem, reserve_destination, safe_filename
 
 log = logging.getLogger("rag.ui")
 
@@ -41,13 +42,13 @@ class Added:
     def message(self, lang: str = "en") -> str:
         """What the app says about it, in ``lang`` (``fr`` or English)."""
         r = self.report
-        index = message(
-            lang, "index", documents=r.documents, total=r.passages, embedded=r.embedded, reused=r.reused,
+        index = text(
+            "upload.index", lang, documents=r.documents, total=r.passages, embedded=r.embedded, reused=r.reused,
             seconds=number(r.seconds, lang, ".1f"),
         )  # fmt: skip
-        renamed = message(lang, "renamed", dest=self.stored_as) if self.stored_as != self.name else ""
-        passages = message(lang, "passage" if self.passages == 1 else "passages", n=self.passages)
-        return message(lang, "added", name=self.name, renamed=renamed, passages=passages, index=index)
+        renamed = text("upload.renamed", lang, dest=self.stored_as) if self.stored_as != self.name else ""
+        passages = text("upload.passage" if self.passages == 1 else "upload.passages", lang, n=self.passages)
+        return text("upload.added", lang, name=self.name, renamed=renamed, passages=passages, index=index)
 
 
 @dataclass(frozen=True)

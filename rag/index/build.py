@@ -29,8 +29,10 @@ from rag.index.vectors import embedding_text, previous_vectors
 from rag.ingest.chunk import ChunkSettings, chunk_document
 from rag.ingest.load import load_corpus
 from rag.ingest.sentences import split_sentences
-from rag.retrieve.calibration import calibrate, null_questions, shipped_vectors
-from rag.retrieve.retriever import Retriever
+from rag.retrieve.abstention import SecondOpinion, evidence_of
+from rag.retrieve.calibration import Calibration, calibrate, null_questions, shipped_vectors
+from rag.retrieve.query import Vector, make_query
+from rag.retrieve.view import IndexView
 from rag.store import ann, backends
 from rag.store.lexical import LexicalIndex
 from rag.types import Document, Passage
@@ -186,8 +188,7 @@ def build_from_documents(
         data.lexical = LexicalIndex.build(store.lexical_texts(data))
         # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
         data.null_vectors, n_questions = _null_vectors(embedder, cache, progress)
-        retriever = Retriever(data, embedder, second=second)
-        manifest["calibration"] = calibrate(retriever, data.null_vectors, shipped_vectors(second) if second else None).to_dict()
+        manifest["calibration"] = _calibration(data, embedder, second).to_dict()
         store.save(path, data)
         shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
     n_new += n_sharded
@@ -221,6 +222,19 @@ def _texts_by_document(
         current.extend(next(sentences) for _ in passage_spans)
     if current:
         yield current
+
+
+def _calibration(data: store.IndexData, embedder: Embedder, second: Embedder | None) -> Calibration:
+    """The corpus's null distribution: the calibration questions searched on ``data`` as every search is."""
+    view = IndexView(data)
+    opinion = SecondOpinion(second, data.second_vectors) if second is not None and data.second_vectors is not None else None
+
+    def measure(question: str, vector: Vector, second_vector: Vector | None) -> dict[str, float]:
+        query = make_query(question, embedder, vector=vector, second_vector=second_vector)
+        return evidence_of(query, view, opinion)
+
+    assert data.null_vectors is not None
+    return calibrate(measure, data.null_vectors, shipped_vectors(opinion.model) if opinion is not None else None)
 
 
 def _round_as_stored(vectors: npt.NDArray[np.float32], dtype: type[np.floating[Any]], rows: int = 1 << 16) -> None:
