@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 
-ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html")
+ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html", ".png", ".jpg", ".jpeg", ".tif", ".tiff")  # images: by OCR
 MAX_STEM_CHARS = 80
 
 
@@ -27,8 +27,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "too_many": "Too many files already have a name like {name}. Rename the file and add it again.",
         "duplicate": "{name} is already in the collection, as «{title}» ({other}): there is nothing more to do.",
         "encrypted": "{name} is protected by a password. Save a copy without the password and add that copy.",
-        "scanned": "{name} holds images of pages but no text (a scan?). Run text recognition (OCR) on it and add the "
-        "result.",
+        "scanned": "{name} holds images of pages but no text (a scan?), and text recognition (OCR) is not installed "
+        "on this server. Ask whoever runs this app to install it (see rag's README), or run OCR on it and add the result.",
         "not_text": "{name} is not a text file, whatever its extension says. Give it its real extension (.pdf, .docx…) "
         "or save it as plain text, and add it again.",
         "no_text": "{name} contains no text to search. Check that you chose the right file.",
@@ -68,8 +68,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "à faire.",
         "encrypted": "{name} est protégé par un mot de passe. Enregistrez-en une copie sans mot de passe et ajoutez "
         "cette copie.",
-        "scanned": "{name} contient des images de pages mais pas de texte (un document numérisé ?). Passez-le dans un "
-        "logiciel de reconnaissance de texte (OCR) et ajoutez le résultat.",
+        "scanned": "{name} contient des images de pages mais pas de texte (un document numérisé ?), et la "
+        "reconnaissance de texte (OCR) n'est pas installée sur ce serveur. Demandez à la personne qui gère cette "
+        "application de l'installer (voir le README de rag), ou passez-le dans un logiciel d'OCR et ajoutez le résultat.",
         "not_text": "{name} n'est pas un fichier texte, quoi qu'en dise son extension. Donnez-lui sa véritable "
         "extension (.pdf, .docx…) ou enregistrez-le en texte brut, puis ajoutez-le à nouveau.",
         "no_text": "{name} ne contient aucun texte à chercher. Vérifiez que vous avez choisi le bon fichier.",
@@ -102,7 +103,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 # Checked in order; a reason none of them matches gets the generic message of its format.
 READING_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("encrypted", "password"), "encrypted"),
-    (("no text layer", "scanned"), "scanned"),
+    (("ocr is not installed", "no text layer (scanned"), "scanned"),
     (("looks binary",), "not_text"),
     (("no text", "empty"), "no_text"),
     (("too large", "too big", "too many", "too long", "too deep", "limit", "timed out", "time out", "seconds"), "too_complex"),
