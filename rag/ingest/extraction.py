@@ -156,7 +156,7 @@ class Extractor:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 # A group of its own: stopping the child stops the Tesseract it may be running too.
-                start_new_session=os.name == "posix",
+                start_new_session=sys.platform != "win32",
             )
         except OSError as exc:
             self._give_up(str(exc))
@@ -189,11 +189,11 @@ class Extractor:
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
     """Kill the child and what it started (Tesseract), which would otherwise finish its page unwatched."""
-    if os.name == "posix":
+    if sys.platform != "win32":
         import signal
 
         try:
-            os.killpg(child.pid, signal.SIGKILL)  # type: ignore[attr-defined,unused-ignore]
+            os.killpg(child.pid, signal.SIGKILL)
             return
         except OSError:
             pass
@@ -299,10 +299,10 @@ def _listen(stream: IO[bytes], requests: queue.Queue[dict[str, Any]]) -> None:
     closed it (every reply received) or died (then nobody waits for this file)."""
     while (request := _read(stream)) is not None:
         requests.put(request)
-    if os.name == "posix" and os.getpgrp() == os.getpid():
+    if sys.platform != "win32" and os.getpgrp() == os.getpid():
         import signal
 
-        os.killpg(0, signal.SIGKILL)  # type: ignore[attr-defined,unused-ignore]  # with the Tesseract it runs
+        os.killpg(0, signal.SIGKILL)  # with the Tesseract it runs
     os._exit(0)
 
 
