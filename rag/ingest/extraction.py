@@ -82,7 +82,7 @@ class Extractor:
         cache = os.fspath(ocr_cache) if ocr_cache is not None else None
         request = {"path": os.fspath(path), "format": fmt, "sha256": sha256, "ocr_cache": cache}
         if not self._send(request):
-            return read_text(path, fmt, _job(request))
+            return read_text(path, fmt, _job(request))  # (errors raise here as they would be replied)
         deadline = time.monotonic() + budget
         recognising = 0
         while True:
@@ -119,6 +119,23 @@ class Extractor:
         if "error" in reply:
             raise SkipFile(f"could not be read ({reply['error']})")
         return Extracted(reply["text"], tuple(reply["pages"]), tuple((int(p), float(c)) for p, c in reply["ocr"]))
+
+    def call(self, request: dict[str, Any], seconds: float) -> dict[str, Any]:
+        """Run another job of the child's (``request["op"]``: ``render``, a page view of ``rag.render.worker``) within
+        ``seconds``; its reply. Raises ``SkipFile`` when it takes too long, needs too much memory or ends the child."""
+        if not self._send(request):
+            return _answer(request)
+        try:
+            reply = self._replies.get(timeout=seconds)
+        except queue.Empty:
+            self._stop()
+            raise SkipFile(f"took longer than {seconds:.3g} s") from None
+        if reply is None:
+            raise SkipFile(f"stopped the process (exit status {self._stop()})")
+        if "memory" in reply:
+            self._stop()
+            raise SkipFile(f"needs more than {self.memory_bytes // 2**20} MiB of memory")
+        return reply
 
     def close(self) -> None:
         """End the child (it exits when its input closes)."""
@@ -276,7 +293,7 @@ def serve() -> None:
 
     while True:
         request = requests.get()
-        reply = _answer(Path(request["path"]), request["format"], _job(request, started))
+        reply = _answer(request, started)
         reply["logs"], collect.records = collect.records, []
         _write(replies, reply)
         if "memory" in reply:
@@ -306,9 +323,18 @@ def _listen(stream: IO[bytes], requests: queue.Queue[dict[str, Any]]) -> None:
     os._exit(0)
 
 
-def _answer(path: Path, fmt: str, job: OcrJob) -> dict[str, Any]:
+def _answer(request: dict[str, Any], started: Callable[[int], None] | None = None) -> dict[str, Any]:
+    if request.get("op") == "render":
+        try:
+            from rag.render.worker import render_page
+
+            return render_page(request)
+        except MemoryError:
+            return {"memory": True}
+        except Exception as exc:  # a page that cannot be drawn is an answer, not the end of the process
+            return {"error": f"{exc.__class__.__name__}: {str(exc)[:200]}"}
     try:
-        extracted = read_text(path, fmt, job)
+        extracted = read_text(Path(request["path"]), request["format"], _job(request, started))
         return {"text": extracted.text, "pages": extracted.pages, "ocr": extracted.ocr}
     except SkipFile as exc:
         return {"skip": str(exc)}

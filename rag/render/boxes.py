@@ -44,9 +44,10 @@ class PageLayout:
         """One rectangle per line of the glyphs whose offsets fall in ``[start, end)``, in reading order."""
         return merge_lines(g.rect for g in self.glyphs if start <= g.offset < end)
 
-    def coverage(self, start: int, end: int, text: str) -> float:
-        """The share of the span's letters and digits that have a box (1.0: every one is marked)."""
-        wanted = {i for i in range(max(start, 0), min(end, len(text))) if text[i].isalnum()}
+    def coverage(self, start: int, end: int, text: str, offset: int = 0) -> float:
+        """The share of the span's letters and digits that have a box (1.0: every one is marked); ``text`` starts at
+        ``offset`` of the document's text."""
+        wanted = {i for i in range(max(start, offset), min(end, offset + len(text))) if text[i - offset].isalnum()}
         if not wanted:
             return 1.0
         return len(wanted & {g.offset for g in self.glyphs}) / len(wanted)
@@ -61,24 +62,53 @@ def page_text_range(document: Document, page: int) -> tuple[int, int]:
     return starts[page - 1], end
 
 
-def layout(path: Path, document: Document, page: int, ocr_folder: Path | None) -> PageLayout:
-    """The glyphs of page ``page`` of the document's file ``path`` (a PDF, or an image read by OCR)."""
-    start, end = page_text_range(document, page)
-    text = document.text[start:end]
+@dataclass(frozen=True)
+class PageRef:
+    """One page of an indexed document's file: what finding its glyphs needs (sent to the renderer's process)."""
+
+    path: str
+    format: str  # "pdf" or "image"
+    sha256: str
+    page: int  # 1-based
+    start: int  # of the page's text in the document's text
+    text: str  # the page's text, as indexed
+    recognised: bool  # its text was recognised by OCR
+
+    @classmethod
+    def of(cls, path: Path, document: Document, page: int) -> PageRef:
+        start, end = page_text_range(document, page)
+        recognised = document.info.ocr_confidence(page) is not None
+        return cls(str(path), document.format, document.sha256, page, start, document.text[start:end], recognised)
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+    @property
+    def path_obj(self) -> Path:
+        return Path(self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "format": self.format, "sha256": self.sha256, "page": self.page,
+                "start": self.start, "text": self.text, "recognised": self.recognised}  # fmt: skip
+
+
+def layout(ref: PageRef, ocr_folder: str | None) -> PageLayout:
+    """The glyphs of the page (a PDF page, or an image read by OCR)."""
     recognised = None
-    if document.info.ocr_confidence(page) is not None and ocr_folder is not None:
-        recognised = ocr_cache.find(ocr_folder, document.sha256, page - 1, text)
+    if ref.recognised and ocr_folder is not None:
+        recognised = ocr_cache.find(ocr_folder, ref.sha256, ref.page - 1, ref.text)
     if recognised is not None:
         aspect = recognised.height / max(recognised.width, 1)
         glyphs = tuple(
-            Glyph(start + i, (w.left / recognised.width, w.top / recognised.height, w.right / recognised.width,
-                              w.bottom / recognised.height))
+            Glyph(ref.start + i, (w.left / recognised.width, w.top / recognised.height, w.right / recognised.width,
+                                  w.bottom / recognised.height))
             for w in recognised.words for i in range(w.start, w.end)
         )  # fmt: skip
-        return PageLayout(page, aspect, glyphs, recognised=True)
-    if document.format != "pdf":
-        return PageLayout(page, 1.0, (), recognised=False)  # an image whose recognition is no longer cached
-    return _text_layer(path, page, start, text)
+        return PageLayout(ref.page, aspect, glyphs, recognised=True)
+    if ref.format != "pdf":
+        return PageLayout(ref.page, 1.0, (), recognised=False)  # an image whose recognition is no longer cached
+    return _text_layer(ref.path_obj, ref.page, ref.start, ref.text)
 
 
 def _text_layer(path: Path, page: int, start: int, text: str) -> PageLayout:

@@ -7,14 +7,12 @@ them).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.render.boxes import PageLayout, Rect, layout, page_text_range
-from rag.types import Document
+from rag.render.boxes import PageLayout, PageRef, Rect
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -45,32 +43,14 @@ class Marks:
 
 
 def marks(
-    path: Path,
-    document: Document,
-    page: int,
-    passage: tuple[int, int],
-    sentences: Sequence[tuple[int, int]] = (),
-    ocr_folder: Path | None = None,
-    page_layout: PageLayout | None = None,
+    ref: PageRef, passage: tuple[int, int], sentences: Sequence[tuple[int, int]], found: PageLayout
 ) -> Marks:
-    """The lines of ``passage`` and of ``sentences`` (``[start, end)`` spans of ``document.text``) on ``page``."""
-    found = page_layout or layout(path, document, page, ocr_folder)
-    lo, hi = page_text_range(document, page)
-    start, end = max(passage[0], lo), min(passage[1], hi)
+    """The lines of ``passage`` and of ``sentences`` (``[start, end)`` spans of the document's text) on the page."""
+    start, end = max(passage[0], ref.start), min(passage[1], ref.end)
     lines = found.lines(start, end)
-    strong = [rect for s, e in sentences for rect in found.lines(max(s, lo), min(e, hi))]
-    coverage = found.coverage(start, end, document.text) if end > start else 1.0
-    return Marks(page, tuple(lines), tuple(strong), coverage, found.recognised, found.aspect)
-
-
-def render(path: Path, fmt: str, page: int, width: int, drawn: Marks | None = None) -> bytes:
-    """Page ``page`` (1-based) of a PDF or image file as a PNG ``width`` pixels wide (bounded), with ``drawn``."""
-    image = base_image(path, fmt, page, width)
-    if drawn is not None:
-        image = draw(image, drawn)
-    out = io.BytesIO()
-    image.save(out, "PNG", optimize=False, compress_level=3)
-    return out.getvalue()
+    strong = [rect for s, e in sentences for rect in found.lines(max(s, ref.start), min(e, ref.end))]
+    coverage = found.coverage(start, end, ref.text, ref.start) if end > start else 1.0
+    return Marks(ref.page, tuple(lines), tuple(strong), coverage, found.recognised, found.aspect)
 
 
 def base_image(path: Path, fmt: str, page: int, width: int) -> Image.Image:
