@@ -64,6 +64,7 @@ class Extractor:
         self._child: subprocess.Popen[bytes] | None = None
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._in_process = False  # set when no child can be started
+        self.recognised = 0  # pages the last ``read`` recognised by OCR (not those found in the cache)
 
     def __enter__(self) -> Extractor:
         return self
@@ -84,7 +85,7 @@ class Extractor:
         if not self._send(request):
             return read_text(path, fmt, _job(request))  # (errors raise here as they would be replied)
         deadline = time.monotonic() + budget
-        recognising = 0
+        recognising = self.recognised = 0
         while True:
             try:
                 reply = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -101,6 +102,7 @@ class Extractor:
                 ) from None
             if reply is not None and "page" in reply:  # OCR starts a page: it gets its own time
                 recognising = int(reply["page"]) + 1
+                self.recognised += 1
                 deadline = max(deadline, time.monotonic() + self.seconds_per_page)
                 continue
             break

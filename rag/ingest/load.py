@@ -7,6 +7,7 @@ file is skipped instead of holding up the run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -94,11 +95,11 @@ def load_file(
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if fmt not in IN_CHILD:
         extracted = read_text(path, fmt)
-    elif extractor is not None:
-        extracted = extractor.read(path, fmt, digest, ocr_cache)
     else:
-        with Extractor() as own:
-            extracted = own.read(path, fmt, digest, ocr_cache)
+        with contextlib.nullcontext(extractor) if extractor is not None else Extractor() as reader:
+            extracted = reader.read(path, fmt, digest, ocr_cache)
+            if reader.recognised:
+                log.info("%s: %d page(s) recognised by OCR", path, reader.recognised)
     if not extracted.text.strip():
         raise SkipFile("no text (empty or whitespace only)")
     info = document_info(source, path, entry, extracted.ocr)

@@ -89,7 +89,7 @@ class PageViews:
         page = first if page is None else page
         if not first <= page <= last:
             raise PageUnavailable(f"{passage_id} is on page {first}" + (f" to {last}" if last > first else ""))
-        sentences = tuple(raw_spans(document, passage, _checked(highlights, len(passage.text)), self._settings(retriever)))
+        sentences = tuple(raw_spans(document, passage, _checked(highlights, len(passage.text)), chunk_settings(retriever)))
         width = max(200, min(int(width), 1600))
         key = (document.sha256, page, passage.start, passage.end, sentences, width)
         with self._cache_lock:
@@ -139,11 +139,6 @@ class PageViews:
             raise PageUnavailable(f"no passage {passage_id!r} in the index")
         return passages[row]
 
-    @staticmethod
-    def _settings(retriever: Retriever) -> ChunkSettings:
-        chunking = retriever.manifest.get("chunking") or {}
-        return ChunkSettings(**{k: int(v) for k, v in chunking.items() if k in ("max_chars", "min_chars")})
-
     def _draw(self, request: dict[str, Any], source: str, page: int) -> dict[str, Any]:
         from rag.ingest.extraction import Extractor
         from rag.ingest.formats import SkipFile
@@ -168,6 +163,12 @@ class PageViews:
             while self._cached > self.cache_bytes and len(self._cache) > 1:
                 _, old = self._cache.popitem(last=False)
                 self._cached -= len(old.png)
+
+
+def chunk_settings(retriever: Retriever) -> ChunkSettings:
+    """The chunking the index was built with (its passages are cut again with it to map highlights to the text)."""
+    chunking = retriever.manifest.get("chunking") or {}
+    return ChunkSettings(**{k: int(v) for k, v in chunking.items() if k in ("max_chars", "min_chars")})
 
 
 def _checked(spans: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:
