@@ -103,7 +103,7 @@ class Extractor:
             if reply is not None and "page" in reply:  # OCR starts a page: it gets its own time
                 recognising = int(reply["page"]) + 1
                 self.recognised += 1
-                deadline = max(deadline, time.monotonic() + self.seconds_per_page)
+                deadline = time.monotonic() + self.seconds_per_page
                 continue
             break
         if reply is None:

@@ -150,7 +150,8 @@ def _pdfium_chars(page: Any, textpage: Any, width: float, height: float) -> list
     out: list[tuple[str, Rect]] = []
     for k in range(textpage.count_chars()):
         code = raw.FPDFText_GetUnicode(textpage.raw, k)
-        ch = chr(code) if 0 < code < 0x110000 else ""
+        # PDFium gives a hyphen that ends a line as U+0002; the indexed text has it as "-"
+        ch = "-" if code == 2 else chr(code) if 0 < code < 0x110000 else ""
         if not ch or ch.isspace():
             out.append((ch, (0.0, 0.0, 0.0, 0.0)))
             continue
