@@ -102,7 +102,8 @@ class PageViews:
             "sentences": [list(s) for s in sentences], "width": width, "ocr_folder": str(self.index_dir / OCR_FOLDER),
         }  # fmt: skip
         reply = self._draw(request, passage.source, page)
-        result = PageView(base64.b64decode(reply["png"]), reply["marks"], passage.source, page)
+        drawn = {**reply["marks"], "start": passage.start, "end": passage.end, "sentence_spans": [list(x) for x in sentences]}
+        result = PageView(base64.b64decode(reply["png"]), drawn, passage.source, page)
         self._keep(key, result)
         return result
 
