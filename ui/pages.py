@@ -14,10 +14,11 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from rag.types import Hit
+from rag.types import Hit, Span
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -55,10 +56,10 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def page_url(hit: Hit) -> str:
-    """The page view of a hit (relative to the app's page, so that it works under any root path)."""
-    spans = ",".join(f"{s.start}-{s.end}" for s in hit.highlights)
-    return f"{PATH.lstrip('/')}?id={quote(hit.id, safe='')}&hl={spans}"
+def page_url(passage_id: str, highlights: Sequence[Span] = ()) -> str:
+    """The page view of a passage with its answering sentences (relative to the app's page: any root path works)."""
+    spans = ",".join(f"{s.start}-{s.end}" for s in highlights)
+    return f"{PATH.lstrip('/')}?id={quote(passage_id, safe='')}&hl={spans}"
 
 
 def ocr_badge(hit: Hit, lang: str = "en") -> str:
@@ -76,7 +77,7 @@ def page_control(hit: Hit, lang: str = "en") -> str:
     if hit.page is None:
         return ""
     t = TEXTS[lang]
-    url = _esc(page_url(hit))
+    url = _esc(page_url(hit.id, hit.highlights))
     alt = _esc(t["alt"].format(page=hit.page, source=hit.source))
     return (
         f'<details class="rag-page"><summary>{_esc(t["page"].format(page=hit.page))}</summary>'
