@@ -23,6 +23,8 @@ from tests.test_render import PAGE_1, PAGE_2, pdfium_positions
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
+BUDGET = "Quel budget le conseil de Besancon alloue-t-il a la cooperation avec Kherson en 2026 ?"
+
 
 @pytest.fixture(scope="module")
 def pdf_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
@@ -74,7 +76,7 @@ def inside(point: tuple[float, float], rects: list[list[float]], slack: float = 
 
 
 def test_the_page_of_a_text_pdf_shows_the_passage_where_its_text_is(signed_in: Any, pdf_app: tuple[str, Path]) -> None:
-    card, marks, image = open_page_view(signed_in, "Quel budget le conseil de Besancon alloue-t-il a la cooperation avec Kherson en 2026 ?")
+    card, marks, image = open_page_view(signed_in, BUDGET)
     assert "deliberation.pdf" in card.locator(".rag-meta").inner_text() and "45 000 euros" in card.inner_text()
     assert marks["page"] == 1 and marks["coverage"] == 1.0 and not marks["recognised"]
     # Every character of the passage's lines, where PDFium places it, is inside a marked line; the marked lines
@@ -108,7 +110,7 @@ def test_the_page_of_a_scan_marks_the_recognised_words(signed_in: Any) -> None:
 
 
 def test_the_page_is_behind_the_login(signed_in: Any, pdf_app: tuple[str, Path]) -> None:
-    ask(signed_in, "Quel budget le conseil de Besancon alloue-t-il a la cooperation avec Kherson en 2026 ?")
+    ask(signed_in, BUDGET)
     src = signed_in.locator("#rag-results .rag-card img.rag-page-img").first.get_attribute("src")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(pdf_app[0] + src, timeout=30)
