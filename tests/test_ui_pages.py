@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rag.types import DocumentInfo, Hit, Passage, Span
@@ -48,7 +49,9 @@ class FakeApp:
 
 def test_the_route_lets_in_only_a_signed_in_visitor_when_a_login_is_set() -> None:
     def check(app: FakeApp, cookies: dict[str, str]) -> bool:
-        return asyncio.run(pages.signed_in(FakeRequest(app, cookies)))  # type: ignore[arg-type]
+        # (in a thread of its own: a browser test of the same session may hold an event loop in this one)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, pages.signed_in(FakeRequest(app, cookies))).result()  # type: ignore[arg-type]
 
     assert check(FakeApp(None), {})
     assert not check(FakeApp({"rag": "pw"}), {})
