@@ -85,7 +85,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload.duplicate": "{name} is already in the collection, as «{title}» ({other}): there is nothing more to do.",
         "upload.encrypted": "{name} is protected by a password. Save a copy without the password and add that copy.",
         "upload.scanned": (
-            "{name} holds images of pages but no text (a scan?). Run text recognition (OCR) on it and add the result."
+            "{name} holds images of pages but no text (a scan?), and text recognition (OCR) is not installed on this "
+            "server. Ask whoever runs this app to install it (see rag's README), or run OCR on it and add the result."
         ),
         "upload.not_text": (
             "{name} is not a text file, whatever its extension says. Give it its real extension (.pdf, .docx…) or save it as "
@@ -124,6 +125,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload.passages": "{n} passages",
         "upload.index": (
             "Index: {documents} documents, {total} passages; {embedded} texts embedded, {reused} reused; {seconds} s."
+        ),
+        # The page view of a hit (ui.pages): its control on the card, and the note on text recognised by OCR.
+        "page.page": "See page {page}",
+        "page.alt": "Page {page} of {source}, the passage marked",
+        "page.full": "open full size",
+        "page.ocr": "text recognised (OCR) · {confidence:.0f} %",
+        "page.ocr_title": (
+            "This text was recognised from a scan by OCR (mean confidence {confidence:.0f} %); it may hold recognition "
+            "errors: check it on the page before you quote it."
         ),
     },
     "fr": {
@@ -206,8 +216,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "{name} est protégé par un mot de passe. Enregistrez-en une copie sans mot de passe et ajoutez cette copie."
         ),
         "upload.scanned": (
-            "{name} contient des images de pages mais pas de texte (un document numérisé ?). Passez-le dans un logiciel de "
-            "reconnaissance de texte (OCR) et ajoutez le résultat."
+            "{name} contient des images de pages mais pas de texte (un document numérisé ?), et la reconnaissance de "
+            "texte (OCR) n'est pas installée sur ce serveur. Demandez à la personne qui gère cette application de "
+            "l'installer (voir le README de rag), ou passez-le dans un logiciel d'OCR et ajoutez le résultat."
         ),
         "upload.not_text": (
             "{name} n'est pas un fichier texte, quoi qu'en dise son extension. Donnez-lui sa véritable extension (.pdf, "
@@ -248,6 +259,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload.passages": "{n} passages",
         "upload.index": (
             "Index : {documents} documents, {total} passages ; {embedded} textes calculés, {reused} repris ; {seconds} s."
+        ),
+        "page.page": "Voir la page {page}",
+        "page.alt": "Page {page} de {source}, le passage marqué",
+        "page.full": "ouvrir en grand",
+        "page.ocr": "texte reconnu (OCR) · {confidence:.0f} %",
+        "page.ocr_title": (
+            "Ce texte a été reconnu par OCR sur un document numérisé (confiance moyenne {confidence:.0f} %) ; il peut "
+            "contenir des erreurs de reconnaissance : vérifiez-le sur la page avant de le citer."
         ),
     },
 }

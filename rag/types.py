@@ -31,6 +31,12 @@ class DocumentInfo:
     date: str = ""  # ISO date or year, "" when unknown
     author: str = ""
     lang: str = ""
+    # Pages whose text was recognised by OCR (rag.ingest.ocr): (1-based page, mean word confidence 0-100).
+    ocr: tuple[tuple[int, float], ...] = ()
+
+    def ocr_confidence(self, page: int | None) -> float | None:
+        """The mean OCR confidence of ``page`` when its text was recognised; None when it has a text layer."""
+        return next((confidence for number, confidence in self.ocr if number == page), None)
 
     @property
     def label(self) -> str:
@@ -142,9 +148,16 @@ class Hit:
         return self.passage.id
 
     @property
+    def ocr(self) -> float | None:
+        """Mean confidence (0-100) of OCR on the passage's page when its text was recognised, else None."""
+        return self.document.ocr_confidence(self.page)
+
+    @property
     def citation(self) -> str:
-        """Readable citation, e.g. ``Déclaration de l'OTAN sur les référendums (2022), ¶3``."""
-        return f"{self.document.label}, {where(self.passage)}"
+        """Readable citation, e.g. ``Déclaration de l'OTAN sur les référendums (2022), ¶3``; text recognised by OCR
+        says so with its confidence: ``Charte (2023), p. 2, ¶3, OCR 91 %``."""
+        ocr = f", OCR {self.ocr:.0f} %" if self.ocr is not None else ""
+        return f"{self.document.label}, {where(self.passage)}{ocr}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (one hit of ``rag ask --json``)."""
@@ -165,6 +178,7 @@ class Hit:
             "highlights": [{"start": s.start, "end": s.end, "text": self.text[s.start : s.end]} for s in self.highlights],
             "strength": None if self.strength is None else round(self.strength, 3),
             "match": self.match,
+            "ocr": self.ocr,
         }
 
 

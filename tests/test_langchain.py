@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NATO = "2022-09-23_otan_referendums-ukraine.txt"
 METADATA = {
     "id", "citation", "source", "title", "date", "author", "paragraph", "page", "start", "end", "score", "rank",
-    "highlights", "strength", "match", "abstain", "confidence", "reason", "missing", "explanation",
+    "highlights", "strength", "match", "ocr", "abstain", "confidence", "reason", "missing", "explanation",
 }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rag.store",),
     ("rag.retrieve",),
     ("rag.index",),
-    ("rag", "rag.cli", "rag.langchain", "rag.evaluation", "ui"),
+    ("rag", "rag.cli", "rag.langchain", "rag.evaluation", "rag.render", "ui"),
 )
 
 

@@ -125,3 +125,10 @@ def test_the_architecture_doc_names_every_module() -> None:
         modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
         named = set(re.findall(r"`(\w+)`", rows[key]))
         assert modules <= named, f"{key}: {sorted(modules - named)} not described in docs/architecture.md"
+
+
+def test_the_readme_gives_the_line_that_enables_ocr() -> None:
+    """A scan skipped for want of Tesseract names the install line; the README gives the same one."""
+    from rag.ingest import ocr
+
+    assert ocr.APT_LINE in README and "'.[ocr]'" in README

@@ -53,8 +53,8 @@ def test_browser_language_reads_accept_language() -> None:
 
 def test_interface_texts_carry_the_upload_limit() -> None:
     texts = app.translations(int(0.5 * 2**20)).translations_dict
-    assert texts["en"]["upload"] == ".txt .md .pdf .docx .html · up to 0.5 MB"
-    assert texts["fr"]["upload"] == ".txt .md .pdf .docx .html · jusqu'à 0,5 Mo"
+    assert texts["en"]["upload"] == ".txt .md .pdf .docx .html .png .jpg .jpeg .tif .tiff · up to 0.5 MB"
+    assert texts["fr"]["upload"] == ".txt .md .pdf .docx .html .png .jpg .jpeg .tif .tiff · jusqu'à 0,5 Mo"
     assert texts["en"].keys() == texts["fr"].keys()
 
 

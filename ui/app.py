@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from rag.errors import RagError
 from rag.i18n import LANGUAGES, area, number, text
 from rag.index import ensure_index
-from ui import render
+from ui import pages, render
 from ui.guard import Guard, LoginThrottle, forget_files
 from ui.library import DEFAULT_MAX_UPLOAD_BYTES, Library
 from ui.style import CSS, HEAD
@@ -59,10 +59,11 @@ class RagBlocks(gr.Blocks):
     """``gr.Blocks`` whose ``launch`` applies the app's CSS, head script, theme, upload limit and ``ui.guard``;
     never shares. ``throttle`` and ``upload_budget`` (bytes) may be changed before ``launch``."""
 
-    def __init__(self, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, **kwargs: Any) -> None:
+    def __init__(self, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, routes: Sequence[Any] = (), **kwargs: Any) -> None:
         kwargs.setdefault("delete_cache", DELETE_CACHE)
         super().__init__(**kwargs)
         self.max_upload_bytes = max_upload_bytes
+        self.routes = list(routes)  # the app's own routes beside Gradio's (ui.pages: the page view)
         self.throttle = LoginThrottle()
         self.upload_budget = UPLOAD_CACHE_UPLOADS * max_upload_bytes
 
@@ -76,6 +77,7 @@ class RagBlocks(gr.Blocks):
         app_kwargs = dict(kwargs.get("app_kwargs") or {})
         guard = Middleware(Guard, blocks=self, throttle=self.throttle, upload_budget=self.upload_budget)
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), guard]
+        app_kwargs["routes"] = [*app_kwargs.get("routes", []), *self.routes]
         kwargs["app_kwargs"] = app_kwargs
         kwargs["share"] = False
         return super().launch(**kwargs)
@@ -174,7 +176,7 @@ def build_app(library: Library) -> RagBlocks:
     """The app searching ``library`` and adding uploads to it (up to its ``max_upload_bytes`` each)."""
     demo = RagBlocks(
         title="rag — cited answers from your documents", analytics_enabled=False,
-        max_upload_bytes=library.max_upload_bytes,
+        max_upload_bytes=library.max_upload_bytes, routes=pages.routes(library),
     )  # fmt: skip
     with demo:
         gr.Markdown(I18N("header"), elem_id="rag-header")

@@ -21,6 +21,7 @@ from rag.errors import NoPassageError, RagError
 from rag.i18n import number, text
 from rag.index import BuildReport, add_documents
 from rag.ingest.load import SkipFile, load_file
+from rag.ingest.ocr_cache import FOLDER as OCR_CACHE
 from rag.retrieve.retriever import Retriever
 from rag.types import Document, DocumentInfo, Passage, Results
 from ui.uploads import UploadRejected, check_upload, reading_problem, reserve_destination, safe_filename
@@ -107,7 +108,7 @@ class Library:
         name = safe_filename(original_name or src.name)
         check_upload(src, name, self.max_upload_bytes)
         data = src.read_bytes()
-        document = _readable(data, name)
+        document = _readable(data, name, self.index / OCR_CACHE)
         with self._index_lock:
             current = self.retriever
             _reject_duplicate(current, document, name)
@@ -142,13 +143,14 @@ def _warm(retriever: Retriever) -> None:
         log.warning("loading the models in the background failed", exc_info=True)
 
 
-def _readable(data: bytes, name: str) -> Document:
-    """Load the file with rag's own readers in a private temporary folder (nothing else is touched)."""
+def _readable(data: bytes, name: str, ocr_cache: Path) -> Document:
+    """Load the file with rag's own readers in a private temporary folder (nothing else is touched; a scan's
+    recognised pages are kept in the index's OCR cache, for the page view)."""
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
         staged = Path(tmp) / name
         staged.write_bytes(data)
         try:
-            return load_file(staged, name)
+            return load_file(staged, name, ocr_cache=ocr_cache)
         except SkipFile as exc:
             log.warning("upload %s refused: %s", name, exc)
             raise UploadRejected(reading_problem(str(exc), name), name=name) from exc

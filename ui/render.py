@@ -13,6 +13,7 @@ from itertools import pairwise
 from rag.i18n import area, text
 from rag.retrieve.highlight import mark, merge_spans
 from rag.types import ANSWERS, MAYBE, DocumentInfo, Hit, Passage, Results, Span, where
+from ui.pages import ocr_badge, page_control
 
 QUOTE_MAX_CHARS = 240
 # Results speak the question's language (``Results.lang``; rag.i18n's texts ``results.*``). The copyable citation keeps
@@ -59,7 +60,8 @@ def quote(hit: Hit, max_chars: int = QUOTE_MAX_CHARS) -> str:
 def citation_string(hit: Hit) -> str:
     """Plain-text citation to copy: ``«sentence» — Title (date), ¶3, chars 452–905 of file.txt``."""
     doc = f"{hit.title} ({hit.document.date})" if hit.document.date else hit.title
-    return f"«{quote(hit)}» — {doc}, {where(hit.passage)}, chars {hit.start}–{hit.end} of {hit.source}"
+    ocr = f", OCR {hit.ocr:.0f} %" if hit.ocr is not None else ""  # recognised text: it may hold errors
+    return f"«{quote(hit)}» — {doc}, {where(hit.passage)}{ocr}, chars {hit.start}–{hit.end} of {hit.source}"
 
 
 def _match_html(hit: Hit, lang: str = "en") -> str:
@@ -102,7 +104,7 @@ def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, l
     """One result: citation, score, passage with its answering sentence(s) marked, context, copyable citation."""
     t = area("results", lang)
     classes = "rag-card rag-weak" if weak else "rag-card"
-    badge = f'<span class="rag-badge">{t["weak"]}</span>' if weak else ""
+    badge = (f'<span class="rag-badge">{t["weak"]}</span>' if weak else "") + ocr_badge(hit, lang)
     return (
         f'<article class="{classes}" data-rank="{hit.rank}">'
         '<header class="rag-head">'
@@ -111,7 +113,7 @@ def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, l
         f'<div class="rag-meta">{_meta_html(hit)}</div></div>'
         f"{_match_html(hit, lang)}</header>"
         f'<div class="rag-text">{highlight_html(hit.text, hit.highlights)}</div>'
-        f"{_context_html(hit, context, lang)}"
+        f"{_context_html(hit, context, lang)}{page_control(hit, lang)}"
         '<div class="rag-citation"><code class="rag-cite-string">'
         f"{esc(citation_string(hit))}</code>"
         f'<button type="button" class="rag-copy" title="{t["copy_title"]}" data-done="{t["copied"]}">{t["copy"]}</button></div>'

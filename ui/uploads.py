@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rag.i18n import number, text
 
-ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html")
+ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html", ".png", ".jpg", ".jpeg", ".tif", ".tiff")  # images: by OCR
 MAX_STEM_CHARS = 80
 
 
@@ -18,7 +18,7 @@ MAX_STEM_CHARS = 80
 # Checked in order; a reason none of them matches gets the generic message of its format.
 READING_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("encrypted", "password"), "encrypted"),
-    (("no text layer", "scanned"), "scanned"),
+    (("ocr is not installed", "no text layer (scanned"), "scanned"),
     (("looks binary",), "not_text"),
     (("no text", "empty"), "no_text"),
     (("too large", "too big", "too many", "too long", "too deep", "limit", "timed out", "time out", "seconds"), "too_complex"),

@@ -26,8 +26,9 @@ from rag.index import vectors as reuse
 from rag.index.executors import Executor, embed_missing
 from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, Spans, with_kept
 from rag.index.vectors import embedding_text, previous_vectors
+from rag.ingest import ocr_cache
 from rag.ingest.chunk import ChunkSettings, chunk_document
-from rag.ingest.load import load_corpus
+from rag.ingest.load import SUPPORTED, load_corpus
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.abstention import SecondOpinion, evidence_of
 from rag.retrieve.calibration import Calibration, calibrate, null_questions, shipped_vectors
@@ -38,6 +39,8 @@ from rag.store.lexical import LexicalIndex
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
+
+SUPPORTED_NAMES = " ".join(sorted(set(SUPPORTED)))
 
 
 @dataclass(frozen=True)
@@ -277,11 +280,13 @@ def build_index(
     store.check_folder(index_dir, corpus)  # before reading the corpus, which can take a while
     if store_uri is not None:
         backends.check_store(store_uri)
-    documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)))
+    ocr_folder = Path(index_dir) / ocr_cache.FOLDER  # pages recognised by OCR, kept with the index they belong to
+    read: set[str] = set()
+    documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)), ocr_cache=ocr_folder, read=read)
     if not documents:
-        raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
+        raise BadInputError(f"no readable documents in {corpus} (supported: {SUPPORTED_NAMES})")
     model = get_embedder(embedder) if isinstance(embedder, str) else embedder
-    return build_from_documents(
+    report = build_from_documents(
         documents,
         index_dir,
         model,
@@ -294,6 +299,24 @@ def build_index(
         executor=executor,
         store_uri=store_uri,
     )
+    _prune_ocr(Path(index_dir), read)
+    return report
+
+
+def _prune_ocr(index_dir: Path, read: set[str]) -> None:
+    """Keep the OCR cache to the files of this build: those indexed now and those it read (a scan it had to skip
+    keeps the pages recognised so far). Pages of another Tesseract or other settings go too."""
+    from rag.ingest import ocr
+
+    folder = index_dir / ocr_cache.FOLDER
+    if not folder.is_dir():
+        return
+    entries = store.read_manifest(index_dir).get("documents") or {}
+    indexed = {str(e.get("sha256")) for e in entries.values() if isinstance(e, dict)}
+    engine = ocr.engine() if ocr.missing() is None else None
+    removed = ocr_cache.prune(folder, read | indexed, engine)
+    if removed:
+        log.info("OCR cache: removed the pages of %d file(s) no longer in the corpus", removed)
 
 
 def _entry(document: Document, passages: int, folders: dict[str, str]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from rag import store
 from rag.embed import Embedder, get_embedder
@@ -83,7 +84,7 @@ class Retriever:
         return self.view.path
 
     @property
-    def manifest(self) -> dict[str, object]:
+    def manifest(self) -> dict[str, Any]:
         return self.view.data.manifest
 
     @property

@@ -110,6 +110,7 @@ def _document_row(doc: Document) -> dict[str, Any]:
         "format": doc.format,
         "sha256": doc.sha256,
         "page_starts": list(doc.page_starts),
+        "ocr": [list(page) for page in info.ocr],
         "text": doc.text,
     }
 
@@ -122,6 +123,7 @@ def _document_from_row(row: dict[str, Any]) -> Document:
         date=row.get("date", ""),
         author=row.get("author", ""),
         lang=row.get("lang", ""),
+        ocr=tuple((int(page), float(confidence)) for page, confidence in row.get("ocr", ())),
     )
     return Document(info, row["text"], row["format"], row["sha256"], tuple(row.get("page_starts", ())))
 
