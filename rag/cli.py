@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p, "host", "--host", help="address to listen on; 127.0.0.1 is this machine only")
     _config_arg(p, "port", "--port", type=int, help="port to listen on")
     _config_arg(p, "max_upload_mb", "--max-upload-mb", type=float, metavar="MB", help="largest upload accepted")
+    _config_arg(p, "k", "-k", type=int, metavar="N", help="passages shown for a question at first")
+    _add_mode_arg(p)
     p.add_argument(
         "--public",
         action="store_true",
@@ -452,7 +454,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(
         args.index, args.corpus, args.uploads, host=args.host, port=args.port,
-        max_upload_bytes=args.config.max_upload_bytes, auth=auth,
+        max_upload_bytes=args.config.max_upload_bytes, auth=auth, k=args.k, mode=args.mode,
     )  # fmt: skip
     return 0
 

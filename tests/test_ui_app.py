@@ -27,6 +27,17 @@ def test_search_html_renders_cards(library: Library) -> None:
     assert html.count('class="rag-card') == 3
 
 
+def test_the_library_searches_with_the_configured_mode_and_shows_the_configured_k(library: Library) -> None:
+    dense = Library(library.index, library.uploads, library.retriever, k=7, mode="dense")
+    answer = dense.search("référendums OTAN", 4)
+    expected = library.retriever.search("référendums OTAN", k=4, mode="dense")
+    assert [h.id for h in answer.results] == [h.id for h in expected]
+    assert answer.results.confidence is None  # dense mode: the evidence is not measured, as for `rag ask --mode dense`
+    assert library.search("référendums OTAN", 4).results.confidence is not None  # hybrid, the default
+    slider = next(c for c in app.build_app(dense).blocks.values() if getattr(c, "elem_id", None) == "rag-k")
+    assert slider.value == 7
+
+
 def test_search_html_restricts_to_the_chosen_documents(library: Library) -> None:
     source = "cuf_groupe-pays-russie.txt"
     html = app.search_html(library, "référendums OTAN", 5, [source])
@@ -97,14 +108,16 @@ def test_serve_builds_missing_index_then_launches(monkeypatch: pytest.MonkeyPatc
         def launch(self, **kwargs: Any) -> None:
             calls.append(("launch", kwargs))
 
-    def open_library(index: str, corpus: str, uploads: str, max_upload_bytes: int, progress: bool = False) -> str:
-        calls.append(("library", (index, corpus, uploads, max_upload_bytes, progress)))
+    def open_library(
+        index: str, corpus: str, uploads: str, max_upload_bytes: int, progress: bool = False, **settings: Any
+    ) -> str:
+        calls.append(("library", (index, corpus, uploads, max_upload_bytes, progress, settings)))
         return "library"
 
     monkeypatch.setattr(app, "open_library", open_library)
     monkeypatch.setattr(app, "build_app", lambda library: Demo())
-    app.serve("i", "c", "u", host="127.0.0.1", port=7999, max_upload_bytes=1234, auth=("rag", "pw"))
-    assert calls[0] == ("library", ("i", "c", "u", 1234, True))
+    app.serve("i", "c", "u", host="127.0.0.1", port=7999, max_upload_bytes=1234, auth=("rag", "pw"), k=7, mode="dense")
+    assert calls[0] == ("library", ("i", "c", "u", 1234, True, {"k": 7, "mode": "dense"}))
     kwargs = calls[1][1]
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
     assert kwargs["auth"] == ("rag", "pw")

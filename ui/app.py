@@ -20,7 +20,7 @@ from rag.i18n import LANGUAGES, area, number, text
 from rag.index import ensure_index
 from ui import pages, render
 from ui.guard import Guard, LoginThrottle, forget_files
-from ui.library import DEFAULT_MAX_UPLOAD_BYTES, Library
+from ui.library import DEFAULT_K, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MODE, Library
 from ui.style import CSS, HEAD
 from ui.uploads import ACCEPTED, UploadRejected
 
@@ -32,7 +32,6 @@ EXAMPLES = [
     "Quand le groupe-pays Russie a-t-il été créé ?",
     "What will the multinational force for Ukraine do?",
 ]
-DEFAULT_K = 5
 SEARCH_CONCURRENCY = 8
 # Gradio's upload cache: every 5 minutes, files older than 15 minutes are deleted (an upload is deleted as soon as
 # it has been handled; this catches files posted to the upload endpoint and never handed to the app). At most
@@ -188,7 +187,9 @@ def build_app(library: Library) -> RagBlocks:
             ask = gr.Button(I18N("search"), variant="primary", scale=1, min_width=100, elem_id="rag-ask")
         examples = gr.Examples(EXAMPLES, inputs=[question], label=I18N("examples"))
         with gr.Row():
-            k = gr.Slider(1, 10, value=DEFAULT_K, step=1, label=I18N("passages"), min_width=160, elem_id="rag-k")
+            k = gr.Slider(
+                1, max(10, library.k), value=library.k, step=1, label=I18N("passages"), min_width=160, elem_id="rag-k"
+            )
             sources = gr.Dropdown(
                 choices=document_choices(library), value=[], multiselect=True, label=I18N("only"),
                 info=I18N("only_info"), scale=2, min_width=220, elem_id="rag-sources",
@@ -226,11 +227,19 @@ def build_app(library: Library) -> RagBlocks:
 
 
 def open_library(
-    index: str | Path, corpus: str | Path, uploads: str | Path, max_upload_bytes: int, progress: bool = False
+    index: str | Path,
+    corpus: str | Path,
+    uploads: str | Path,
+    max_upload_bytes: int,
+    progress: bool = False,
+    *,
+    k: int = DEFAULT_K,
+    mode: str = DEFAULT_MODE,
 ) -> Library:
-    """The library on ``index``, built from ``corpus`` first if missing; uploads are kept in ``uploads``."""
+    """The library on ``index``, built from ``corpus`` first if missing; uploads are kept in ``uploads``; ``k`` and
+    ``mode`` are the searches' defaults."""
     ensure_index(index, corpus, progress=progress)
-    return Library(index, uploads, max_upload_bytes=max_upload_bytes)
+    return Library(index, uploads, max_upload_bytes=max_upload_bytes, k=k, mode=mode)
 
 
 def serve(
@@ -242,12 +251,15 @@ def serve(
     port: int = 7860,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     auth: tuple[str, str] | None = None,
+    k: int = DEFAULT_K,
+    mode: str = DEFAULT_MODE,
 ) -> None:
     """Build the index if missing, then run the app (blocking) on ``host:port``; never a public share link.
 
-    ``auth`` is the ``(user, password)`` a visitor must give before seeing anything (none: open to all).
+    ``auth`` is the ``(user, password)`` a visitor must give before seeing anything (none: open to all); ``k`` the
+    passages shown at first, ``mode`` how every search ranks (the settings ``k`` and ``mode``).
     """
-    demo = build_app(open_library(index, corpus, uploads, max_upload_bytes, progress=True))
+    demo = build_app(open_library(index, corpus, uploads, max_upload_bytes, progress=True, k=k, mode=mode))
     demo.launch(
         server_name=host, server_port=port, auth=auth,
         auth_message="rag: sign in (user and password set by RAG_USER / RAG_PASSWORD)" if auth else None,

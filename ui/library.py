@@ -29,6 +29,7 @@ from ui.uploads import UploadRejected, check_upload, reading_problem, reserve_de
 log = logging.getLogger("rag.ui")
 
 DEFAULT_MAX_UPLOAD_BYTES = Config().max_upload_bytes
+DEFAULT_K, DEFAULT_MODE = Config().k, Config().mode
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,14 @@ class Library:
         retriever: Retriever | None = None,
         *,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        k: int = DEFAULT_K,
+        mode: str = DEFAULT_MODE,
     ) -> None:
         self.index = Path(index)
         self.uploads = Path(uploads)
         self.max_upload_bytes = max_upload_bytes
+        # The settings' defaults (rag.config: `k` and `mode`): passages shown at first, and how every search ranks.
+        self.k, self.mode = k, mode
         self._retriever = retriever or Retriever.load(self.index)
         # The models load in the background: the first questions do not wait for the second opinion.
         threading.Thread(target=_warm, args=(self._retriever,), daemon=True, name="rag-warm").start()
@@ -93,7 +98,7 @@ class Library:
     def search(self, question: str, k: int, sources: Sequence[str] | None = None) -> Answer:
         """Search and fetch each hit's context with one retriever (safe against a concurrent swap)."""
         r = self.retriever
-        results = r.search(question, k=k, sources=sources or None)  # (a string is one source)
+        results = r.search(question, k=k, sources=sources or None, mode=self.mode)  # (a string is one source)
         return Answer(results, [r.context(hit, 1, 1) for hit in results])
 
     # -- adding documents ----------------------------------------------------------------------------------------
