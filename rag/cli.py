@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--min-score", type=_finite_float, default=None, help="drop passages scoring below this")
     _add_mode_arg(p)
-    p.add_argument("--json", action="store_true", help="print JSON (fields documented in the README)")
+    p.add_argument("--json", action="store_true", help="print JSON (fields documented in docs/cli.md)")
     p.add_argument(
         "--page", type=int, nargs="?", const=1, default=None, metavar="RANK",
         help="also print the page of hit RANK (default 1), its passage's lines marked; PDF files and images only",

@@ -240,7 +240,7 @@ def find_project_file(directory: str | os.PathLike[str] | None = None) -> tuple[
         if table is None:
             return None
         if not isinstance(table, dict):
-            raise BadInputError(f"{pyproject}: [tool.rag] must be a table of settings; see the README's Configuration")
+            raise BadInputError(f"{pyproject}: [tool.rag] must be a table of settings; see docs/configuration.md")
         return pyproject, table
     return None
 
