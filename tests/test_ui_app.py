@@ -101,12 +101,19 @@ def test_build_app_and_launch_options(library: Library, monkeypatch: pytest.Monk
     assert [m.cls.__name__ for m in seen["app_kwargs"]["middleware"]] == ["Guard"]
 
 
-def test_serve_builds_missing_index_then_launches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_serve_builds_missing_index_then_launches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     calls: list[Any] = []
 
     class Demo:
+        local_url = "http://127.0.0.1:7999/"
+
         def launch(self, **kwargs: Any) -> None:
             calls.append(("launch", kwargs))
+
+        def block_thread(self) -> None:
+            calls.append(("block", {}))
 
     def open_library(
         index: str, corpus: str, uploads: str, max_upload_bytes: int, progress: bool = False, **settings: Any
@@ -121,11 +128,21 @@ def test_serve_builds_missing_index_then_launches(monkeypatch: pytest.MonkeyPatc
     kwargs = calls[1][1]
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
     assert kwargs["auth"] == ("rag", "pw")
+    # Gradio's start-up lines (with their hint about share links) are silenced; rag says where the app is, then serves.
+    assert kwargs["quiet"] and kwargs["prevent_thread_lock"] and calls[2] == ("block", {})
+    assert capsys.readouterr().out == (
+        "rag: the web app is at http://127.0.0.1:7999/ (sign in with RAG_USER / RAG_PASSWORD); Ctrl-C stops it\n"
+    )
 
 
 def test_open_library_builds_a_missing_index_and_keeps_uploads_apart(
-    corpus_copy: Path, tmp_path: Path, fake_models: None
+    corpus_copy: Path, tmp_path: Path, fake_models: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    library = app.open_library(tmp_path / "index", corpus_copy, tmp_path / "uploads", 2**20)
+    library = app.open_library(tmp_path / "index", corpus_copy, tmp_path / "uploads", 2**20, progress=True)
+    out = capsys.readouterr().out
+    assert out.startswith(f"rag: no index in {tmp_path / 'index'}/ yet: building it from {corpus_copy}/")
+    assert f"rag: indexed {corpus_copy}/ into {tmp_path / 'index'}/: 5 documents" in out
     assert len(library.documents()) == 5 and library.uploads == tmp_path / "uploads"
+    app.open_library(tmp_path / "index", corpus_copy, tmp_path / "uploads", 2**20, progress=True)
+    assert "rag:" not in capsys.readouterr().out  # the index is there: nothing to say
     assert library.max_upload_bytes == 2**20

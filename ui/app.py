@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from rag.errors import RagError
 from rag.i18n import LANGUAGES, area, number, text
 from rag.index import ensure_index
+from rag.store import MANIFEST
 from ui import pages, render
 from ui.guard import Guard, LoginThrottle, forget_files
 from ui.library import DEFAULT_K, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MODE, Library
@@ -237,8 +238,13 @@ def open_library(
     mode: str = DEFAULT_MODE,
 ) -> Library:
     """The library on ``index``, built from ``corpus`` first if missing; uploads are kept in ``uploads``; ``k`` and
-    ``mode`` are the searches' defaults."""
-    ensure_index(index, corpus, progress=progress)
+    ``mode`` are the searches' defaults. With ``progress``, says on stdout what it builds and where."""
+    missing = not (Path(index) / MANIFEST).is_file()
+    if progress and missing:
+        print(f"rag: no index in {index}/ yet: building it from {corpus}/ (once; later starts reuse it)", flush=True)
+    report = ensure_index(index, corpus, progress=progress)
+    if progress and report is not None:
+        print(f"rag: indexed {corpus}/ into {index}/: {report.summary()}", flush=True)
     return Library(index, uploads, max_upload_bytes=max_upload_bytes, k=k, mode=mode)
 
 
@@ -260,7 +266,12 @@ def serve(
     passages shown at first, ``mode`` how every search ranks (the settings ``k`` and ``mode``).
     """
     demo = build_app(open_library(index, corpus, uploads, max_upload_bytes, progress=True, k=k, mode=mode))
+    # Gradio's own start-up lines include a hint about public share links, which rag never makes: rag says instead
+    # where the app is, then serves until interrupted.
     demo.launch(
-        server_name=host, server_port=port, auth=auth,
+        server_name=host, server_port=port, auth=auth, quiet=True, prevent_thread_lock=True,
         auth_message="rag: sign in (user and password set by RAG_USER / RAG_PASSWORD)" if auth else None,
     )  # fmt: skip
+    login = " (sign in with RAG_USER / RAG_PASSWORD)" if auth else ""
+    print(f"rag: the web app is at {demo.local_url}{login}; Ctrl-C stops it", flush=True)
+    demo.block_thread()

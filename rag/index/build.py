@@ -145,11 +145,13 @@ def build_from_documents(
         if executor is not None:
             per_document = _texts_by_document(passages, passage_texts, sentence_texts, spans)
             n_sharded = embed_missing(executor, embedder, per_document, cache, path / shard_files.SHARDS, progress)
-        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
-        sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
+        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress, what="passages")
+        sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress, what="sentences")
         n_texts = len(passage_texts) + len(sentence_texts)
         second_vectors, n_second = (
-            reuse.embed_with_cache(second, passage_texts, previous.second, progress) if second else (None, 0)
+            reuse.embed_with_cache(second, passage_texts, previous.second, progress, what="passages (second opinion)")
+            if second
+            else (None, 0)
         )
         # Calibrated below on the values serving will read (these are stored in half precision): a rebuild that
         # reuses them then records the same calibration.
@@ -255,7 +257,8 @@ def _null_vectors(
     shipped = shipped_vectors(embedder)
     if shipped is not None:
         return shipped, 0
-    return reuse.embed_with_cache(embedder, [q.question for q in null_questions()], cache, progress, kind="query")
+    questions = [q.question for q in null_questions()]
+    return reuse.embed_with_cache(embedder, questions, cache, progress, kind="query", what="calibration questions")
 
 
 def build_index(
