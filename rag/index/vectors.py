@@ -66,10 +66,11 @@ def embed_with_cache(
     cache: dict[str, npt.NDArray[np.float32]],
     progress: bool,
     kind: Kind = "passage",
+    what: str = "texts",
     keys: Sequence[str] | None = None,
 ) -> tuple[npt.NDArray[np.float32], int]:
-    """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``
-    (``keys``: the texts' ``text_key``, when the caller has them already).
+    """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``;
+    ``what`` names them on the progress bar (``keys``: the texts' ``text_key``, when the caller has them already).
 
     New vectors are added to ``cache`` as views of the returned matrix: each is held once, not twice (at 100k
     passages the copies were a third of the build's peak memory).
@@ -82,7 +83,7 @@ def embed_with_cache(
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(todo), desc="embedding", unit="text", dynamic_ncols=True)
+            bar = tqdm(total=len(todo), desc=f"embedding {what}", unit="text", dynamic_ncols=True)
         # In chunks, each copied into place: the new vectors are never all held twice. Whole batches per chunk,
         # so that the embedder sees the same batches as in one call.
         chunk = EMBED_CHUNK_BATCHES * embedder.batch_size
