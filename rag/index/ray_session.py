@@ -8,8 +8,9 @@ A Ray that rag starts (``--ray-address local``, the default):
   import, the module constant when Ray was imported earlier, and the node's address is checked once Ray is up;
 - accepts only clients that hold this process's token: Ray's token authentication, with a random token handed to its
   processes in their environment (readable by this user only), never written to ``~/.ray/auth_token``;
-- keeps its sockets, logs and session files in a folder of the build's, readable by this user only and removed at
-  the end (not in ``/tmp/ray``, which every user of the machine can read);
+- keeps its sockets, logs and session files inside a folder of the build's, readable by this user only and removed
+  at the end (not in ``/tmp/ray``, which every user of the machine can read). Ray makes the folder it is given
+  readable and writable by everyone (``chmod 777``): it is given a subfolder, ``ray/``, of the private one;
 - runs no dashboard, and its workers start in an empty working directory: Ray otherwise puts the driver's current
   directory first on the workers' path, so that running rag from a folder holding a ``rag/`` directory (the parent
   of a checkout) made every worker import that folder instead of rag. Each worker then moves to the driver's
@@ -151,8 +152,9 @@ def connect(address: str, cpus: int | None) -> Session:
                 num_cpus=cpus or os.cpu_count() or 1,
                 object_store_memory=OBJECT_STORE_BYTES,
                 # Its sockets, logs and session files in the session's folder, not in the shared /tmp/ray that any
-                # user of the machine can read (and that outlives the build).
-                _temp_dir=folder,
+                # user of the machine can read (and that outlives the build). A subfolder: Ray opens the folder it
+                # is given to everyone (chmod 777); the private one around it stays closed.
+                _temp_dir=os.path.join(folder, RAY_FOLDER),
             )
         else:
             _check_reachable(address)
@@ -164,7 +166,7 @@ def connect(address: str, cpus: int | None) -> Session:
                 session._keep = True
                 raise RagError(
                     f"cannot start Ray on this machine ({cause_line(exc)}); see Ray's logs in "
-                    f"{folder}/session_latest/logs, or embed without Ray (--executor local)"
+                    f"{os.path.join(folder, RAY_FOLDER)}/session_latest/logs, or embed without Ray (--executor local)"
                 ) from exc
             raise RagError(
                 f"cannot reach the Ray cluster at {address!r} ({cause_line(exc)}); start it (`ray start --head`) "
@@ -185,9 +187,11 @@ def connect(address: str, cpus: int | None) -> Session:
     return session
 
 
-# Ray's sockets are at FOLDER/session_<date>_<time>_<µs>_<pid>/sockets/plasma_store (64 characters after FOLDER), and
-# a Unix socket's path has at most 107 bytes.
-_FOLDER_CHARS = 107 - 64
+# The subfolder of the session's private folder that Ray is given for its files (Ray makes it world-writable).
+RAY_FOLDER = "ray"
+# Ray's sockets are at FOLDER/ray/session_<date>_<time>_<µs>_<pid>/sockets/plasma_store (68 characters after FOLDER),
+# and a Unix socket's path has at most 107 bytes.
+_FOLDER_CHARS = 107 - 64 - len(f"/{RAY_FOLDER}")
 
 
 def _private_folder() -> str:
