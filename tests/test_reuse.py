@@ -123,10 +123,20 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
 }
 
 
+def verify_command(index: Path, capsys: pytest.CaptureFixture[str]) -> list[Path]:
+    """`rag verify --index INDEX` as a user runs it: exit code 1, one error line, and the files its lines name."""
+    capsys.readouterr()
+    assert main(["verify", "--index", str(index)]) == 1
+    out, err = capsys.readouterr()
+    assert len(err.strip("\n").split("\n")) == 1 and err.startswith("rag: error: ") and "rag index" in err, err
+    return [Path(line.split(": ", 1)[0]) for line in out.splitlines() if not line.startswith("note: ")]
+
+
 @pytest.mark.parametrize("how", list(DAMAGES))
 def test_a_damaged_file_costs_no_embedding_when_the_vector_files_are_intact(
-    built: tuple[Path, dict[str, object]], tmp_path: Path, corpus: Path, models: dict[str, FakeEmbedder], how: str
-) -> None:
+    built: tuple[Path, dict[str, object]], tmp_path: Path, corpus: Path, models: dict[str, FakeEmbedder], how: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
     index, fresh = built
     files = generation_files(index)
     assert {p.name for p in files} >= {"faiss.index", "documents.jsonl", "passages.jsonl", "vectors.json", "passage_keys.npy"}
@@ -139,7 +149,7 @@ def test_a_damaged_file_costs_no_embedding_when_the_vector_files_are_intact(
         shutil.copytree(index, copy)
         damaged = copy / original.relative_to(index)
         DAMAGES[how](damaged)
-        assert damaged in [p.path for p in verify(copy).problems], original.name
+        assert verify_command(copy, capsys) == [damaged], original.name  # that file, and no other
         assert rebuild(corpus, copy, models) == (0, 0, 0), original.name
         assert contents(copy) == fresh, original.name
         assert verify(copy).intact
@@ -171,13 +181,13 @@ def test_without_a_manifest_nothing_is_embedded_again(
 @pytest.mark.parametrize("name", sorted(VECTOR_FILES))
 def test_a_damaged_vector_file_costs_only_its_damaged_rows(
     built: tuple[Path, dict[str, object]], corpus: Path, models: dict[str, FakeEmbedder], name: str, how: str,
-    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     index, fresh = built
     path = next(p for p in generation_files(index) if p.name == name)
     rows = len(np.load(path))
     DAMAGES[how](path)
-    assert path in [p.path for p in verify(index).problems]
+    assert verify_command(index, capsys) == [path]
     embedded, second, again = rebuild(corpus, index, models)
     assert contents(index) == fresh
     if name == "vectors.npy":  # read from the FAISS index instead
