@@ -407,10 +407,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.trec:
             raise BadInputError("--trec writes the run of an evaluation; it cannot be used with --compare")
         a, b = (_read_report(p) for p in args.compare)
-        try:
-            print(report.compare_reports(a, b))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise BadInputError(f"cannot compare {' and '.join(args.compare)}: not two report.json files of `rag eval`") from exc
+        print(report.compare_reports(a, b))  # (checked by _read_report: any error here is a bug, never bad input)
         return 0
     if not args.questions:
         raise BadInputError("give a question set (`rag eval eval/questions.jsonl`) or --compare A.json B.json")
@@ -452,6 +449,12 @@ def _read_report(path: str) -> dict[str, Any]:
         raise BadInputError(f"{path}: not a report.json written by `rag eval` ({exc})") from exc
     if not isinstance(data, dict):
         raise BadInputError(f"{path}: not a report.json written by `rag eval` (expected a JSON object)")
+    from rag.evaluation.report import check_report
+
+    try:
+        check_report(data)
+    except BadInputError as exc:
+        raise BadInputError(f"{path}: {exc}") from exc
     return data
 
 

@@ -95,3 +95,15 @@ def test_debug_prints_the_traceback_in_a_real_process(index: Path, tmp_path: Pat
             assert "Traceback (most recent call last)" in run.stderr and "KeyError: 'a bug'" in run.stderr
         else:
             assert one_line(run.stderr).startswith("rag: error: internal error (KeyError: 'a bug')")
+
+
+def test_a_bug_while_comparing_reports_is_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two well-formed reports, and a bug in the comparison: not "not a report.json" (the files are fine)."""
+    report = tmp_path / "report.json"
+    report.write_text('{"metrics": {"overall": {"mrr@10": 0.5}}, "questions": [{"id": "q1", "rank": 1}]}', "utf-8")
+    monkeypatch.setattr("rag.evaluation.report.compare_reports", bug)
+    assert main(["eval", "--compare", str(report), str(report)]) == EXIT_INTERNAL
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("rag: error: internal error (TypeError: ") and "report.json" not in line
