@@ -516,18 +516,35 @@ def _one_line(message: object) -> str:
 
 
 class _Formatter(logging.Formatter):
-    """Warnings name files: one line each, whatever the names hold; ``rag: warning: …`` (the level in lower case)."""
+    """Warnings name files: one line each, whatever the names hold; ``rag: warning: …`` (the level in lower case).
+    The traceback a library logs with its message only with ``--debug``, on its own lines."""
+
+    def __init__(self, tracebacks: bool) -> None:
+        super().__init__("%(message)s")
+        self.tracebacks = tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
-        return _printable(f"rag: {record.levelname.lower()}: {super().format(record)}")
+        if self.tracebacks:
+            return _printable(f"rag: {record.levelname.lower()}: {super().format(record)}", keep="\n")
+        return _printable(f"rag: {record.levelname.lower()}: {record.getMessage()}")
+
+
+# Libraries whose failures rag reports itself, naming the file or the store: pypdf's messages about a damaged PDF's
+# internals never say which file; milvus-lite and pymilvus log the failure that rag then reports as its one line
+# (a locked local store, a server that is gone). Shown with --debug.
+_REPORTED_BY_RAG = ("pypdf", "milvus_lite", "pymilvus")
 
 
 def _log_filter(record: logging.LogRecord) -> bool:
-    """rag's own warnings (each names its file), other libraries' warnings and errors, but not pypdf's: its
-    messages about a damaged PDF's internals never say which file, and rag reports the skipped file itself."""
+    """rag's own warnings (each names its file), other libraries' warnings and errors but those rag reports itself."""
     if record.name == "rag" or record.name.startswith("rag."):
         return True
-    return record.levelno >= logging.WARNING and not record.name.startswith("pypdf")
+    return record.levelno >= logging.WARNING and not record.name.startswith(_REPORTED_BY_RAG)
+
+
+def _debug_filter(record: logging.LogRecord) -> bool:
+    """--debug: rag's own information, every library's warnings and errors."""
+    return _log_filter(record) or record.levelno >= logging.WARNING
 
 
 def _argv_text(text: str) -> str:
@@ -561,8 +578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = logging.StreamHandler()
-    handler.setFormatter(_Formatter("%(message)s"))
-    handler.addFilter(_log_filter)
+    handler.setFormatter(_Formatter(tracebacks=args.debug))
+    handler.addFilter(_debug_filter if args.debug else _log_filter)
     level = logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING
     logging.basicConfig(level=level, handlers=[handler])
     if args.debug:

@@ -107,3 +107,32 @@ def test_a_bug_while_comparing_reports_is_an_internal_error(
     assert main(["eval", "--compare", str(report), str(report)]) == EXIT_INTERNAL
     line = one_line(capsys.readouterr().err)
     assert line.startswith("rag: error: internal error (TypeError: ") and "report.json" not in line
+
+
+def test_a_librarys_logged_traceback_is_shown_with_debug_only(index: Path, tmp_path: Path) -> None:
+    """A library that logs an error with its traceback (as milvus-lite does): one line, the traceback with --debug."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import logging, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "import rag.embed, rag.store.lexical\n"
+        "from rag.embed.fake import FakeEmbedder\n"
+        "from rag.cli import main\n"
+        "rag.embed.register_embedder('fake', lambda a: FakeEmbedder())\n"
+        "load = rag.store.lexical.LexicalIndex.load\n"
+        "def logged(*a, **k):\n"
+        "    try:\n        raise OSError('the library failed')\n"
+        "    except OSError:\n        logging.getLogger('somelib').error('somelib could not do it', exc_info=True)\n"
+        "    return load(*a, **k)\n"
+        "rag.store.lexical.LexicalIndex.load = logged\n"
+        "sys.exit(main(sys.argv[1:]))\n",
+        encoding="utf-8",
+    )
+    for debug in (False, True):
+        argv = [sys.executable, str(script), *(["--debug"] if debug else []), "docs", "--index", str(index)]
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        if debug:
+            assert "rag: error: somelib could not do it\nTraceback (most recent call last)" in run.stderr, run.stderr
+        else:
+            assert one_line(run.stderr) == "rag: error: somelib could not do it"
