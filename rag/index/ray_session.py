@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,8 +160,10 @@ def connect(address: str, cpus: int | None) -> Session:
         else:
             _check_reachable(address)
             options["address"] = address
+        printed: list[str] = []
         try:
-            ray.init(**options)
+            with contextlib.nullcontext() if local else _fd_stderr_kept(printed):
+                ray.init(**options)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError, OSError, ray.exceptions.RayError) as exc:
             if local:
                 session._keep = True
@@ -168,10 +171,18 @@ def connect(address: str, cpus: int | None) -> Session:
                     f"cannot start Ray on this machine ({cause_line(exc)}); see Ray's logs in "
                     f"{os.path.join(folder, RAY_FOLDER)}/session_latest/logs, or embed without Ray (--executor local)"
                 ) from exc
+            if any(sign in text for text in (*printed, str(exc)) for sign in _AUTH_REFUSED):
+                raise RagError(
+                    f"the Ray cluster at {address!r} refused this client: it uses Ray's token authentication; set "
+                    "RAY_AUTH_MODE=token, and the cluster's token in RAY_AUTH_TOKEN or ~/.ray/auth_token"
+                ) from exc
             raise RagError(
                 f"cannot reach the Ray cluster at {address!r} ({cause_line(exc)}); start it (`ray start --head`) "
                 "or fix --ray-address"
             ) from exc
+        finally:
+            if any(printed):
+                log.info("Ray, while connecting: %s", printed[0].strip())
         session.started = True
         if local:
             session.tell_reaper()
@@ -185,6 +196,29 @@ def connect(address: str, cpus: int | None) -> Session:
         session.close()
         raise
     return session
+
+
+# What Ray's core prints when a cluster refuses a client without its token.
+_AUTH_REFUSED = ("InvalidAuthToken", "Unauthenticated")
+
+
+@contextlib.contextmanager
+def _fd_stderr_kept(printed: list[str]) -> Iterator[None]:
+    """What is written to the process's standard error meanwhile, kept in ``printed`` instead: Ray's core (C++, on
+    file descriptor 2, not through Python's ``sys.stderr``) prints a line a second while it retries to reach a cluster,
+    for some 20 s, before Python sees the failure. Used while joining a cluster (no process is started then, which
+    would inherit the descriptor)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as kept:
+        os.dup2(kept.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            kept.seek(0)
+            printed.append(kept.read().decode("utf-8", "replace"))
 
 
 # The subfolder of the session's private folder that Ray is given for its files (Ray makes it world-writable).
