@@ -273,7 +273,8 @@ def embed_missing(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=sum(len(s.texts) for s in shards), desc="embedding", unit="text", dynamic_ncols=True)
+        total = sum(len(s.texts) for s in shards)
+        bar = tqdm(total=total, desc="embedding passages and sentences by shard", unit="text", dynamic_ncols=True)
     embedded = 0
     try:
         for i, vectors in executor.run(embedder, shards):
