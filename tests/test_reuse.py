@@ -239,10 +239,10 @@ def test_the_real_models_vectors_survive_a_damaged_index(real_index: Path, tmp_p
     assert verify(index).intact
 
 
-def test_a_format_4_index_is_reused_through_its_manifest(
+def test_a_format_5_index_is_reused_through_its_manifest(
     built: tuple[Path, dict[str, object]], corpus: Path, models: dict[str, FakeEmbedder]
 ) -> None:
-    """Format 4 had no vector file records nor keys: its vectors are keyed by the stored texts, nothing embedded."""
+    """Format 5 had no vector file records nor keys: its vectors are keyed by the stored texts, nothing embedded."""
     index, fresh = built
     manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
     for kind in [k for k in manifest["files"] if k.endswith(("_keys", "_record"))]:
@@ -250,7 +250,7 @@ def test_a_format_4_index_is_reused_through_its_manifest(
         (index / name).unlink()
         manifest["sizes"].pop(name)
         manifest["checksums"].pop(name)
-    manifest["format_version"] = 4
+    manifest["format_version"] = 5
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
     assert verify(index).intact
     assert rebuild(corpus, index, models) == (0, 0, 0)

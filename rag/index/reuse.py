@@ -3,7 +3,7 @@
 Vectors are reused by the key of the text they embed (``rag.index.vectors.text_key``), for the same embedder only.
 Each vector file of the previous index is read the first of these ways that works:
 
-1. its record and keys (``rag.store.vector_files``, format 5 on): nothing else is needed, not even the manifest, so
+1. its record and keys (``rag.store.vector_files``, format 6 on): nothing else is needed, not even the manifest, so
    a damaged or missing manifest, FAISS index, BM25 index, documents or passages file costs nothing. The manifest's
    generation is tried first, then the others rag wrote there (a build killed after writing its vectors included);
 2. the manifest (its embedder and block checksums) with the keys computed from the stored documents and passages,

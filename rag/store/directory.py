@@ -52,20 +52,21 @@ from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_text
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
 from rag.store.manifest import check_manifest
-from rag.store.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
-from rag.types import Document, DocumentInfo, Passage
+from rag.store.rows import FaissRows, NpyRows, OffsetTable, Rows, SpanTable, Vectors, block_checksums
+from rag.types import Document, DocumentInfo, OffsetMap, Passage
 from rag.version import version
 
-# 5: each vector file has a record beside it (its embedder, the key of the text behind each row, its block checksums:
-# rag.store.vector_files), so that a rebuild reuses its vectors whatever else is damaged. 4: the manifest records the
+# 6: each vector file has a record beside it (its embedder, the key of the text behind each row, its block checksums:
+# rag.store.vector_files), so that a rebuild reuses its vectors whatever else is damaged. 5: each passage row carries
+# the map from its text to its document's (``offsets``: every highlight and answer is cited by document offsets). 4: the manifest records the
 # corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a journal of the generations
 # written, a checksum for every file (per block for the vector files). 2: sentence vectors stored as float16 (format
 # 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the same corpus) rebuild it
 # reusing its vectors, checked first.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2, 3, 4, 5)
-# The vector files of a generation (each with a record, from format 5 on).
+REUSABLE_FORMATS = (1, 2, 3, 4, 5, 6)
+# The vector files of a generation (each with a record, from format 6 on).
 VECTOR_FILES = {
     "vectors": "vectors.npy",
     "sentences": "sentences.npy",
@@ -118,9 +119,10 @@ BLOCK_BYTES = 1 << 16
 LOAD_ATTEMPTS = 5
 
 
-def _passage_row(passage: Passage, spans: Sequence[tuple[int, int]]) -> dict[str, Any]:
+def _passage_row(passage: Passage, spans: Sequence[tuple[int, int]], offsets: OffsetMap) -> dict[str, Any]:
     row = passage.to_dict()
     row["sentences"] = [list(s) for s in spans]
+    row["offsets"] = offsets.to_row()
     return row
 
 
@@ -169,8 +171,10 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     committed = False
     try:
         files.write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
-        passage_rows = zip(data.passages, data.sentence_spans, strict=True)
-        files.write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
+        if data.offsets is None:
+            raise ValueError("a generation is written with the offset map of every passage (rag.ingest.chunk)")
+        passage_rows = zip(data.passages, data.sentence_spans, data.offsets, strict=True)
+        files.write_jsonl(path / names["passages"], (_passage_row(p, spans, o) for p, spans, o in passage_rows))
         manifest = dict(data.manifest)
         if data.null_vectors is not None:
             files.save_npy(path / names["questions"], data.null_vectors)
@@ -371,16 +375,18 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         documents = _parse_rows(path, manifest, names["documents"], _document_from_row)
         # Every passage of a document shares its document's source string (one copy, not one per passage).
         shared = {d.info.source: d.info.source for d in documents}
-
-        def passage(row: dict[str, Any]) -> tuple[list[list[int]], Passage]:
-            sentences = row.pop("sentences")
+        def passage(row: dict[str, Any]) -> tuple[list[list[int]], list[list[int]] | None, Passage]:
+            sentences, offsets = row.pop("sentences"), row.pop("offsets", None)  # offsets: format 5 on
             row["source"] = shared.get(row["source"], row["source"])
-            return sentences, Passage(**row)
+            return sentences, offsets, Passage(**row)
 
         rows = _parse_rows(path, manifest, names["passages"], passage)
-        spans = _parsed(path, manifest, names["passages"], lambda: SpanTable(sentences for sentences, _ in rows))
-        passages = [p for _, p in rows]
-        rows.clear()  # the sentence lists: the span table holds them compactly now
+        spans = _parsed(path, manifest, names["passages"], lambda: SpanTable(sentences for sentences, _, _ in rows))
+        offsets = None
+        if all(o is not None for _, o, _ in rows):
+            offsets = _parsed(path, manifest, names["passages"], lambda: OffsetTable(o for _, o, _ in rows))
+        passages = [p for _, _, p in rows]
+        rows.clear()  # the sentence and offset lists: the tables hold them compactly now
         dim = int(manifest.get("embedder", {}).get("dim", 0))
         lexical = _parsed(
             path, manifest, names["bm25"], lambda: LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
@@ -427,9 +433,11 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
             second_vectors = np.asarray(second_rows, dtype=np.float32) if with_vectors else second_rows
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
-    return _checked(
-        path, manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
-    )
+    data = IndexData(
+        manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors,
+        offsets,
+    )  # fmt: skip
+    return _checked(path, data)
 
 
 def _check_files(path: Path, manifest: dict[str, Any], kinds: Sequence[str] = READ_AT_LOAD) -> None:
@@ -487,11 +495,13 @@ def read_texts(index_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> t
     try:
         _check_files(path, manifest, ("documents", "passages"))
         documents = _parse_rows(path, manifest, names["documents"], _document_from_row)
-        rows = _parse_rows(path, manifest, names["passages"], lambda row: (row.pop("sentences"), Passage(**row)))
+        rows = _parse_rows(
+            path, manifest, names["passages"], lambda row: (row.pop("sentences"), row.pop("offsets", None), Passage(**row))
+        )
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing)") from exc
-    spans = _parsed(path, manifest, names["passages"], lambda: SpanTable(spans for spans, _ in rows))
-    return documents, [p for _, p in rows], spans
+    spans = _parsed(path, manifest, names["passages"], lambda: SpanTable(spans for spans, _, _ in rows))
+    return documents, [p for _, _, p in rows], spans
 
 
 def stored_rows(
@@ -537,36 +547,25 @@ def _disagree(path: Path, what: str) -> IndexIncompatibleError:
     return IndexIncompatibleError(f"{path} is inconsistent ({what}); re-run `rag index` to rebuild it")
 
 
-def _checked(
-    path: Path,
-    manifest: dict[str, Any],
-    documents: list[Document],
-    passages: list[Passage],
-    spans: SpanTable,
-    vectors: Vectors | Rows,
-    sentence_vectors: Vectors | Rows,
-    faiss_index: Any,
-    lexical: LexicalIndex,
-    null_vectors: Vectors | None,
-    second_vectors: Vectors | Rows | None,
-) -> IndexData:
+def _checked(path: Path, data: IndexData) -> IndexData:
     """The loaded generation, once its parts agree on their sizes."""
+    manifest, passages = data.manifest, data.passages
     dim = int(manifest.get("embedder", {}).get("dim", 0))
-    n_sentences = int(spans.starts[-1])
-    sources = {d.info.source for d in documents}
+    spans = data.sentence_spans
+    n_sentences = int(spans.starts[-1]) if isinstance(spans, SpanTable) else sum(len(s) for s in spans)
+    sources = {d.info.source for d in data.documents}
     listed = manifest.get("documents")
     consistent = (
-        faiss_index.ntotal == len(passages) == len(vectors)
-        and len(sentence_vectors) == n_sentences
-        and (len(passages) == 0 or (faiss_index.d == dim and vectors.shape[1] == dim))
+        data.faiss_index.ntotal == len(passages) == len(data.vectors)
+        and len(data.sentence_vectors) == n_sentences
+        and (len(passages) == 0 or (data.faiss_index.d == dim and data.vectors.shape[1] == dim))
         and all(p.source in sources for p in passages)
         and (not isinstance(listed, dict) or set(listed) == sources)
+        and (data.offsets is not None or manifest.get("format_version", 0) < 5)
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
-    return IndexData(
-        manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
-    )
+    return data
 
 
 def _npy_rows(path: Path, manifest: dict[str, Any], name: str) -> NpyRows:
