@@ -58,11 +58,11 @@ from rag.version import version
 
 # 6: each vector file has a record beside it (its embedder, the key of the text behind each row, its block checksums:
 # rag.store.vector_files), so that a rebuild reuses its vectors whatever else is damaged. 5: each passage row carries
-# the map from its text to its document's (``offsets``: every highlight and answer is cited by document offsets). 4: the manifest records the
-# corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a journal of the generations
-# written, a checksum for every file (per block for the vector files). 2: sentence vectors stored as float16 (format
-# 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the same corpus) rebuild it
-# reusing its vectors, checked first.
+# the map from its text to its document's (``offsets``: every highlight and answer is cited by document offsets).
+# 4: the manifest records the corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a
+# journal of the generations written, a checksum for every file (per block for the vector files). 2: sentence vectors
+# stored as float16 (format 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the
+# same corpus) rebuild it reusing its vectors, checked first.
 FORMAT_VERSION = 6
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
 REUSABLE_FORMATS = (1, 2, 3, 4, 5, 6)
