@@ -386,7 +386,6 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         offsets = None
         if len(offset_lists) == len(rows):
             offsets = _parsed(path, manifest, names["passages"], lambda: OffsetTable(offset_lists))
-        del offset_lists
         passages = [p for _, _, p in rows]
         rows.clear()  # the sentence and offset lists: the tables hold them compactly now
         dim = int(manifest.get("embedder", {}).get("dim", 0))
