@@ -359,9 +359,10 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
 
         rows = _parse_rows(path, manifest, names["passages"], passage)
         spans = _parsed(path, manifest, names["passages"], lambda: SpanTable(sentences for sentences, _, _ in rows))
+        offset_lists = [o for _, o, _ in rows if o is not None]
         offsets = None
-        if all(o is not None for _, o, _ in rows):
-            offsets = _parsed(path, manifest, names["passages"], lambda: OffsetTable(o for _, o, _ in rows if o is not None))
+        if len(offset_lists) == len(rows):
+            offsets = _parsed(path, manifest, names["passages"], lambda: OffsetTable(offset_lists))
         passages = [p for _, _, p in rows]
         rows.clear()  # the sentence and offset lists: the tables hold them compactly now
         dim = int(manifest.get("embedder", {}).get("dim", 0))
