@@ -121,9 +121,19 @@ def run(
     t0 = time.perf_counter()
     child = [sys.executable, "-c", CHILD, str(REPO), str(corpus)]
     shutil.copytree(index, reference)
-    subprocess.run([*child, str(reference), str(work / "reference.log"), str(ms_per_text / 1000), str(chunk_texts)], check=True)
+    subprocess.run(
+        [*child, str(reference), str(work / "reference.log"), str(ms_per_text / 1000), str(chunk_texts)],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     whole = time.perf_counter() - t0
     texts_to_embed = len(set(_logged(work / "reference.log")))
+    # What a run costs besides embedding (start, chunking, writing): a run with nothing left to embed.
+    shutil.copytree(reference, work / "fixed")
+    t0 = time.perf_counter()
+    fixed_run = [*child, str(work / "fixed"), str(work / "fixed.log"), "0", str(chunk_texts)]
+    subprocess.run(fixed_run, check=True, stdout=subprocess.DEVNULL)
+    fixed = time.perf_counter() - t0
+    embedding = max(0.0, whole - fixed)
 
     q = FakeEmbedder().embed(["Donetsk Kherson référendum annexion coopération"], "query")[0]
     previous = _answer(index, q)
@@ -144,10 +154,7 @@ def run(
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     shards = index / "embedding-shards"
-    # A run lasts its fixed costs (start, chunking, writing) and the embedding still to do: a kill at a random
-    # moment of it.
-    embedding = texts_to_embed * ms_per_text / 1000 * 1.2
-    fixed = max(0.5, whole - embedding)
+    # A run lasts its fixed costs and the embedding still to do: a kill at a random moment of it.
     twice, embedded, killed, killed_saving, runs, switched_early = 0, 0, 0, 0, 0, 0
     out = ""
     while True:
