@@ -5,7 +5,9 @@ built in a child process (the default executor: one process, no ``--workers``) a
 times at random moments (uniform over the embedding), then ``--save-kills`` more times while it writes its new
 generation; then the build runs to its end. A reader in this process loads the index and searches it all along.
 
-Prints: the reads that did not answer with the previous generation (must be 0), the texts a rerun embedded although a
+Prints: the reads that answered neither with the previous generation nor, once a build had committed, with the new
+one (must be 0; a kill can land after the commit point, while the build removes the old generation, which ends the
+experiment), the texts a rerun embedded although a
 shard finished by an earlier run held them (must be 0), the texts embedded in all (against the texts to embed: the
 excess is the chunks in flight at each kill), and whether the final index equals an uninterrupted build's.
 
@@ -64,10 +66,10 @@ print(report.summary())
 class Result:
     runs: int
     killed: int
-    killed_builds_that_switched: int
+    killed_after_their_commit: int
     killed_while_saving: int
     reads: int
-    reads_not_previous: int
+    reads_neither_previous_nor_committed: int
     texts_to_embed: int
     texts_embedded: int
     embedded_twice_from_a_finished_shard: int
@@ -137,19 +139,16 @@ def run(
 
     q = FakeEmbedder().embed(["Donetsk Kherson référendum annexion coopération"], "query")[0]
     previous = _answer(index, q)
-    reads, wrong = 0, 0
+    answers: list[tuple[str, list[int]]] = []
     stop = threading.Event()
 
     def read() -> None:
-        """Until the build commits: every read answers as the previous generation (an error counts as wrong)."""
-        nonlocal reads, wrong
+        """Load and search the index until the last run starts (an error is recorded as an empty answer)."""
         while not stop.is_set():
             try:
-                answer = _answer(index, q)
+                answers.append(_answer(index, q))
             except Exception:  # any failure to answer is what this counts
-                answer = ("", [])
-            reads += 1
-            wrong += answer != previous
+                answers.append(("", []))
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -170,27 +169,32 @@ def run(
         runs += 1
         if killed < kills:
             left = fixed + embedding * (1 - len(finished) / max(1, texts_to_embed))
-            time.sleep(rng.uniform(0.0, 0.8 * left))
+            time.sleep(rng.uniform(0.0, 0.6 * left))
         elif not final:  # while it writes its generation: a new gen-* folder appears
             gens = set(index.glob("gen-*"))
             while proc.poll() is None and set(index.glob("gen-*")) == gens:
                 time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.3))
+            time.sleep(rng.uniform(0.0, 0.05))
         if not final and proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         out, err = proc.communicate()
-        if proc.returncode == -signal.SIGKILL:
-            killed, killed_saving = (killed + 1, killed_saving) if killed < kills else (killed, killed_saving + 1)
-            switched_early += _answer(index, q)[0] != previous[0]  # a killed build never commits
-        elif proc.returncode != 0:
+        if proc.returncode not in (0, -signal.SIGKILL):
             raise RuntimeError(f"a build failed: {err[-2000:]}")
         logged = _logged(log)
         embedded += len(logged)
         twice += len(set(logged) & finished)
         if proc.returncode == 0:
             break
+        killed, killed_saving = (killed + 1, killed_saving) if killed < kills else (killed, killed_saving + 1)
+        if _answer(index, q)[0] != previous[0]:  # killed after its commit point: the update is complete
+            switched_early += 1
+            break
     stop.set()
     reader.join()
+    # Every read answered with the previous generation, or with the new one once a build had committed it (a kill
+    # can land after the commit point, while the build removes the old generation): never an error, never another.
+    committed = _answer(index, q)
+    wrong = sum(a not in (previous, committed) for a in answers)
     from rag import store
 
     a, b = store.load(index), store.load(reference)
@@ -199,7 +203,7 @@ def run(
     ) and np.array_equal(np.asarray(a.sentence_vectors), np.asarray(b.sentence_vectors))
     resumed = next((part for part in out.split("; ") if part.startswith("resumed:")), "")
     return Result(
-        runs, killed, switched_early, killed_saving, reads, wrong, texts_to_embed, embedded, twice, bool(same), resumed,
+        runs, killed, switched_early, killed_saving, len(answers), wrong, texts_to_embed, embedded, twice, bool(same), resumed,
         time.perf_counter() - started,
     )  # fmt: skip
 
