@@ -8,6 +8,8 @@ from rag.ingest.lang import guess_language
 from rag.retrieve.abstention import match
 from rag.types import ANSWERS, BELOW_NULL, MAYBE, MISSING_KIND, Decision, DocumentInfo, Hit, Passage, Results, Span
 from ui import render
+from ui.collection import Removed
+from ui.library import Listed
 
 TEXT = "Premier point. L'OTAN condamne ces référendums illégaux. Dernier point."
 SENTENCE = "L'OTAN condamne ces référendums illégaux."
@@ -76,8 +78,11 @@ def test_script_in_context_and_document_list_is_escaped() -> None:
     hit = make_hit()
     html = render.render_card(hit, neighbours(hit))
     assert "<b>" not in html and "&lt;b&gt;gras&lt;/b&gt;" in html
-    docs = render.render_documents([(DocumentInfo(source=f"{EVIL}.txt", title=EVIL), 3)])
-    assert "<script" not in docs and "<img" not in docs
+    listed = Listed(DocumentInfo(source=f"{EVIL}.txt", title=EVIL, author=EVIL), 3, uploaded=True, added="2025", added_by=EVIL)
+    docs = render.render_documents([listed])
+    assert "<script" not in docs and "<img" not in docs and docs.count("&lt;script&gt;") == 5  # (the source twice)
+    item = Removed("20250101T000000.000000000-abcd", f"{EVIL}.txt", "0" * 64, {"title": EVIL}, "2025-01-01", by=EVIL)
+    assert render.trash_label(item).startswith(EVIL)  # a dropdown's label: Gradio shows it as text
 
 
 def test_mark_wraps_exactly_the_highlighted_sentence() -> None:
@@ -144,7 +149,7 @@ def test_results_speak_the_question_language() -> None:
 
 def test_citation_string() -> None:
     assert render.citation_string(make_hit()) == (
-        f"«{SENTENCE}» — Déclaration de l'OTAN (2022-09-23), ¶3, chars 452–905 of doc.txt"
+        f"«{SENTENCE}» — OTAN, Déclaration de l'OTAN (2022-09-23), ¶3, chars 452–905 of doc.txt"
     )
 
 
@@ -153,7 +158,7 @@ def test_citation_string_with_page_without_date_and_two_sentences() -> None:
     spans = (Span(4, 21), Span(29, 47))
     hit = make_hit(text, spans, date="", page=2)
     assert render.citation_string(hit) == (
-        "«Deux phrases ici. […] Quatre phrases là.» — Déclaration de l'OTAN, p. 2, ¶3, chars 452–905 of doc.txt"
+        "«Deux phrases ici. […] Quatre phrases là.» — OTAN, Déclaration de l'OTAN, p. 2, ¶3, chars 452–905 of doc.txt"
     )
 
 

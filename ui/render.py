@@ -12,7 +12,9 @@ from itertools import pairwise
 
 from rag.i18n import area, text
 from rag.retrieve.highlight import mark, merge_spans
-from rag.types import ANSWERS, MAYBE, DocumentInfo, Hit, Passage, Results, Span, where
+from rag.types import ANSWERS, MAYBE, Hit, Passage, Results, Span, where
+from ui.collection import Removed
+from ui.library import Listed
 from ui.pages import ocr_badge, page_control
 
 QUOTE_MAX_CHARS = 240
@@ -58,8 +60,9 @@ def quote(hit: Hit, max_chars: int = QUOTE_MAX_CHARS) -> str:
 
 
 def citation_string(hit: Hit) -> str:
-    """Plain-text citation to copy: ``«sentence» — Title (date), ¶3, chars 452–905 of file.txt``."""
+    """Plain-text citation to copy: ``«sentence» — Author, Title (date), ¶3, chars 452–905 of file.txt``."""
     doc = f"{hit.title} ({hit.document.date})" if hit.document.date else hit.title
+    doc = f"{hit.document.author}, {doc}" if hit.document.author else doc
     ocr = f", OCR {hit.ocr:.0f} %" if hit.ocr is not None else ""  # recognised text: it may hold errors
     return f"«{quote(hit)}» — {doc}, {where(hit.passage)}{ocr}, chars {hit.start}–{hit.end} of {hit.source}"
 
@@ -122,8 +125,10 @@ def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, l
 
 
 def notice(text: str, kind: str = "info") -> str:
-    """A one-paragraph message box; ``kind`` is info, warn, error or ok."""
-    return f'<div class="rag-notice rag-{esc(kind)}" role="status">{esc(text)}</div>'
+    """A one-paragraph message box; ``kind`` is info, warn, error, ok, or working (a change in progress: a spinner
+    before the text, and ``aria-busy``)."""
+    busy = ' aria-busy="true"' if kind == "working" else ""
+    return f'<div class="rag-notice rag-{esc(kind)}" role="status"{busy}>{esc(text)}</div>'
 
 
 def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ()) -> str:
@@ -147,18 +152,34 @@ def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ())
     return f'<section class="rag-results">{head}{"".join(cards)}</section>'
 
 
-def render_documents(documents: Sequence[tuple[DocumentInfo, int]], lang: str = "en") -> str:
-    """The list of indexed documents: title, date, number of passages, file."""
+def render_documents(documents: Sequence[Listed], lang: str = "en") -> str:
+    """The list of indexed documents: title, author, date, number of passages, file; for those added in the app,
+    when and by whom."""
     if not documents:
         return notice(text("results.no_documents", lang), "warn")
+    t = area("docs", lang)
     items = []
-    for info, count in documents:
-        meta = [info.date, f"{count} passage{'s' if count != 1 else ''}", info.source]
+    for doc in documents:
+        info = doc.info
+        count = t["passage" if doc.passages == 1 else "passages"].format(n=doc.passages)
+        meta = [info.author, info.date, count, info.source]
+        if doc.added:
+            day = doc.added[:10]
+            meta.append(t["added_by"].format(date=day, user=doc.added_by) if doc.added_by else t["added"].format(date=day))
+        badge = f'<span class="rag-badge rag-uploaded">{esc(t["uploaded"])}</span>' if doc.uploaded else ""
         items.append(
-            f'<li><div class="rag-doc-title">{esc(info.title)}</div>'
+            f'<li data-source="{esc(info.source)}"><div class="rag-doc-title">{esc(info.title)}{badge}</div>'
             f'<div class="rag-meta">{" · ".join(esc(m) for m in meta if m)}</div></li>'
         )
     return f'<ul class="rag-docs">{"".join(items)}</ul>'
+
+
+def trash_label(item: Removed, lang: str = "en") -> str:
+    """How a trash item is named in the list to restore from: title, file, what happened to it, when, by whom."""
+    t = area("docs", lang)
+    what = t.get(item.why, t["removed"]).format(date=item.removed[:10])
+    by = t["by"].format(user=item.by) if item.by else ""
+    return f"{item.title} — {item.source}, {what}{by}"
 
 
 def intro(lang: str = "en") -> str:
