@@ -18,10 +18,10 @@ from typing import Any, Literal
 from rag import store
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
 from rag.ingest.catalog import described, load_catalog
-from rag.ingest.chunk import ChunkSettings
+from rag.ingest.chunk import Chunk, ChunkSettings
 from rag.ingest.load import SkipFile, load_file
 from rag.ingest.ocr_cache import FOLDER as OCR_CACHE
-from rag.types import Document, Passage
+from rag.types import Document
 
 log = logging.getLogger("rag")
 
@@ -31,8 +31,7 @@ KEEP_ALL: Keep = "all"
 KEEP_ADDED: Keep = "added"
 
 
-Spans = list[tuple[int, int]]  # the sentences of a passage
-Chunked = dict[str, list[tuple[Passage, Spans]]]  # source → its passages with their sentences
+Chunked = dict[str, list[Chunk]]  # source → its passages as stored (with their sentences and offset maps)
 
 
 def with_kept(
@@ -68,14 +67,14 @@ def with_kept(
         merged = [*_skip_clashes(documents, kept, added), *kept]
     folders = {**{d.info.source: added[d.info.source] for d in kept if d.info.source in added}, **folders}
     chunked: Chunked = {}
-    if old is not None and manifest.get("chunking") == settings.to_dict():
+    if old is not None and old.offsets is not None and manifest.get("chunking") == settings.to_dict():
         # Passages depend on the text, the name and the format only: a kept document whose bibliographic data alone
         # changed (a title corrected), or one given again with the same text, keeps its passages.
         again = documents if keep == KEEP_ALL else []
         unchanged = {d.info.source for d in [*kept, *again] if _same_text(previous.get(d.info.source), d)}
-        for passage, spans in zip(old.passages, old.sentence_spans, strict=True):
+        for passage, spans, offsets in zip(old.passages, old.sentence_spans, old.offsets, strict=True):
             if passage.source in unchanged:
-                chunked.setdefault(passage.source, []).append((passage, spans))
+                chunked.setdefault(passage.source, []).append(Chunk(passage, spans, offsets))
     return merged, folders, chunked
 
 
