@@ -181,7 +181,7 @@ def test_copy_button_copies_the_citation(browser: Any, app: RunningApp) -> None:
         page.wait_for_function("document.querySelector('#rag-results .rag-copy').textContent === 'Copied'")
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == card.locator(".rag-cite-string").text_content()
-        assert copied.startswith("«") and " — " in copied and ", chars " in copied
+        assert copied.startswith("«") and " — " in copied and ", passage chars " in copied
     finally:
         context.close()
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser.conftest import PASSWORD, RunningApp
 from tests.browser.screenshot import ask
+from tests.helpers import check_quote, cited_source
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -198,6 +199,40 @@ def test_one_message_at_a_time_while_an_upload_runs(pages: Any) -> None:
     # An error replaces the previous message too.
     error = upload(page, "rapport.pdf", "pas un PDF", open_panel=False)
     assert "rag-error" in (error.get_attribute("class") or "") and page.locator("#rag-status .rag-notice").count() == 1
+
+
+# A document as PDF extractions give them: hard-wrapped lines, words hyphenated at the end of a line.
+WRAPPED = (
+    "# Jumelage Sainte-Sévère – Bakhmatch\n\nLe jumelage entre la commune de Sainte-Sévère et la ville ukrai-\n"
+    "nienne de Bakhmatch a été signé le 9 octobre 1996. Il porte sur la restau-\nration des églises en bois et "
+    "sur\nles échanges entre les écoles de musique.\n\nLes deux communes se retrouvent chaque été pour un "
+    "festival\nde musique populaire.\n"
+)
+def test_a_copied_citation_gives_the_quote_by_its_offsets(pages: Any, app: RunningApp) -> None:
+    """Copy the citation of every card: the quote is read back from the document's file on disk with the quote's
+    offsets, inside the passage's (an upload hard-wrapped and hyphenated, and the shipped documents)."""
+    page = pages()
+    status = upload(page, "sainte-severe.md", WRAPPED)
+    assert "rag-ok" in (status.get_attribute("class") or ""), status.inner_text()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
+    checked = set()
+    for question in (
+        "Quand le jumelage entre Sainte-Sévère et Bakhmatch a-t-il été signé ?",
+        "Qui porte la responsabilité de la guerre selon l'OTAN ?",
+    ):
+        ask(page, question)
+        cards = page.locator("#rag-results .rag-card")
+        for i in range(cards.count()):
+            card = cards.nth(i)
+            card.locator(".rag-copy").click()
+            card.locator(".rag-copy").get_by_text("Copied").wait_for()
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert copied == card.locator(".rag-cite-string").text_content()
+            source = cited_source(copied)
+            folder = app.uploads if source == "sainte-severe.md" else app.corpus
+            check_quote(copied, (folder / source).read_text(encoding="utf-8"))  # the file, as read from disk
+            checked.add(source)
+    assert "sainte-severe.md" in checked and len(checked) > 1, checked
 
 
 def test_each_search_is_a_line_of_the_access_log(pages: Any, caplog: pytest.LogCaptureFixture) -> None:
