@@ -224,8 +224,9 @@ def test_a_copied_citation_gives_the_quote_by_its_offsets(pages: Any, app: Runni
         cards = page.locator("#rag-results .rag-card")
         for i in range(cards.count()):
             card = cards.nth(i)
-            card.locator(".rag-copy").click()
-            card.locator(".rag-copy").get_by_text("Copied").wait_for()
+            button = card.locator(".rag-copy")
+            button.click()  # it then says "Copied", in the results' language ("Copié" for a French question)
+            page.wait_for_function("b => b.textContent === b.dataset.done", arg=button.element_handle())
             copied = page.evaluate("navigator.clipboard.readText()")
             assert copied == card.locator(".rag-cite-string").text_content()
             source = cited_source(copied)
