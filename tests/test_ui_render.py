@@ -10,7 +10,7 @@ import pytest
 from rag.ingest.lang import guess_language
 from rag.retrieve.abstention import match
 from rag.types import ANSWERS, BELOW_NULL, MAYBE, MISSING_KIND, Decision, DocumentInfo, Hit, OffsetMap, Passage, Results, Span
-from tests.helpers import check_quote
+from tests.helpers import check_quote, squash
 from ui import render
 from ui.collection import Removed
 from ui.library import Listed
@@ -181,10 +181,6 @@ def test_sentences_apart_by_spaces_only_are_one_piece() -> None:
     assert render.quote(hit) == render.Quote("Deux phrases ici. Trois phrases là.", ((4, 41),))
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[\s\-]", "", text)
-
-
 def test_the_quote_is_recovered_from_the_document_through_its_offsets() -> None:
     """The document's text, hard-wrapped and hyphenated; the passage is its cleaned text (rag.ingest.clean): each
     quote, whole, in pieces or cut short, is read back from the document with the offsets its citation gives."""
@@ -208,7 +204,7 @@ def test_the_quote_is_recovered_from_the_document_through_its_offsets() -> None:
         assert len(quoted.text) <= max_chars
         pieces = [hit.document_span(start, end) for start, end in quoted.pieces]
         recovered = " […] ".join(document[a:b] for a, b in pieces if a is not None)  # type: ignore[misc]
-        assert _squash(recovered) == _squash(quoted.text.removesuffix("…")), (spans, max_chars)
+        assert squash(recovered) == squash(quoted.text.removesuffix("…")), (spans, max_chars)
     cited = render.citation_string(make_hit(text, (Span(7, 50),), offsets=hit.offsets))
     start, end = map(int, re.search(r"quote chars (\d+)–(\d+),", cited).groups())  # type: ignore[union-attr]
     assert document[start:end] == "La coopé-\nration décentralisée est un levier."
