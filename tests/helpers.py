@@ -51,6 +51,8 @@ def downgrade(index: Path, version: int) -> None:
     manifest.pop("block_checksums")
     manifest.pop("calibration")  # format 4 on
     (index / manifest["files"].pop("questions")).unlink()
+    for kind in [k for k in manifest["files"] if k.endswith(("_keys", "_record"))]:  # format 6 on
+        (index / manifest["files"].pop(kind)).unlink()
     gen = folder.name.removeprefix("gen-")
     files = {kind: f"{kind}-{gen}{Path(name).suffix}" for kind, name in manifest["files"].items()}
     for kind, name in manifest["files"].items():

@@ -10,6 +10,7 @@ import numpy as np
 
 from rag.store.lexical import LexicalIndex
 from rag.store.rows import Rows, Vectors
+from rag.store.vector_files import TextKeys
 from rag.types import Document, OffsetMap, Passage
 
 # Sentence vectors are stored in half precision: half the disk and page cache, and scores move by < 1e-4.
@@ -33,6 +34,8 @@ class IndexData:
     second_vectors: Vectors | Rows | None = field(default=None, repr=False)  # the second opinion's, per passage
     # Per passage, where its text comes from in its document's (``rag.types.OffsetMap``); None in formats before 5.
     offsets: Sequence[OffsetMap] | None = field(default=None, repr=False)
+    # The key of the text behind each vector (given by a build; saved with the vectors, never loaded for serving).
+    text_keys: TextKeys | None = field(default=None, repr=False)
 
 
 def lexical_texts(data: IndexData) -> list[str]:
