@@ -264,8 +264,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     from rag.index import build_index
     from rag.index.executors import get_executor
 
-    if args.store != "faiss":
-        require_extra("pymilvus", "milvus", "index --store milvus://...")
     executor = get_executor(args.executor, args.workers, args.ray_address)
     # No --store, RAG_STORE or rag.toml key: the index keeps the store it has (faiss for a new one).
     store_uri = None if args.config.origins.get("store") == "default" else args.store

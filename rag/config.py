@@ -146,27 +146,18 @@ def _choice(what: str, choices: tuple[str, ...]) -> Callable[[Any, bool], Any]:
     return check
 
 
-STORE_PROBLEM = "the store must be faiss (the index folder's own files), milvus://HOST:PORT or milvus:///path/to/vectors.db"
-
-
-def store_address(uri: str) -> str | None:
-    """What a store URI names: None for ``faiss``; for Milvus, the path of a local store (``milvus:///PATH.db``) or
-    the server's ``http://HOST:PORT`` (``milvus://HOST:PORT``). Raises ``ValueError`` for anything else."""
-    if uri == "faiss":
-        return None
-    rest = uri[len("milvus://") :] if uri.startswith("milvus://") else ""
-    if rest.startswith("/") and rest.endswith(".db") and len(rest) > 4:
-        return rest
-    host, _, port = rest.rstrip("/").rpartition(":")
-    if host and "/" not in host and port.isdigit():
-        return f"http://{host}:{port}"
-    raise ValueError(STORE_PROBLEM)
-
-
 def _store(value: Any, from_text: bool) -> str:
+    """A store the registry knows (``rag.store.backends``: ``faiss``, ``milvus://…``, or a registered scheme), checked
+    without connecting to it; the default is checked without importing the store (the CLI starts without numpy)."""
     if not isinstance(value, str):
-        raise ValueError(STORE_PROBLEM)
-    store_address(value.strip())
+        raise ValueError("the store must be a text: faiss or SCHEME://ADDRESS")
+    if value.strip() == "faiss":
+        return "faiss"
+    from rag.store.backends import address_problem
+
+    problem = address_problem(value.strip())
+    if problem:
+        raise ValueError(problem)
     return value.strip()
 
 

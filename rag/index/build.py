@@ -47,6 +47,23 @@ SUPPORTED_NAMES = " ".join(sorted(set(SUPPORTED)))
 
 
 @dataclass(frozen=True)
+class Resumed:
+    """What the shards of an interrupted build spared a rerun: of the passages and sentences it had to embed, how
+    many were embedded already."""
+
+    passages: int
+    passages_missing: int
+    sentences: int
+    sentences_missing: int
+
+    def summary(self) -> str:
+        return (
+            f"resumed: {self.passages:,} of {self.passages_missing:,} passages already embedded "
+            f"({self.sentences:,} of {self.sentences_missing:,} sentences) by an interrupted build"
+        )
+
+
+@dataclass(frozen=True)
 class BuildReport:
     """What a build did: counts, and how many texts were embedded versus reused from the previous index."""
 
@@ -61,12 +78,14 @@ class BuildReport:
     second_embedded: int = 0  # passages embedded by the second opinion (rag.embed.use)
     # Of the texts embedded (all three kinds), those whose vectors the previous index held but damaged.
     damaged_embedded: int = 0
+    resumed: Resumed | None = None  # the work an interrupted build of this index had done (its shards)
 
     def summary(self) -> str:
         extra = [f"{self.calibration_embedded} calibration questions"] if self.calibration_embedded else []
         extra += [f"{self.second_embedded} passages for the second opinion"] if self.second_embedded else []
         why = f" ({self.damaged_embedded} of them because their stored vectors were damaged)" if self.damaged_embedded else ""
-        return (
+        resumed = f"{self.resumed.summary()}; " if self.resumed else ""
+        return resumed + (
             f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
             f"embedded {self.embedded} texts{''.join(' and ' + e for e in extra)}{why}, reused {self.reused}; "
             f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
@@ -158,23 +177,31 @@ def build_from_documents(
         passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
         passage_keys, sentence_keys = [text_key(t) for t in passage_texts], [text_key(t) for t in sentence_texts]
         lost = [k for k in (*passage_keys, *sentence_keys) if k in previous.lost and k not in cache]
+        # Every build keeps what it embeds, shard by shard, until it commits: a rerun of a killed one embeds the rest.
+        shards = path / shard_files.SHARDS
+        resumed, missing = _resume(shards, embedder, cache, passage_keys, sentence_keys)
         n_sharded = 0
         if executor is not None:
             per_document = _texts_by_document(passages, passage_texts, sentence_texts, spans)
-            n_sharded = embed_missing(executor, embedder, per_document, cache, path / shard_files.SHARDS, progress)
-        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress, what="passages", keys=passage_keys)
+            n_sharded = embed_missing(executor, embedder, per_document, cache, shards, progress)
+        # A build that embeds at most one chunk keeps no shard: a kill loses what any kill loses, the chunk in flight.
+        chunk = reuse.EMBED_CHUNK_BATCHES * embedder.batch_size
+        checkpoint = shard_files.Checkpoint(shards, embedder.id) if missing > chunk else None
+        vectors, n_new = reuse.embed_with_cache(
+            embedder, passage_texts, cache, progress, what="passages", keys=passage_keys, checkpoint=checkpoint
+        )
         sentence_vectors, n_new_sent = reuse.embed_with_cache(
-            embedder, sentence_texts, cache, progress, what="sentences", keys=sentence_keys
+            embedder, sentence_texts, cache, progress, what="sentences", keys=sentence_keys, checkpoint=checkpoint
         )
         n_texts = len(passage_texts) + len(sentence_texts)
         lost_second = [k for k in passage_keys if k in previous.lost_second and k not in previous.second]
-        second_vectors, n_second = (
-            reuse.embed_with_cache(
-                second, passage_texts, previous.second, progress, what="passages (second opinion)", keys=passage_keys
-            )
-            if second
-            else (None, 0)
-        )
+        second_vectors, n_second = None, 0
+        if second is not None:
+            shard_files.load_shards(shards, second.id, previous.second)
+            second_vectors, n_second = reuse.embed_with_cache(
+                second, passage_texts, previous.second, progress, what="passages (second opinion)", keys=passage_keys,
+                checkpoint=shard_files.Checkpoint(shards, second.id) if checkpoint else None,
+            )  # fmt: skip
         # Calibrated below on the values serving will read (these are stored in half precision): a rebuild that
         # reuses them then records the same calibration.
         _round_as_stored(sentence_vectors, store.SENTENCE_DTYPE)
@@ -217,7 +244,7 @@ def build_from_documents(
         # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
         question_keys = [text_key(q.question, "query") for q in null_questions()]
         lost_questions = [k for k in question_keys if k in previous.lost and k not in cache]
-        data.null_vectors, n_questions = _null_vectors(embedder, cache, progress)
+        data.null_vectors, n_questions = _null_vectors(embedder, cache, progress, checkpoint)
         lost += lost_questions if n_questions else []  # (the default model's ship with rag: never embedded)
         # Saved beside the vectors: a rebuild reuses them by these keys, whatever else is damaged.
         data.text_keys = TextKeys(
@@ -240,7 +267,26 @@ def build_from_documents(
         calibration_embedded=n_questions,
         second_embedded=n_second,
         damaged_embedded=len(set(lost)) + len(set(lost_second)),
+        resumed=resumed,
     )
+
+
+def _resume(
+    shards: Path, embedder: Embedder, cache: dict[str, npt.NDArray[np.float32]], passages: list[str], sentences: list[str]
+) -> tuple[Resumed | None, int]:
+    """Add the vectors an interrupted build of this index saved (``shards``) to ``cache``: what they spare, and how
+    many texts the build had to embed without them."""
+    missing_passages = {k for k in passages if k not in cache}
+    missing_sentences = {k for k in sentences if k not in cache} - missing_passages
+    missing = len(missing_passages) + len(missing_sentences)
+    found = shard_files.load_shards(shards, embedder.id, cache)
+    if not found:
+        return None, missing
+    resumed = Resumed(
+        len(missing_passages & found), len(missing_passages), len(missing_sentences & found), len(missing_sentences)
+    )
+    log.info("%s", resumed.summary())
+    return resumed, missing
 
 
 def _texts_by_document(
@@ -282,7 +328,10 @@ def _round_as_stored(vectors: npt.NDArray[np.float32], dtype: type[np.floating[A
 
 
 def _null_vectors(
-    embedder: Embedder, cache: dict[str, npt.NDArray[np.float32]], progress: bool
+    embedder: Embedder,
+    cache: dict[str, npt.NDArray[np.float32]],
+    progress: bool,
+    checkpoint: shard_files.Checkpoint | None,
 ) -> tuple[npt.NDArray[np.float32], int]:
     """The calibration questions' vectors (shipped for the default model, else reused or embedded) and how many
     were embedded."""
@@ -290,7 +339,9 @@ def _null_vectors(
     if shipped is not None:
         return shipped, 0
     questions = [q.question for q in null_questions()]
-    return reuse.embed_with_cache(embedder, questions, cache, progress, kind="query", what="calibration questions")
+    return reuse.embed_with_cache(
+        embedder, questions, cache, progress, kind="query", what="calibration questions", checkpoint=checkpoint
+    )
 
 
 def build_index(

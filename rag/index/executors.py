@@ -13,7 +13,6 @@ each worker then loads its own copy of the model (``get_embedder``); the ids mus
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
@@ -59,8 +58,7 @@ def make_shards(documents: Iterable[Sequence[str]], cache: dict[str, Vectors], s
 
     def close() -> None:
         if keys:
-            digest = hashlib.sha1("\n".join(keys).encode("ascii")).hexdigest()[:16]
-            out.append(Shard(f"shard-{digest}", keys.copy(), texts.copy()))
+            out.append(Shard(shard_files.shard_name(keys), keys.copy(), texts.copy()))
             keys.clear()
             texts.clear()
 
@@ -265,7 +263,7 @@ def embed_missing(
     """
     reused = shard_files.load_shards(folder, embedder.id, cache)
     if reused:
-        log.info("%s: %d vectors reused from the shards of an interrupted build", folder, reused)
+        log.info("%s: %d vectors reused from the shards of an interrupted build", folder, len(reused))
     shards = make_shards(documents, cache)
     if not shards:
         return 0

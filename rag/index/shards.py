@@ -1,4 +1,7 @@
-"""Vectors embedded by workers, kept on disk shard by shard until the build that asked for them commits.
+"""Vectors embedded by a build, kept on disk shard by shard until the build that asked for them commits.
+
+Every build keeps them: the worker executors one shard per task, the default (in-process) build one per chunk it
+embeds (``Checkpoint``).
 
 A shard is two files in the index folder's ``SHARDS`` folder: ``<name>.npy`` (float32 rows) and ``<name>.json`` (the
 embedder id, the text hash of each row, the SHA-256 of the ``.npy``), the JSON written last, so a shard without one
@@ -10,6 +13,7 @@ the same text hashes).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -26,9 +30,25 @@ from rag.store.generations import SHARDS
 
 log = logging.getLogger("rag")
 
-__all__ = ["SHARDS", "load_shards", "remove_shards", "save_shard"]
+__all__ = ["SHARDS", "Checkpoint", "load_shards", "remove_shards", "save_shard", "shard_name"]
 SHARD_VERSION = 1
 _NAME = re.compile(r"shard-[0-9a-f]{16}")
+
+
+def shard_name(keys: Sequence[str], embedder_id: str = "") -> str:
+    """The name of the shard of these texts' vectors: the same texts (and model), the same name."""
+    digest = hashlib.sha1("\n".join([embedder_id, *keys] if embedder_id else keys).encode("utf-8")).hexdigest()[:16]
+    return f"shard-{digest}"
+
+
+class Checkpoint:
+    """Saves each chunk of vectors a build embeds in this process as a shard (``embed_with_cache(checkpoint=...)``)."""
+
+    def __init__(self, folder: Path, embedder_id: str) -> None:
+        self.folder, self.embedder_id = folder, embedder_id
+
+    def __call__(self, keys: list[str], vectors: npt.NDArray[np.float32]) -> None:
+        save_shard(self.folder, shard_name(keys, self.embedder_id), self.embedder_id, keys, vectors)
 
 
 def save_shard(folder: Path, name: str, embedder_id: str, keys: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
@@ -44,14 +64,14 @@ def save_shard(folder: Path, name: str, embedder_id: str, keys: Sequence[str], v
     os.replace(tmp, folder / f"{name}.json")
 
 
-def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.float32]]) -> int:
-    """Add the sound vectors of every finished shard of ``embedder_id`` to ``cache``; returns how many were added.
+def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.float32]]) -> set[str]:
+    """Add the sound vectors of every finished shard of ``embedder_id`` to ``cache``; returns the keys added.
 
     A damaged shard (checksum, shape, not unit vectors) is skipped with a warning: its texts are embedded again.
     """
-    added = 0
+    added: set[str] = set()
     if not folder.is_dir():
-        return 0
+        return added
     for record_path in sorted(folder.glob("shard-*.json")):
         name = record_path.stem
         if not _NAME.fullmatch(name):
@@ -77,7 +97,7 @@ def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.
         for key, row in zip(keys, sound_rows(vectors), strict=True):
             if row is not None and key not in cache:
                 cache[key] = row
-                added += 1
+                added.add(key)
     return added
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -68,9 +68,12 @@ def embed_with_cache(
     kind: Kind = "passage",
     what: str = "texts",
     keys: Sequence[str] | None = None,
+    checkpoint: Callable[[list[str], npt.NDArray[np.float32]], None] | None = None,
 ) -> tuple[npt.NDArray[np.float32], int]:
     """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``;
     ``what`` names them on the progress bar (``keys``: the texts' ``text_key``, when the caller has them already).
+    ``checkpoint(keys, vectors)`` is called with each chunk as soon as it is embedded (a build saves it as a shard: a
+    rerun of a killed build embeds only what no chunk holds, ``rag.index.shards``).
 
     New vectors are added to ``cache`` as views of the returned matrix: each is held once, not twice (at 100k
     passages the copies were a third of the build's peak memory).
@@ -91,6 +94,8 @@ def embed_with_cache(
             for start in range(0, len(todo), chunk):
                 rows = todo[start : start + chunk]
                 out[rows] = embedder.embed([texts[i] for i in rows], kind, progress=bar.update if bar else None)
+                if checkpoint is not None:
+                    checkpoint([keys[i] for i in rows], out[rows])
         finally:
             if bar is not None:
                 bar.close()

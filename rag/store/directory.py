@@ -48,7 +48,7 @@ import numpy as np
 
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
 from rag.store import ann, backends, files, generations, vector_files
-from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_texts
+from rag.store.data import SECOND_DTYPE, IndexData, lexical_texts
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
 from rag.store.manifest import check_manifest
@@ -100,17 +100,11 @@ RECORDED = {
 }
 # What a load reads (and so checks: sizes, checksums); the keys and records are for a rebuild and `rag verify`.
 READ_AT_LOAD = ("documents", "passages", "vectors", "sentences", "faiss", "bm25", "questions", "second", "keys")
-# An index whose vectors live in a vector database (``rag.store.backends``) keeps these files only, and the key of
-# each passage row in that database. The calibration questions' and the second opinion's vectors stay files: the
-# first are read whole once, the second a few rows a question, as the FAISS store does.
-BACKEND_FILES = {
-    **{
-        kind: FILES[kind]
-        for kind in ("documents", "passages", "bm25", "questions", "second", "passage_keys", "question_keys")
-    },
-    **{kind: FILES[kind] for kind in ("questions_record", "second_record")},
-    "keys": "keys.npy",
-}
+# The files of a generation that hold its passage and sentence vectors: the store's (``rag.store.backends``) and
+# written by it, wherever it keeps them (the FAISS files: these names; a vector database: only the key of each row).
+# The calibration questions' and the second opinion's vectors stay files whatever the store: the first are read
+# whole once, the second a few rows a question.
+STORE_KINDS = ("vectors", "sentences", "faiss")
 # 64 KiB: a question reads the sentences of ~200 passages, and checking a block means reading all of it.
 BLOCK_BYTES = 1 << 16
 # What rag names the entries it writes at the top of an index folder: a generation folder (format 3), or a data file
@@ -164,8 +158,9 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
     backend = backends.backend_for(data.manifest.get("store"))
-    gen = generations.start_generation(path, _current_names(path))
-    layout = FILES if backend is None else BACKEND_FILES
+    current = _current_names(path)
+    gen = generations.start_generation(path, current)
+    layout = _layout(backend)
     names = {kind: f"{gen}/{name}" for kind, name in layout.items() if _present(data, layout, kind)}
     tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
@@ -180,17 +175,9 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             files.save_npy(path / names["questions"], data.null_vectors)
         if data.second_vectors is not None:
             files.save_npy(path / names["second"], data.second_vectors, SECOND_DTYPE)
-        if backend is None:
-            files.save_npy(path / names["vectors"], data.vectors)
-            files.save_npy(path / names["sentences"], data.sentence_vectors, SENTENCE_DTYPE)
-            faiss_index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
-            ann.write(faiss_index, str(path / names["faiss"]))
-            with open(path / names["faiss"], "rb+") as fh:
-                os.fsync(fh.fileno())
-        else:  # the keys first: a killed build's generation names what it may have written (``collect`` removes it)
-            keys = backend.keys(data)
-            files.write_bytes(path / names["keys"], _npy_bytes(keys))
-            manifest["store"] = backend.write(data, keys, _generation_keys(path, _current_names(path)))
+        record = backend.write(_Generation(path, names, manifest), data, [path / name for name in current])
+        if record is not None:
+            manifest["store"] = record
         lexical = data.lexical or LexicalIndex.build(lexical_texts(data))
         lexical.save(path / names["bm25"])
         files.fsync_tree(path / names["bm25"])
@@ -227,10 +214,15 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             # numpy ("N requested and M written") and FAISS (a RuntimeError) do not say that the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
-    if backend is not None:
-        others = [name for name in generations.read_journal(path) if name != gen]
-        backend.collect(keys, [_generation_keys(path, [name]) for name in others])
+    others = [name for name in generations.read_journal(path) if name != gen]
+    backend.collect(path / gen, [path / name for name in others])
     generations.remove_generations(path, keep=gen)
+
+
+def _layout(backend: backends.Backend) -> dict[str, str]:
+    """The files of a generation whose vectors ``backend`` keeps: the directory's own and the backend's."""
+    own = {kind: name for kind, name in FILES.items() if kind not in STORE_KINDS}
+    return {**own, **backend.files}
 
 
 def _present(data: IndexData, layout: dict[str, str], kind: str) -> bool:
@@ -267,22 +259,6 @@ def _save_records(folder: Path, data: IndexData, names: dict[str, str], blocks: 
                 blocks.get(kind),
             )  # fmt: skip
 
-
-def _npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _generation_keys(path: Path, names: Sequence[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """The backend keys the generations ``names`` recorded (none for a generation without keys)."""
-    found = [np.zeros(0, dtype=np.int64)]
-    for name in names:
-        with contextlib.suppress(OSError, ValueError):
-            found.append(np.load(path / name / BACKEND_FILES["keys"], allow_pickle=False).astype(np.int64))
-    return np.unique(np.concatenate(found))
 
 def _current_names(path: Path) -> list[str]:
     """The top-level entries the current manifest names (a generation folder, or an older format's files)."""
@@ -375,6 +351,7 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         documents = _parse_rows(path, manifest, names["documents"], _document_from_row)
         # Every passage of a document shares its document's source string (one copy, not one per passage).
         shared = {d.info.source: d.info.source for d in documents}
+
         def passage(row: dict[str, Any]) -> tuple[list[list[int]], list[list[int]] | None, Passage]:
             sentences, offsets = row.pop("sentences"), row.pop("offsets", None)  # offsets: format 5 on
             row["source"] = shared.get(row["source"], row["source"])
@@ -395,32 +372,10 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         vectors: Vectors | Rows
         sentence_vectors: Vectors | Rows
         backend = backends.backend_for(manifest.get("store"))
-        if backend is not None:
-            if "keys" not in names:
-                raise IndexIncompatibleError(f"{path / MANIFEST} is damaged (its file list lacks keys); re-run `rag index`")
-            keys = _parsed(path, manifest, names["keys"], lambda: np.load(path / names["keys"], allow_pickle=False))
-            if keys.shape != (len(passages),):
-                raise _disagree(path, f"{names['keys']} holds {keys.shape} keys for {len(passages)} passages")
-            vectors, sentence_vectors, faiss_index = backend.open(keys, passages, spans.starts, dim)
-            if with_vectors:
-                vectors, sentence_vectors = np.asarray(vectors), np.asarray(sentence_vectors)
-        else:
-            try:
-                faiss_index = ann.read(str(path / names["faiss"]))
-            except RuntimeError as exc:  # FAISS's own message is about its C++ internals: say which file instead
-                raise IndexIncompatibleError(
-                    f"{path / names['faiss']} is damaged (FAISS cannot read it); re-run `rag index` to rebuild it"
-                ) from exc
-            vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ("vectors", "sentences"))
-            if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
-                raise _disagree(path, f"{names['vectors']} holds {vector_rows.shape} vectors for {(len(passages), dim)}")
-            if with_vectors:
-                vectors, sentence_vectors = np.asarray(vector_rows), np.asarray(sentence_rows)
-            else:
-                # Re-scoring and highlighting read the rows of a few candidates: read those, hold none. Passage
-                # vectors are read from FAISS, which holds the same ones.
-                vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
-            vector_rows.close()
+        generation = _Generation(path, names, manifest)
+        vectors, sentence_vectors, faiss_index = backend.open(generation, passages, spans.starts, dim, whole=with_vectors)
+        if with_vectors:
+            vectors, sentence_vectors = np.asarray(vectors), np.asarray(sentence_vectors)
         # Small (400 rows), and checked whole at load like the other files read whole.
         null_vectors = None
         if "questions" in names:
@@ -512,23 +467,51 @@ def stored_rows(
     against the manifest as they are read; from the vector database for an index that keeps them there."""
     path = Path(index_dir)
     names = manifest["files"]
-    backend = backends.backend_for(manifest.get("store"))
     try:
-        if backend is not None and kind in ("vectors", "sentences"):
-            if "keys" not in names:
-                raise IndexIncompatibleError(f"{path / MANIFEST} is damaged (its file list lacks keys)")
-            _check_files(path, manifest, ("keys",))
-            keys = _parsed(path, manifest, names["keys"], lambda: np.load(path / names["keys"], allow_pickle=False))
-            if keys.shape != (len(passages),):
-                raise _disagree(path, f"{names['keys']} holds {keys.shape} keys for {len(passages)} passages")
-            dim = int(manifest["embedder"].get("dim", 0))
-            vectors, sentences, _ = backend.open(keys, passages, spans.starts, dim)
-            return vectors if kind == "vectors" else sentences
-        if kind not in names:
+        if kind in names:
+            return _npy_rows(path, manifest, names[kind])
+        if kind not in ("vectors", "sentences"):
             raise IndexIncompatibleError(f"{path} has no {kind} vectors")
-        return _npy_rows(path, manifest, names[kind])
+        backend = backends.backend_for(manifest.get("store"))
+        generation = _Generation(path, names, manifest, check=True)
+        dim = int(manifest["embedder"].get("dim", 0))
+        vectors, sentences, _ = backend.open(generation, passages, spans.starts, dim, whole=True)
+        return vectors if kind == "vectors" else sentences
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing)") from exc
+
+
+class _Generation:
+    """One generation's files as a store backend reads and writes them (``rag.store.backends.base.Generation``),
+    checked against ``manifest`` as ``load`` checks its own. ``check``: whole files are checked when read (``load``
+    has checked them all first)."""
+
+    def __init__(self, path: Path, names: dict[str, str], manifest: dict[str, Any], check: bool = False) -> None:
+        self.folder = path
+        self._names, self._manifest, self._check = names, manifest, check
+
+    def _name(self, kind: str) -> str:
+        if kind not in self._names:
+            raise IndexIncompatibleError(f"{self.folder / MANIFEST} is damaged (its file list lacks {kind}); re-run `rag index`")
+        return self._names[kind]
+
+    def file(self, kind: str) -> Path:
+        return self.folder / self._name(kind)
+
+    def rows(self, kind: str) -> NpyRows:
+        return _npy_rows(self.folder, self._manifest, self._name(kind))
+
+    def array(self, kind: str) -> np.ndarray[Any, Any]:
+        name = self._name(kind)
+        if self._check:
+            _check_files(self.folder, self._manifest, (kind,))
+        loaded: np.ndarray[Any, Any] = _parsed(
+            self.folder, self._manifest, name, lambda: np.load(self.folder / name, allow_pickle=False)
+        )
+        return loaded
+
+    def inconsistent(self, what: str) -> IndexIncompatibleError:
+        return _disagree(self.folder, what)
 
 
 def stored_faiss(index_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> FaissRows:

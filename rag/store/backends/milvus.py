@@ -17,23 +17,25 @@ or was killed, are invisible. After the switch, rows no committed generation use
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import json
 import logging
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from rag.config import store_address
 from rag.errors import BadInputError, IndexIncompatibleError, RagError
-from rag.store import ann
-from rag.store.backends.base import Backend, Keys, RowIds, RowSearch, Scores
+from rag.store import ann, files
+from rag.store.backends.base import Backend, Generation, Keys, RowIds, Scores
 from rag.store.data import SENTENCE_DTYPE, IndexData, lexical_texts
 from rag.store.rows import Rows, Vectors, concat_ranges
 from rag.types import Passage
@@ -51,21 +53,26 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
-def new_record(uri: str) -> dict[str, Any]:
-    """The ``store`` record of a new index in ``uri``: a collection name of its own."""
-    _address(uri)  # check it now
-    return {"backend": "milvus", "uri": uri, "collection": f"rag_{uuid.uuid4().hex[:16]}"}
+ADDRESS_FORMS = "milvus://HOST:PORT (a server or cluster) or milvus:///path/to/vectors.db (a local store)"
+
+
+def parse_address(uri: str) -> str:
+    """What pymilvus connects to: ``milvus://HOST:PORT`` → ``http://HOST:PORT``; ``milvus:///PATH.db`` → the path.
+    Raises ``ValueError`` for anything else."""
+    rest = uri[len("milvus://") :] if uri.startswith("milvus://") else ""
+    if rest.startswith("/") and rest.endswith(".db") and len(rest) > 4:
+        return rest
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if host and "/" not in host and port.isdigit():
+        return f"http://{host}:{port}"
+    raise ValueError(f"a Milvus store is {ADDRESS_FORMS}, not {uri!r}")
 
 
 def _address(uri: str) -> str:
-    """What pymilvus connects to: ``milvus://HOST:PORT`` → ``http://HOST:PORT``; ``milvus:///PATH.db`` → the path."""
     try:
-        address = store_address(uri)
+        return parse_address(uri)
     except ValueError as exc:
         raise BadInputError(f"{uri}: {exc}") from None
-    if address is None:
-        raise BadInputError(f"{uri} is not a Milvus store")
-    return address
 
 
 def _unimplemented(record: logging.LogRecord) -> bool:
@@ -94,11 +101,11 @@ def client(uri: str) -> Any:
             _pymilvus_logs_to_the_application()
             from pymilvus import MilvusClient
 
-            address = _address(uri)
-            if address.endswith(".db"):
+            target = _address(uri)
+            if target.endswith(".db"):
                 logging.getLogger("grpc._server").addFilter(_unimplemented)
             try:
-                _clients[uri] = MilvusClient(address) if address.endswith(".db") else MilvusClient(uri=address)
+                _clients[uri] = MilvusClient(target) if target.endswith(".db") else MilvusClient(uri=target)
             except store_errors() as exc:
                 raise RagError(
                     f"cannot open the Milvus store {uri} ({_reason(exc)}); start the server, or check that no other "
@@ -139,12 +146,34 @@ def _batches(n: int, size: int) -> Iterator[slice]:
 
 
 class MilvusBackend(Backend):
+    """``milvus://…``: the vectors and the payload of citations in two collections; the generation folder keeps the
+    key of each passage row (``keys.npy``), written before any row."""
+
+    scheme = "milvus"
+    address = ADDRESS_FORMS
+    files: ClassVar[dict[str, str]] = {"keys": "keys.npy"}
+    record: dict[str, Any]
+
     def __init__(self, record: dict[str, Any]) -> None:
+        if record.get("backend") != self.scheme or not isinstance(record.get("collection"), str) or "uri" not in record:
+            raise IndexIncompatibleError(f"the manifest's Milvus store record is damaged ({record!r}); re-run `rag index`")
         self.record = record
         self.uri = str(record["uri"])
         name = str(record["collection"])
         self.passages = f"{name}_passages"
         self.sentences = f"{name}_sentences"
+
+    @classmethod
+    def check_address(cls, uri: str) -> None:
+        parse_address(uri)
+
+    @classmethod
+    def new_record(cls, uri: str, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """A collection of its own for a new index; the current one's when it is in the same store."""
+        parse_address(uri)
+        if previous and previous.get("backend") == cls.scheme and previous.get("uri") == uri:
+            return dict(previous)
+        return {"backend": cls.scheme, "uri": uri, "collection": f"rag_{uuid.uuid4().hex[:16]}"}
 
     # -- writing -------------------------------------------------------------------------------------------------
 
@@ -190,7 +219,11 @@ class MilvusBackend(Backend):
             milvus.create_collection(self.sentences, schema=schema, index_params=params, consistency_level="Strong")
         return kind
 
-    def write(self, data: IndexData, keys: Keys, present: Keys) -> dict[str, Any]:
+    def write(self, generation: Generation, data: IndexData, committed: Sequence[Path]) -> dict[str, Any]:
+        # The keys first: a killed build's generation names what it may have written (``collect`` removes it).
+        keys = self.keys(data)
+        files.write_bytes(generation.file("keys"), _npy_bytes(keys))
+        present = _stored_keys(committed)
         dim = int(data.manifest["embedder"]["dim"])
         try:
             kind = self._create(dim, len(data.passages))
@@ -221,8 +254,8 @@ class MilvusBackend(Backend):
         log.info("milvus: %d of %d passages written", len(new), len(keys))
         return {**self.record, "index": kind, "passages": len(keys), "written": len(new)}
 
-    def collect(self, keep: Keys, others: Sequence[Keys]) -> None:
-        stale = np.setdiff1d(np.concatenate([np.zeros(0, np.int64), *others]), keep)
+    def collect(self, kept: Path, others: Sequence[Path]) -> None:
+        stale = np.setdiff1d(_stored_keys(others), _stored_keys([kept]))
         if not len(stale):
             return
         try:
@@ -239,8 +272,16 @@ class MilvusBackend(Backend):
     # -- serving -------------------------------------------------------------------------------------------------
 
     def open(
-        self, keys: Keys, passages: Sequence[Passage], sentence_starts: npt.NDArray[np.int64], dim: int
-    ) -> tuple[Rows, Rows, RowSearch]:
+        self,
+        generation: Generation,
+        passages: Sequence[Passage],
+        sentence_starts: npt.NDArray[np.int64],
+        dim: int,
+        whole: bool = False,
+    ) -> tuple[Rows, Rows, Any]:
+        keys = generation.array("keys")
+        if keys.shape != (len(passages),):
+            raise generation.inconsistent(f"{generation.file('keys').name} holds {keys.shape} keys for {len(passages)} passages")
         milvus = client(self.uri)
         try:
             for name in (self.passages, self.sentences):
@@ -257,6 +298,22 @@ class MilvusBackend(Backend):
         kind = str(self.record.get("index"))
         search = _Search(milvus, self.passages, table, [p.source for p in passages], dim, kind, passage_rows.cache)
         return passage_rows, _SentenceRows(milvus, self.sentences, keys, sentence_starts, dim), search
+
+
+def _npy_bytes(array: Keys) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _stored_keys(folders: Sequence[Path]) -> Keys:
+    """The passage keys the generations of ``folders`` recorded (none for one without keys: a killed build's that
+    never wrote any, or a generation of the FAISS files)."""
+    found = [np.zeros(0, dtype=np.int64)]
+    for folder in folders:
+        with contextlib.suppress(OSError, ValueError):
+            found.append(np.load(folder / MilvusBackend.files["keys"], allow_pickle=False).astype(np.int64))
+    return np.unique(np.concatenate(found))
 
 
 def _sentence_starts(spans: Any) -> npt.NDArray[np.int64]:
