@@ -53,6 +53,13 @@ _TITLES = frozenset(
 # "Présidente de l'Association …": the role before an organisation's name is cut off.
 _ROLE_PREFIX = re.compile(r"(?:\S+\s+){0,2}?(?:de\s+la\s+|de\s+l['’]|du\s+|des\s+|de\s+)", re.IGNORECASE)
 _HONORIFIC = re.compile(r"^(?:(?:M|MM|Mme|Mmes|Mlle|Dr|Pr|Me|Mgr|S\.E\.M?|S\.E|Mr|Mrs|Ms|Sir)\.?\s+)+")
+# A French organisation may be named in lower case ("ministère de l'Europe et des Affaires étrangères") when it opens
+# with one of these words; any other lower-case "organisation" is a parsing slip.
+_ORG_HEADS = frozenset(
+    "ministère ministères conseil commission comité agence association fédération office institut université "
+    "assemblée parlement sénat gouvernement mairie préfecture tribunal cour banque fondation syndicat parti union "
+    "organisation réseau centre bureau direction délégation ambassade".split()
+)
 _NAME_WORD = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9]")
 _CONNECTORS = frozenset("de du des d' d’ la le les l' l’ et of the and for von van der den di da del y".split())
 _EN_STOP = frozenset(
@@ -177,6 +184,8 @@ def _entity(text: str, start: int, end: int, label: str, lang: str) -> Annotatio
         ):
             return None
     if lang == "en" and words[0].casefold() in _EN_STOP:
+        return None
+    if label == ORG and not _NAME_WORD.match(words[0]) and words[0].casefold() not in _ORG_HEADS:
         return None
     return Annotation(label, start, end, piece)
 

@@ -32,7 +32,8 @@ KINDS = (PERSON, ORGANIZATION, PLACE, DATE, COUNT, AMOUNT, PERCENTAGE)
 @dataclass(frozen=True)
 class QuestionType:
     """The kind of answer asked for; ``focus`` is the counted noun of a count, as written in the question
-    ("soldats", "countries"), and ``lang`` the language of the rule that matched (``fr`` or ``en``)."""
+    ("soldats", "countries"), or the kind of place asked for ("ville", "country"); ``lang`` is the language of the rule
+    that matched (``fr`` or ``en``)."""
 
     kind: str
     focus: str | None = None
@@ -245,8 +246,8 @@ _COMPOUND = _rx(
 )
 
 
-def _determiner_kind(question: str) -> tuple[str, str] | None:
-    """The kind given by the first interrogative determiner whose noun has a class, and the rule's language."""
+def _determiner_kind(question: str) -> tuple[str, str, str] | None:
+    """The kind given by the first interrogative determiner whose noun has a class, the rule's language and the noun."""
     for match in _DETERMINER.finditer(question):
         wh = _fold(match.group("wh"))
         lang = "en" if wh in ("which", "what") else "fr"
@@ -276,7 +277,7 @@ def _determiner_kind(question: str) -> tuple[str, str] | None:
                 break
             if kind == AMOUNT and lang == "en" and word == "amount" and re.search(r"\bamount\s+of\b", question, _FLAGS):
                 break
-            return kind, lang
+            return kind, lang, word
     return None
 
 
@@ -302,7 +303,7 @@ def question_type(question: str) -> QuestionType | None:
         return QuestionType(AMOUNT, lang="en")
     typed = _determiner_kind(q)
     if typed is not None:
-        return QuestionType(typed[0], lang=typed[1])
+        return QuestionType(typed[0], typed[2] if typed[0] == PLACE else None, typed[1])
     if _DATE_FR.search(q):
         return QuestionType(DATE, lang="fr")
     if _DATE_EN.search(q) and not _WHO_EN.match(q):

@@ -223,6 +223,36 @@ def _closeness(candidate: Annotation, words: list[tuple[int, str]], question_ste
     return sum(max(0.0, 1 - d / 100) for d in nearest.values())
 
 
+# Countries and continents, French and English (folded): a question about a city or a region is not answered by a
+# country that its sentence also names ("se sont réunis aux côtés de l'Ukraine … à Paris"), one about a country is.
+_COUNTRIES = frozenset(
+    """ukraine russie russia france etats-unis united states usa allemagne germany royaume-uni united kingdom uk
+    italie italy espagne spain pologne poland chine china japon japan inde india canada bresil brazil australie
+    australia turquie turkey belgique belgium pays-bas netherlands suisse switzerland suede sweden finlande finland
+    norvege norway danemark denmark autriche austria portugal grece greece roumanie romania hongrie hungary moldavie
+    moldova bielorussie belarus georgie georgia armenie armenia israel iran irak iraq syrie syria egypte egypt maroc
+    morocco algerie algeria tunisie tunisia senegal mali mexique mexico argentine argentina coree korea urss ussr
+    europe afrique africa asie asia amerique america oceanie oceania etat etats""".replace("united states", "united-states")
+    .replace("united kingdom", "united-kingdom")
+    .split()
+)
+_COUNTRY_NOUNS = frozenset("pays etat etats nation nations country countries state states continent continents".split())
+
+
+def _is_country(candidate: Annotation) -> bool:
+    name = "-".join(_TOKEN.findall(_fold(candidate.text)))
+    return name in _COUNTRIES or name.removeprefix("l-") in _COUNTRIES
+
+
+def _fits_place(candidate: Annotation, qtype: QuestionType) -> int:
+    """1 when a place candidate is of the class the question names (a country for "quel pays", anything else for
+    "quelle ville"), 0 otherwise; 0 for every candidate of other questions."""
+    if qtype.kind != PLACE or not qtype.focus or candidate.kind != LOC:
+        return 0
+    wants_country = _fold(qtype.focus) in _COUNTRY_NOUNS
+    return int(_is_country(candidate) == wants_country)
+
+
 def read(
     qtype: QuestionType,
     question: str,
@@ -239,22 +269,23 @@ def read(
     (else stems only)."""
     accepts = ACCEPTS[qtype.kind] if qtype.strict or qtype.kind != PERSON else LOOSE_PERSON
     question_stems = {nouns.noun_key(w, qtype.lang) for w in _TOKEN.findall(question) if len(w) > 2}
-    for hit in sorted(hits, key=lambda h: h.rank)[:depth]:
-        words: list[tuple[int, str]] | None = None
-        for i in answering_sentences(hit, answering, margin):
-            start, end = hit.sentences[i]
-            sentence = hit.text[start:end]
-            found = [
-                a
-                for a in hit.annotations
-                if a.kind in accepts
-                and a.start < end
-                and a.end > start  # a name may run over a line break that ends a "sentence"
-                and not in_question(a, question)
-                and (a.kind != COUNT or _counts_focus(a, qtype, sentence, lang, bilingual))
-            ]
-            if found:
-                words = words if words is not None else _stems(hit.text, lang)
-                best = max(found, key=lambda a: (_closeness(a, words, question_stems), -a.start))
-                return Reading(qtype, Answer(best.text, qtype.kind, best.kind, hit.rank, best.start, best.end, (start, end)))
+    best_hits = sorted(hits, key=lambda h: h.rank)[:depth]
+    places = [(hit, i) for hit in best_hits for i in answering_sentences(hit, answering, margin)]
+    words_of: dict[int, list[tuple[int, str]]] = {}
+    for hit, i in places:
+        start, end = hit.sentences[i]
+        sentence = hit.text[start:end]
+        found = [
+            a
+            for a in hit.annotations
+            if a.kind in accepts
+            and a.start < end
+            and a.end > start  # a name may run over a line break that ends a "sentence"
+            and not in_question(a, question)
+            and (a.kind != COUNT or _counts_focus(a, qtype, sentence, lang, bilingual))
+        ]
+        if found:
+            words = words_of.setdefault(hit.rank, _stems(hit.text, lang))
+            best = max(found, key=lambda a: (_fits_place(a, qtype), _closeness(a, words, question_stems), -a.start))
+            return Reading(qtype, Answer(best.text, qtype.kind, best.kind, hit.rank, best.start, best.end, (start, end)))
     return Reading(qtype, None)
