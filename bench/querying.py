@@ -63,6 +63,7 @@ def latency(
     """
     import faiss
 
+    import rag.retrieve.hits
     import rag.store.ann
     from bench.embedders import bare_query
 
@@ -117,7 +118,7 @@ def latency(
     with (
         timer.wrap(retriever.embedder, "embed_query", "embed_query"),
         timer.wrap(rag.store.ann, "search", "faiss_search"),
-        timer.wrap(retriever, "highlight", "highlight"),
+        timer.wrap(rag.retrieve.hits, "highlight", "highlight"),
     ):
         for q in questions[:3]:  # warm-up
             for fn in systems.values():

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,8 +25,8 @@ import numpy.typing as npt
 from rag.evaluation import metrics
 from rag.evaluation.beir import beir_documents
 from rag.evaluation.questions import BeirSet, load_beir, load_questions, matched_answers
-from rag.ingest.lang import guess_language
 from rag.retrieve import rank
+from rag.retrieve.query import Query as RagQuery
 from rag.retrieve.retriever import Retriever
 
 F = npt.NDArray[np.float32]
@@ -49,9 +50,9 @@ def collect(retriever: Retriever, items: list[Item], by_doc: bool) -> list[Query
     vectors = retriever.embedder.embed([question for _, question, _, _ in items], "query")  # batched: twice as fast
     out = []
     for (qid, question, lang, qrel), vector in zip(items, vectors, strict=True):
-        c = retriever.candidates(question, rank.CANDIDATES, vector=vector)
+        c = retriever.candidates(retriever.query(question, vector=vector))
         keys = [passages[int(r)].source if by_doc else passages[int(r)].id for r in c.rows]
-        out.append(Query(qid, lang or guess_language(c.question), c, qrel, keys))
+        out.append(Query(qid, lang or c.query.lang, c, qrel, keys))
     return out
 
 
@@ -185,9 +186,11 @@ def load_cache(path: Path) -> dict[str, list[Query]]:
     """What ``save_cache`` wrote, with the arrays restored to their dtypes."""
     arrays = {"rows": np.int64, "passage": np.float32, "sentence": np.float32, "lexical": np.float32, "vector": np.float32}
 
-    def candidates(c: dict[str, object]) -> rank.Candidates:
-        fields = {k: np.asarray(v, dtype=arrays[k]) if k in arrays and v is not None else v for k, v in c.items()}
-        return rank.Candidates(**fields)  # type: ignore[arg-type]
+    def restored(fields: dict[str, Any]) -> dict[str, Any]:
+        return {k: np.asarray(v, dtype=arrays[k]) if k in arrays and v is not None else v for k, v in fields.items()}
+
+    def candidates(c: dict[str, Any]) -> rank.Candidates:
+        return rank.Candidates(**{**restored(c), "query": RagQuery(**restored(c["query"]))})
 
     return {
         name: [Query(**{**q, "candidates": candidates(q["candidates"])}) for q in queries]

@@ -32,9 +32,9 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     # Imported on first use, so `import rag` (and the CLI's start-up) stays cheap.
     if name == "__version__":
-        from importlib.metadata import version  # the one version: pyproject.toml's, as installed
+        from rag.version import version
 
-        return version("rag")
+        return version()
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -127,7 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--min-score", type=_finite_float, default=None, help="drop passages scoring below this")
     _add_mode_arg(p)
-    p.add_argument("--json", action="store_true", help="print JSON (fields documented in the README)")
+    p.add_argument("--json", action="store_true", help="print JSON (fields documented in docs/cli.md)")
+    p.add_argument(
+        "--page", type=int, nargs="?", const=1, default=None, metavar="RANK",
+        help="also print the page of hit RANK (default 1), its passage's lines marked; PDF files and images only",
+    )  # fmt: skip
+    p.add_argument(
+        "--page-image", metavar="FILE.png", default=None,
+        help="write that page as a PNG image, the passage's lines marked and its answering sentence more strongly",
+    )  # fmt: skip
 
     p = sub.add_parser("docs", help="list the indexed documents")
     _add_index_arg(p)
@@ -166,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p, "host", "--host", help="address to listen on; 127.0.0.1 is this machine only")
     _config_arg(p, "port", "--port", type=int, help="port to listen on")
     _config_arg(p, "max_upload_mb", "--max-upload-mb", type=float, metavar="MB", help="largest upload accepted")
+    _config_arg(p, "k", "-k", type=int, metavar="N", help="passages shown for a question at first")
+    _add_mode_arg(p)
     p.add_argument(
         "--public",
         action="store_true",
@@ -254,7 +264,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.retrieve.retriever import Retriever, clean_query
+    from rag.retrieve.query import clean_query
+    from rag.retrieve.retriever import Retriever
 
     clean_query(args.question)  # fail on an empty question before loading anything
     retriever = Retriever.load(args.index)
@@ -263,7 +274,59 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(_json_text(results.to_dict()))
     else:
         _print_results(results)
+    if args.page is not None or args.page_image:
+        _show_page(args, retriever, results)
     return 0
+
+
+def _show_page(args: argparse.Namespace, retriever: Any, results: Results) -> None:
+    """``--page``: the page of one hit as text, the passage's lines marked; ``--page-image``: drawn, as a PNG."""
+    rank = args.page or 1
+    if not 1 <= rank <= len(results):
+        raise RagError(f"--page {rank}: there are {len(results)} hits")
+    hit = results[rank - 1]
+    if hit.page is None:
+        raise RagError(f"hit {rank} ({hit.source}) has no pages: only PDF files and images are shown as pages")
+    if args.page is not None and not args.json:
+        _print_page(retriever, retriever.document(hit.source), hit)
+    if args.page_image:
+        require_extra("pypdfium2", "pages", "ask --page-image")
+        from rag.render.service import PageViews
+
+        views = PageViews(args.index)
+        try:
+            view = views.view(retriever, hit.id, [(s.start, s.end) for s in hit.highlights])
+        finally:
+            views.close()
+        with open(args.page_image, "wb") as out:
+            out.write(view.png)
+        coverage = f"{100 * float(view.marks['coverage']):.0f} % of the passage's characters located"
+        print(f"Wrote page {view.page} of {hit.source} to {args.page_image} ({coverage})", file=sys.stderr)
+
+
+def _print_page(retriever: Any, document: Any, hit: Any) -> None:
+    """The page's text as extracted (its own lines), lines of the passage marked ``▌``, the answering sentences
+    between » and «."""
+    from rag.ingest.chunk import raw_spans
+    from rag.render.boxes import page_text_range
+    from rag.render.service import chunk_settings
+
+    start, end = page_text_range(document, hit.page)
+    sentences = raw_spans(document, hit.passage, [(s.start, s.end) for s in hit.highlights], chunk_settings(retriever))
+    text = document.text
+    marks = sorted([(s, "»") for s, _ in sentences] + [(e, "«") for _, e in sentences], reverse=True)
+    ocr = f"; text recognised by OCR, mean confidence {hit.ocr:.0f} %" if hit.ocr is not None else ""
+    print(_printable(f"--- page {hit.page} of {hit.source}{ocr} ---"))
+    offset = start
+    for line in text[start:end].split("\n"):
+        line_end = offset + len(line)
+        shown = line
+        for at, sign in marks:
+            if offset <= at <= line_end:
+                shown = shown[: at - offset] + sign + shown[at - offset :]
+        inside = offset < hit.end and line_end > hit.start and line.strip()
+        print(_printable(("▌ " if inside else "  ") + shown, keep="\t"))
+        offset = line_end + 1
 
 
 def _json_text(payload: Any) -> str:
@@ -329,9 +392,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "k": args.k,
         "git_commit": run.git_commit(),
     }
-    from rag import __version__
+    from rag.version import version
 
-    manifest["rag_version"] = __version__
+    manifest["rag_version"] = version()
     manifest["mode"] = args.mode
     result = run.run_eval(retriever, questions, k=args.k, mode=args.mode, progress=not args.quiet, manifest=manifest)
     result_dict = result.to_dict()
@@ -391,7 +454,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(
         args.index, args.corpus, args.uploads, host=args.host, port=args.port,
-        max_upload_bytes=args.config.max_upload_bytes, auth=auth,
+        max_upload_bytes=args.config.max_upload_bytes, auth=auth, k=args.k, mode=args.mode,
     )  # fmt: skip
     return 0
 

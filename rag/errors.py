@@ -25,3 +25,8 @@ class EmbedderError(RagError):
 
 class NoPassageError(BadInputError):
     """A document was read but holds no passage to search (``rag.index.add_documents``)."""
+
+
+class SkipFile(Exception):
+    """Raised by a reader (rag.ingest) for a file that must be skipped; the message says why. Not a ``RagError``: the
+    corpus loader catches it, warns and goes on with the other files."""

@@ -6,9 +6,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
+from rag.i18n import colon, text
+
 # Retrieval modes (rag.retrieve.rank gives each its fusion weights); here so that reading settings does not load numpy.
 MODES = ("dense", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
+
+# Why a question is flagged (``Decision.reason``; rag.retrieve.abstention decides).
+NO_PASSAGE = "no_passage"  # nothing was found at all
+BELOW_NULL = "below_null"  # the evidence is no stronger than what unrelated questions get on this corpus
+MISSING_KIND = "missing_kind"  # the question asks for a figure that none of the best passages gives
+# How far a question's evidence stands above the corpus's null (``Decision.confidence``), and one passage's (``Hit.match``).
+ANSWERS, MAYBE, DOES_NOT_ANSWER = "answers", "maybe", "does_not_answer"
+STRONG, FAIR, WEAK = "strong", "fair", "weak"
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,12 @@ class DocumentInfo:
     date: str = ""  # ISO date or year, "" when unknown
     author: str = ""
     lang: str = ""
+    # Pages whose text was recognised by OCR (rag.ingest.ocr): (1-based page, mean word confidence 0-100).
+    ocr: tuple[tuple[int, float], ...] = ()
+
+    def ocr_confidence(self, page: int | None) -> float | None:
+        """The mean OCR confidence of ``page`` when its text was recognised; None when it has a text layer."""
+        return next((confidence for number, confidence in self.ocr if number == page), None)
 
     @property
     def label(self) -> str:
@@ -96,13 +112,8 @@ class Hit:
     # This passage's own evidence against the corpus's null distribution, as Decision.strength measures a question's
     # (rag.retrieve.abstention); None when not measured (dense and lexical modes, an index without calibration).
     strength: float | None = None
-
-    @property
-    def match(self) -> str | None:
-        """``strong``, ``fair`` or ``weak``: how closely this passage matches the question, read against the corpus."""
-        from rag.retrieve.abstention import match
-
-        return match(self.strength)
+    # STRONG, FAIR or WEAK: how closely this passage matches the question, read from ``strength``; None when not measured.
+    match: str | None = None
 
     @property
     def text(self) -> str:
@@ -137,9 +148,16 @@ class Hit:
         return self.passage.id
 
     @property
+    def ocr(self) -> float | None:
+        """Mean confidence (0-100) of OCR on the passage's page when its text was recognised, else None."""
+        return self.document.ocr_confidence(self.page)
+
+    @property
     def citation(self) -> str:
-        """Readable citation, e.g. ``Déclaration de l'OTAN sur les référendums (2022), ¶3``."""
-        return f"{self.document.label}, {where(self.passage)}"
+        """Readable citation, e.g. ``Déclaration de l'OTAN sur les référendums (2022), ¶3``; text recognised by OCR
+        says so with its confidence: ``Charte (2023), p. 2, ¶3, OCR 91 %``."""
+        ocr = f", OCR {self.ocr:.0f} %" if self.ocr is not None else ""
+        return f"{self.document.label}, {where(self.passage)}{ocr}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (one hit of ``rag ask --json``)."""
@@ -160,6 +178,7 @@ class Hit:
             "highlights": [{"start": s.start, "end": s.end, "text": self.text[s.start : s.end]} for s in self.highlights],
             "strength": None if self.strength is None else round(self.strength, 3),
             "match": self.match,
+            "ocr": self.ocr,
         }
 
 
@@ -173,14 +192,29 @@ class Decision:
     """Whether the corpus seems to answer a question, and if not why (see ``rag.retrieve.abstention``)."""
 
     abstain: bool = False
-    reason: str | None = None  # a reason code of rag.retrieve.abstention (no_passage, below_null, missing_kind)
+    reason: str | None = None  # NO_PASSAGE, BELOW_NULL or MISSING_KIND when flagged
     # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
-    # "number"; see rag.retrieve.answer_kind), when that is the reason.
+    # "number"; see rag.retrieve.answer_kind), when that is the reason; ``searched``: how many passages were read for it.
     missing: str | None = None
     # How far the question's evidence stands above this corpus's null distribution (rag.retrieve.calibration): 0 at
     # the median of questions it cannot answer, 1 at their 90th percentile; None without a calibration.
     strength: float | None = None
     second_opinion: bool = False  # whether the second opinion (rag.embed.use) was consulted
+    # ANSWERS, MAYBE or DOES_NOT_ANSWER, read from ``abstain`` and ``strength``; None when nothing was measured.
+    confidence: str | None = None
+    searched: int = 0
+
+    def explanation(self, lang: str | None = "en") -> str | None:
+        """Why the question was flagged, as one sentence in ``lang`` (``fr``, else English); None when it was not."""
+        if not self.abstain:
+            return None
+        flagged = text("decision.flagged", lang)
+        if self.reason == MISSING_KIND and self.missing:
+            what = text(f"kind.{self.missing}", lang)
+            return f"{flagged}{colon(lang)}{text('decision.missing_kind', lang, depth=self.searched, what=what)}."
+        if self.reason == BELOW_NULL:
+            return f"{flagged}{colon(lang)}{text('decision.below_null', lang)}."
+        return f"{flagged}."
 
 
 @dataclass(frozen=True)
@@ -191,6 +225,8 @@ class Results(Sequence[Hit]):
     question: str
     hits: tuple[Hit, ...] = ()
     decision: Decision = field(default_factory=Decision)
+    # The question's language as guessed once for the search ("fr", "en", "und"): what renderers speak.
+    lang: str = "und"
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -219,21 +255,18 @@ class Results(Sequence[Hit]):
 
     @property
     def confidence(self) -> str | None:
-        """``answers``, ``maybe`` or ``does_not_answer`` (rag.retrieve.abstention); None when not measured."""
-        from rag.retrieve.abstention import confidence
+        """ANSWERS, MAYBE or DOES_NOT_ANSWER; None when not measured."""
+        return self.decision.confidence
 
-        return confidence(self.decision)
-
-    def explanation(self, lang: str = "en") -> str | None:
+    def explanation(self, lang: str | None = "en") -> str | None:
         """Why nothing seems to answer, as a sentence in ``lang`` (``fr`` or English); None when something does."""
-        from rag.retrieve.abstention import explain
-
-        return explain(self.decision, lang)
+        return self.decision.explanation(lang)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (the shape of ``rag ask --json``)."""
         return {
             "question": self.question,
+            "lang": self.lang,
             "abstain": self.abstain,
             "confidence": self.confidence,
             "reason": self.reason,

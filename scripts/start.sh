@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[web]'
+.venv/bin/python -m pip install --quiet '.[web]'  # not editable: a user's install, and setuptools says nothing
 exec .venv/bin/rag serve "$@"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def write_pdf(path: Path, pages: list[str], padding: int = 0) -> None:
-    """A PDF with one line of text per page. ``padding``: spaces added to each page's content stream, which is then
+    """A PDF with one page per string, each line of a string a line of text (Helvetica 12). ``padding``: spaces
+    added to each page's content stream, which is then
     compressed (FlateDecode): a small file that takes ``padding`` bytes of memory to read."""
     objects: list[bytes] = []
     n = len(pages)
@@ -21,8 +22,10 @@ def write_pdf(path: Path, pages: list[str], padding: int = 0) -> None:
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
             f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
         )
-        safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({safe}) Tj ET".encode("latin-1")
+        lines = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in text.split("\n")]
+        shown = " T* ".join(f"({line}) Tj" for line in lines)
+        leading = "16 TL " if len(lines) > 1 else ""
+        stream = f"BT /F1 12 Tf {leading}72 720 Td {shown} ET".encode("latin-1")
         flate = b""
         if padding:
             stream, flate = zlib.compress(stream + b" " * padding, 9), b" /Filter /FlateDecode"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieve.answer_kind import KINDS, WHAT, asked_for, missing_kind
+from rag.i18n import TEXTS
+from rag.retrieve.answer_kind import KINDS, asked_for, missing_kind
 
 
 @pytest.mark.parametrize(
@@ -93,4 +94,5 @@ def test_missing_kind_needs_every_text_to_lack_it() -> None:
 
 def test_every_kind_is_named_in_both_languages() -> None:
     for lang in ("en", "fr"):
-        assert set(WHAT[lang]) == {k.name for k in KINDS}
+        named = {key.removeprefix("kind.") for key in TEXTS[lang] if key.startswith("kind.")}
+        assert named == {k.name for k in KINDS}

@@ -14,9 +14,10 @@ from rag.embed import Embedder, get_embedder
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
 from rag.retrieve import abstention
-from rag.retrieve.abstention import BELOW_NULL
 from rag.retrieve.calibration import SIGNALS, Calibration, null_questions, shipped_vectors
+from rag.retrieve.rank import Ranking
 from rag.retrieve.retriever import Retriever
+from rag.types import ANSWERS, BELOW_NULL, DOES_NOT_ANSWER, MAYBE, MISSING_KIND, NO_PASSAGE, STRONG, WEAK, Decision
 
 
 def test_z_and_share_above_on_a_hand_computed_null() -> None:
@@ -152,23 +153,31 @@ def test_off_topic_questions_are_flagged_on_the_shipped_corpus(real_index: Path)
 def test_questions_and_passages_get_a_confidence_a_person_can_read(fake_index: Path) -> None:
     retriever = Retriever.load(fake_index)
     answered = retriever.search("faux référendums organisés à Donetsk, Louhansk, Zaporizhia et Kherson", k=5)
-    assert answered.confidence == abstention.ANSWERS
-    assert answered[0].match == abstention.STRONG and answered[0].strength is not None
+    assert answered.confidence == ANSWERS
+    assert answered[0].match == STRONG and answered[0].strength is not None
     strengths = [h.strength for h in answered]
     assert all(s is not None for s in strengths) and answered[0].strength == max(s or 0.0 for s in strengths)
     assert answered.to_dict()["hits"][0]["match"] == "strong" and answered.to_dict()["confidence"] == "answers"
     flagged = retriever.search("Quelle est la recette de la pâte à crêpes sans gluten ?", k=3)
-    assert flagged.confidence == abstention.DOES_NOT_ANSWER and {h.match for h in flagged} == {abstention.WEAK}
+    assert flagged.confidence == DOES_NOT_ANSWER and {h.match for h in flagged} == {WEAK}
     dense = retriever.search("faux référendums à Donetsk", k=3, mode="dense")
     assert dense.confidence is None and all(h.match is None for h in dense)  # not measured outside hybrid mode
 
 
 def test_confidence_levels_follow_the_strength() -> None:
-    from rag.types import Decision
-
+    ranking = Ranking(np.array([3], np.int64), np.zeros(1, np.float32), np.zeros(1, np.float32), np.zeros(1, np.float32))
     below, edge = abstention.MIN_STRENGTH, abstention.MIN_STRENGTH + abstention.MAYBE_MARGIN
-    assert abstention.confidence(Decision(False, strength=edge)) == abstention.ANSWERS
-    assert abstention.confidence(Decision(False, strength=edge - 0.01)) == abstention.MAYBE
-    assert abstention.confidence(Decision(True, abstention.BELOW_NULL, strength=below - 0.01)) == abstention.DOES_NOT_ANSWER
-    assert abstention.confidence(Decision(False)) is None
+
+    def decided(strength: float | None) -> Decision:
+        return abstention.decide(ranking, abstention.Evidence({}, strength))
+
+    assert decided(edge).confidence == ANSWERS and not decided(edge).abstain
+    assert decided(edge - 0.01).confidence == MAYBE and not decided(edge - 0.01).abstain
+    assert decided(below).confidence == MAYBE
+    assert decided(below - 0.01).confidence == DOES_NOT_ANSWER and decided(below - 0.01).reason == BELOW_NULL
+    assert decided(None).confidence is None and not decided(None).abstain  # not measured: dense and lexical modes
+    missing = abstention.decide(ranking, abstention.Evidence({}, edge), "date", 5)
+    assert (missing.abstain, missing.reason, missing.confidence, missing.searched) == (True, MISSING_KIND, DOES_NOT_ANSWER, 5)
+    empty = Ranking(np.zeros(0, np.int64), *(np.zeros(0, np.float32),) * 3)
+    assert abstention.decide(empty, abstention.Evidence({}, edge)).reason == NO_PASSAGE
     assert [abstention.match(s) for s in (edge, below, below - 0.01, None)] == ["strong", "fair", "weak", None]

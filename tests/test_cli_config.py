@@ -123,10 +123,12 @@ def fake_serve(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_serve_passes_the_resolved_settings_as_arguments(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, fake_serve: list[dict[str, Any]]
 ) -> None:
-    (clean_env / "rag.toml").write_text('port = 8000\nmax_upload_mb = 3\nuploads = "mine"\n', encoding="utf-8")
+    (clean_env / "rag.toml").write_text('port = 8000\nmax_upload_mb = 3\nuploads = "mine"\nk = 8\n', encoding="utf-8")
     monkeypatch.setenv("RAG_HOST", "127.0.0.2")
+    monkeypatch.setenv("RAG_MODE", "lexical")
     assert main(["serve", "--max-upload-mb", "7.5"]) == 0
     call = fake_serve[-1]
+    assert (call["k"], call["mode"]) == (8, "lexical")  # the configured search settings reach the app
     assert (call["index"], call["corpus"], call["uploads"], call["host"], call["port"]) == (
         "index", "corpus", "mine", "127.0.0.2", 8000,
     )  # fmt: skip
@@ -134,6 +136,8 @@ def test_serve_passes_the_resolved_settings_as_arguments(
     assert "RAG_MAX_UPLOAD_MB" not in call["env"]  # passed as an argument, not through the environment
     assert main(["serve", "--port", "9001", "--uploads", "/srv/uploads"]) == 0
     assert (fake_serve[-1]["port"], fake_serve[-1]["uploads"]) == (9001, "/srv/uploads")
+    assert main(["serve", "-k", "3", "--mode", "dense"]) == 0
+    assert (fake_serve[-1]["k"], fake_serve[-1]["mode"]) == (3, "dense")
     assert fake_serve[-1]["max_upload_bytes"] == 3 * 2**20
     monkeypatch.setenv("RAG_PASSWORD", "s3cret")
     monkeypatch.setenv("RAG_USER", "alice")

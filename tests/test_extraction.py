@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import SkipFile
 from rag.ingest import extraction
 from rag.ingest.extraction import Extractor
-from rag.ingest.formats import SkipFile
+from rag.ingest.formats import Extracted
 from rag.ingest.load import load_corpus
 from tests.pdf import write_pdf
 
@@ -48,7 +49,7 @@ def test_the_stopped_process_is_gone_and_the_next_file_gets_a_new_one(tmp_path: 
     # A generous budget for the reads that start a child (its first HTML file imports the parser: slow on a busy
     # machine), the short one only for the slow file.
     with Extractor(seconds=30, seconds_per_mib=0) as extractor:
-        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
+        assert extractor.read(tmp_path / "page.html", "html") == Extracted(TEXT)
         assert extractor._child is not None
         first = extractor._child.pid
         extractor.seconds = 0.5
@@ -56,7 +57,7 @@ def test_the_stopped_process_is_gone_and_the_next_file_gets_a_new_one(tmp_path: 
             extractor.read(tmp_path / "lente.html", "html")
         assert not alive(first)  # killed: whatever memory it held is released
         extractor.seconds = 30
-        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
+        assert extractor.read(tmp_path / "page.html", "html") == Extracted(TEXT)
         assert extractor._child is not None and extractor._child.pid != first
         second = extractor._child.pid
     assert not alive(second)  # closed with the reader
@@ -79,10 +80,10 @@ def test_a_file_that_needs_too_much_memory_is_skipped(tmp_path: Path) -> None:
         baseline = vm_peak_mib(probe._child.pid)
     limit = (baseline + 40) * 2**20
     with Extractor(memory_bytes=limit) as extractor:
-        assert extractor.read(tmp_path / "petit.pdf", "pdf")[0] == "Premiere page sur Kherson."
+        assert extractor.read(tmp_path / "petit.pdf", "pdf").text == "Premiere page sur Kherson."
         with pytest.raises(SkipFile, match=f"needs more than {limit // 2**20} MiB of memory"):
             extractor.read(tmp_path / "gourmand.pdf", "pdf")
-        assert extractor.read(tmp_path / "petit.pdf", "pdf")[0] == "Premiere page sur Kherson."
+        assert extractor.read(tmp_path / "petit.pdf", "pdf").text == "Premiere page sur Kherson."
 
 
 def test_the_readers_warnings_are_logged_here_under_their_names(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -92,8 +93,8 @@ def test_the_readers_warnings_are_logged_here_under_their_names(tmp_path: Path, 
     path.write_bytes(data)  # pypdf warns about the wrong pointer, then reads the file
     (tmp_path / "nul.html").write_bytes(b"<p>Kher\x00son</p>")
     with caplog.at_level(logging.WARNING), Extractor() as extractor:
-        assert extractor.read(path, "pdf")[0] == "Premiere page sur Kherson."
-        assert extractor.read(tmp_path / "nul.html", "html")[0] == "Kherson"
+        assert extractor.read(path, "pdf").text == "Premiere page sur Kherson."
+        assert extractor.read(tmp_path / "nul.html", "html").text == "Kherson"
     assert any(r.name.startswith("pypdf") and "startxref" in r.getMessage() for r in caplog.records), caplog.text
     assert any(r.name == "rag" and "nul.html: 1 NUL character(s) removed" in r.getMessage() for r in caplog.records)
 
@@ -104,6 +105,6 @@ def test_without_a_process_files_are_read_here(
     (tmp_path / "page.html").write_text(f"<p>{TEXT}</p>", encoding="utf-8")
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
     with caplog.at_level(logging.WARNING, logger="rag"), Extractor() as extractor:
-        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
-        assert extractor.read(tmp_path / "page.html", "html") == (TEXT, ())
+        assert extractor.read(tmp_path / "page.html", "html") == Extracted(TEXT)
+        assert extractor.read(tmp_path / "page.html", "html") == Extracted(TEXT)
     assert caplog.text.count("cannot start a process to read files") == 1

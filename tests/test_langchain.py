@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NATO = "2022-09-23_otan_referendums-ukraine.txt"
 METADATA = {
     "id", "citation", "source", "title", "date", "author", "paragraph", "page", "start", "end", "score", "rank",
-    "highlights", "strength", "match", "abstain", "confidence", "reason", "missing", "explanation",
+    "highlights", "strength", "match", "ocr", "abstain", "confidence", "reason", "missing", "explanation",
 }  # fmt: skip
 
 
@@ -151,13 +151,13 @@ def test_invoke_with_the_real_model(real_index: Path) -> None:
 def test_readme_langchain_example(
     real_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Use with LangChain", 1)[1].split("\n## ", 1)[0]
+    page = (ROOT / "docs" / "library.md").read_text(encoding="utf-8")
+    section = page.split("## Use with LangChain", 1)[1].split("\n## ", 1)[0]
     code = re.findall(r"```python\n(.*?)```", section, re.S)[0]
     assert len(code.strip().splitlines()) <= 5
     shutil.copytree(real_index, tmp_path / "index")
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md (Use with LangChain)", "exec"), {"__name__": "__readme__"})
+    exec(compile(code, "docs/library.md (Use with LangChain)", "exec"), {"__name__": "__readme__"})
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert any(line.startswith("Déclaration de l'OTAN sur les référendums (2022), ¶") for line in lines)

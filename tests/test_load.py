@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import BadInputError
+from rag.errors import BadInputError, SkipFile
 from rag.ingest import formats
-from rag.ingest.formats import SkipFile, read_docx
+from rag.ingest.formats import read_docx
 from rag.ingest.load import load_corpus
 from tests.pdf import write_pdf
 

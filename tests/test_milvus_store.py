@@ -103,7 +103,7 @@ def test_same_answers_as_faiss_on_the_shipped_corpus(corpus_copy: Path, tmp_path
     # highlights come from the sentence vectors: the same spans; the calibration is the same: the same decisions
     for q in QUESTIONS[:20]:
         assert [h.highlights for h in faiss.search(q)] == [h.highlights for h in milvus.search(q)]
-    assert faiss.calibration == milvus.calibration is not None
+    assert faiss.view.calibration == milvus.view.calibration is not None
     assert [faiss.search(q).decision for q in QUESTIONS] == [milvus.search(q).decision for q in QUESTIONS]
     # and all the vectors read back are the FAISS index's (sentences: the float16 values it stores)
     a, b = store.load(tmp_path / "faiss"), store.load(tmp_path / "milvus")

@@ -1,5 +1,6 @@
-"""The README is executable: its ```python snippets run (real model, slow), every `rag ...` command line it shows
-parses, its configuration table and rag.toml example match rag.config."""
+"""The README and the pages of docs/ are executable: their ```python snippets run (real model, slow), every
+`rag ...` command line they show parses, the configuration table and rag.toml example match rag.config; the README
+stays a page a newcomer reads in a minute, and links to every page of docs/."""
 
 from __future__ import annotations
 
@@ -16,18 +17,24 @@ from rag.config import SETTINGS, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+# What a user reads: the README, then the pages of docs/ it links to.
+PAGES = {
+    path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+}
+DOCS = "\n".join(PAGES.values())
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
 def fenced(language: str) -> list[str]:
-    return [body for lang, body in FENCE.findall(README) if lang == language]
+    return [body for lang, body in FENCE.findall(DOCS) if lang == language]
 
 
 def shell_lines() -> list[str]:
     """Lines of the shell examples: 4-space indented blocks outside fences, and ```sh/bash/console fences."""
     shells = ("sh", "bash", "shell", "console")
-    lines = [line for lang, body in FENCE.findall(README) if lang in shells for line in body.splitlines()]
-    outside = FENCE.sub("", README)
+    lines = [line for lang, body in FENCE.findall(DOCS) if lang in shells for line in body.splitlines()]
+    outside = FENCE.sub("", DOCS)
     lines += [line[4:] for line in outside.splitlines() if line.startswith("    ") and line.strip()]
     return [line.strip().removeprefix("$ ") for line in lines]
 
@@ -67,8 +74,17 @@ def test_scripts_shown_in_the_readme_exist() -> None:
         assert os.access(ROOT / script, os.X_OK), script
 
 
+def test_the_readme_is_short_and_reaches_every_page_of_docs() -> None:
+    assert len(README.splitlines()) < 150
+    linked = set(re.findall(r"\]\((docs/[\w.-]+\.md)\)", README))
+    assert linked == {page for page in PAGES if page.startswith("docs/")}
+    for page, text in PAGES.items():  # every relative link of every page points at a file
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (ROOT / page).parent.joinpath(target).exists(), f"{page} links to {target}, which does not exist"
+
+
 def test_the_configuration_table_matches_rag_config() -> None:
-    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    section = PAGES["docs/configuration.md"]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == len(SETTINGS)
     for row, s in zip(rows, SETTINGS, strict=True):
@@ -108,7 +124,7 @@ def test_there_are_python_snippets() -> None:
 @pytest.mark.parametrize("number", range(len(fenced("python"))))
 def test_python_snippet_runs(number: int, readme_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = fenced("python")[number]
-    exec(compile(code, f"README.md python snippet {number + 1}", "exec"), {"__name__": "__readme__"})
+    exec(compile(code, f"README.md or docs/ python snippet {number + 1}", "exec"), {"__name__": "__readme__"})
     out = capsys.readouterr().out
     assert out.strip(), f"snippet {number + 1} printed nothing"
     assert "Traceback" not in out
@@ -125,3 +141,10 @@ def test_the_architecture_doc_names_every_module() -> None:
         modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
         named = set(re.findall(r"`(\w+)`", rows[key]))
         assert modules <= named, f"{key}: {sorted(modules - named)} not described in docs/architecture.md"
+
+
+def test_the_readme_gives_the_line_that_enables_ocr() -> None:
+    """A scan skipped for want of Tesseract names the install line; the README gives the same one."""
+    from rag.ingest import ocr
+
+    assert ocr.APT_LINE in README and "'.[ocr]'" in README

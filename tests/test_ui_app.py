@@ -27,6 +27,17 @@ def test_search_html_renders_cards(library: Library) -> None:
     assert html.count('class="rag-card') == 3
 
 
+def test_the_library_searches_with_the_configured_mode_and_shows_the_configured_k(library: Library) -> None:
+    dense = Library(library.index, library.uploads, library.retriever, k=7, mode="dense")
+    answer = dense.search("référendums OTAN", 4)
+    expected = library.retriever.search("référendums OTAN", k=4, mode="dense")
+    assert [h.id for h in answer.results] == [h.id for h in expected]
+    assert answer.results.confidence is None  # dense mode: the evidence is not measured, as for `rag ask --mode dense`
+    assert library.search("référendums OTAN", 4).results.confidence is not None  # hybrid, the default
+    slider = next(c for c in app.build_app(dense).blocks.values() if getattr(c, "elem_id", None) == "rag-k")
+    assert slider.value == 7
+
+
 def test_search_html_restricts_to_the_chosen_documents(library: Library) -> None:
     source = "cuf_groupe-pays-russie.txt"
     html = app.search_html(library, "référendums OTAN", 5, [source])
@@ -53,8 +64,8 @@ def test_browser_language_reads_accept_language() -> None:
 
 def test_interface_texts_carry_the_upload_limit() -> None:
     texts = app.translations(int(0.5 * 2**20)).translations_dict
-    assert texts["en"]["upload"] == ".txt .md .pdf .docx .html · up to 0.5 MB"
-    assert texts["fr"]["upload"] == ".txt .md .pdf .docx .html · jusqu'à 0,5 Mo"
+    assert texts["en"]["upload"] == ".txt .md .pdf .docx .html .png .jpg .jpeg .tif .tiff · up to 0.5 MB"
+    assert texts["fr"]["upload"] == ".txt .md .pdf .docx .html .png .jpg .jpeg .tif .tiff · jusqu'à 0,5 Mo"
     assert texts["en"].keys() == texts["fr"].keys()
 
 
@@ -90,29 +101,48 @@ def test_build_app_and_launch_options(library: Library, monkeypatch: pytest.Monk
     assert [m.cls.__name__ for m in seen["app_kwargs"]["middleware"]] == ["Guard"]
 
 
-def test_serve_builds_missing_index_then_launches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_serve_builds_missing_index_then_launches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     calls: list[Any] = []
 
     class Demo:
+        local_url = "http://127.0.0.1:7999/"
+
         def launch(self, **kwargs: Any) -> None:
             calls.append(("launch", kwargs))
 
-    def open_library(index: str, corpus: str, uploads: str, max_upload_bytes: int, progress: bool = False) -> str:
-        calls.append(("library", (index, corpus, uploads, max_upload_bytes, progress)))
+        def block_thread(self) -> None:
+            calls.append(("block", {}))
+
+    def open_library(
+        index: str, corpus: str, uploads: str, max_upload_bytes: int, progress: bool = False, **settings: Any
+    ) -> str:
+        calls.append(("library", (index, corpus, uploads, max_upload_bytes, progress, settings)))
         return "library"
 
     monkeypatch.setattr(app, "open_library", open_library)
     monkeypatch.setattr(app, "build_app", lambda library: Demo())
-    app.serve("i", "c", "u", host="127.0.0.1", port=7999, max_upload_bytes=1234, auth=("rag", "pw"))
-    assert calls[0] == ("library", ("i", "c", "u", 1234, True))
+    app.serve("i", "c", "u", host="127.0.0.1", port=7999, max_upload_bytes=1234, auth=("rag", "pw"), k=7, mode="dense")
+    assert calls[0] == ("library", ("i", "c", "u", 1234, True, {"k": 7, "mode": "dense"}))
     kwargs = calls[1][1]
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
     assert kwargs["auth"] == ("rag", "pw")
+    # Gradio's start-up lines (with their hint about share links) are silenced; rag says where the app is, then serves.
+    assert kwargs["quiet"] and kwargs["prevent_thread_lock"] and calls[2] == ("block", {})
+    assert capsys.readouterr().out == (
+        "rag: the web app is at http://127.0.0.1:7999/ (sign in with RAG_USER / RAG_PASSWORD); Ctrl-C stops it\n"
+    )
 
 
 def test_open_library_builds_a_missing_index_and_keeps_uploads_apart(
-    corpus_copy: Path, tmp_path: Path, fake_models: None
+    corpus_copy: Path, tmp_path: Path, fake_models: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    library = app.open_library(tmp_path / "index", corpus_copy, tmp_path / "uploads", 2**20)
+    library = app.open_library(tmp_path / "index", corpus_copy, tmp_path / "uploads", 2**20, progress=True)
+    out = capsys.readouterr().out
+    assert out.startswith(f"rag: no index in {tmp_path / 'index'}/ yet: building it from {corpus_copy}/")
+    assert f"rag: indexed {corpus_copy}/ into {tmp_path / 'index'}/: 5 documents" in out
     assert len(library.documents()) == 5 and library.uploads == tmp_path / "uploads"
+    app.open_library(tmp_path / "index", corpus_copy, tmp_path / "uploads", 2**20, progress=True)
+    assert "rag:" not in capsys.readouterr().out  # the index is there: nothing to say
     assert library.max_upload_bytes == 2**20

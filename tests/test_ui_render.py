@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from rag.retrieve.abstention import BELOW_NULL, MISSING_KIND
-from rag.types import Decision, DocumentInfo, Hit, Passage, Results, Span
+from rag.ingest.lang import guess_language
+from rag.retrieve.abstention import match
+from rag.types import ANSWERS, BELOW_NULL, MAYBE, MISSING_KIND, Decision, DocumentInfo, Hit, Passage, Results, Span
 from ui import render
 
 TEXT = "Premier point. L'OTAN condamne ces référendums illégaux. Dernier point."
@@ -30,17 +31,19 @@ def make_hit(
     passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905,
                       text=text, page=page)
     info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
-    return Hit(passage=passage, document=info, score=0.8734, rank=rank, highlights=highlights, strength=strength)
+    return Hit(passage, info, 0.8734, rank, highlights, strength, match(strength))
 
 
 NO_ANSWER = "Nothing in the corpus seems to answer this question"
 
 
 def results(question: str, *hits: Hit, abstain: bool = False, missing: str | None = None) -> Results:
-    """Results for ``question``; flagged as weak (``abstain``) or for a ``missing`` figure."""
+    """Results for ``question`` (in its language, as a search gives them); flagged as weak (``abstain``) or for a
+    ``missing`` figure (looked for in the 5 best passages)."""
+    lang = guess_language(question)
     if missing is not None:
-        return Results(question, hits, Decision(True, MISSING_KIND, missing))
-    return Results(question, hits, Decision(True, BELOW_NULL) if abstain else Decision())
+        return Results(question, hits, Decision(True, MISSING_KIND, missing, searched=5), lang)
+    return Results(question, hits, Decision(True, BELOW_NULL) if abstain else Decision(), lang)
 
 
 def neighbours(hit: Hit) -> list[Passage]:
@@ -182,14 +185,15 @@ def test_card_shows_citation_fields_and_context() -> None:
 
 def test_cards_say_how_closely_each_passage_matches_in_words_not_as_a_cosine() -> None:
     hits = [make_hit(strength=4.0), make_hit(rank=2, strength=1.6), make_hit(rank=3, strength=0.2)]
-    answered = Results("Qui ?", tuple(hits), Decision(False, strength=4.0))
+    answered = Results("Qui ?", tuple(hits), Decision(False, strength=4.0, confidence=ANSWERS), "fr")
     french = render.render_results(answered)
     assert re.findall(r'class="rag-match rag-match-(\w+)"[^>]*>([^<]+)<', french) == [
         ("strong", "très proche"), ("fair", "assez proche"), ("weak", "peu proche"),
     ]  # fmt: skip
     assert "score de classement 0.873" in french and "0.87<" not in french  # the score only in the tooltip
     assert "rag-ok" in french and "bien plus proches de cette question" in french
-    english = render.render_results(Results("Who?", (make_hit(strength=1.6),), Decision(False, strength=1.6)))
+    fair = Decision(False, strength=1.6, confidence=MAYBE)
+    english = render.render_results(Results("Who?", (make_hit(strength=1.6),), fair, "en"))
     assert ">fair match<" in english and "only a little more closely" in english and "rag-info" in english
     unmeasured = render.render_results(results("Who?", make_hit()))  # dense or lexical mode: no label, no banner
     assert "rag-match-" not in unmeasured and "rag-ok" not in unmeasured

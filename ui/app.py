@@ -16,12 +16,14 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.errors import RagError
+from rag.i18n import LANGUAGES, area, number, text
 from rag.index import ensure_index
-from ui import render
+from rag.store import MANIFEST
+from ui import pages, render
 from ui.guard import Guard, LoginThrottle, forget_files
-from ui.library import DEFAULT_MAX_UPLOAD_BYTES, Library
+from ui.library import DEFAULT_K, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MODE, Library
 from ui.style import CSS, HEAD
-from ui.uploads import ACCEPTED, UploadRejected, message, number
+from ui.uploads import ACCEPTED, UploadRejected
 
 log = logging.getLogger("rag.ui")
 
@@ -31,43 +33,15 @@ EXAMPLES = [
     "Quand le groupe-pays Russie a-t-il été créé ?",
     "What will the multinational force for Ukraine do?",
 ]
-DEFAULT_K = 5
 SEARCH_CONCURRENCY = 8
 # Gradio's upload cache: every 5 minutes, files older than 15 minutes are deleted (an upload is deleted as soon as
 # it has been handled; this catches files posted to the upload endpoint and never handed to the app). At most
 # UPLOAD_CACHE_UPLOADS uploads of the largest size are held at once; the upload endpoint refuses more (ui.guard).
 DELETE_CACHE = (300, 900)
 UPLOAD_CACHE_UPLOADS = 10
-# The interface speaks the browser's language (French or English; Gradio's settings panel switches it). Results
-# follow the question's language instead (ui.render), since a French reader may well ask in English.
-UI_TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "header": "# rag · questions on your documents\nAsk in French or English. The answer is the passages themselves, "
-        "cited by document, date and paragraph, with the answering sentence highlighted.",
-        "question": "Question",
-        "placeholder": "Ask your question, in French or English…",
-        "search": "Search",
-        "examples": "Examples",
-        "passages": "Passages",
-        "only": "Only these documents",
-        "only_info": "Leave empty to search everything",
-        "add": "Add a document",
-        "upload": "{types} · up to {mb} MB",
-    },
-    "fr": {
-        "header": "# rag · questions sur vos documents\nPosez votre question en français ou en anglais. La réponse, ce "
-        "sont les passages eux-mêmes, cités par document, date et paragraphe, la phrase qui répond surlignée.",
-        "question": "Question",
-        "placeholder": "Posez votre question, en français ou en anglais…",
-        "search": "Rechercher",
-        "examples": "Exemples",
-        "passages": "Passages",
-        "only": "Seulement ces documents",
-        "only_info": "Laisser vide pour chercher partout",
-        "add": "Ajouter un document",
-        "upload": "{types} · jusqu'à {mb} Mo",
-    },
-}
+# The interface speaks the browser's language (French or English; Gradio's settings panel switches it): rag.i18n's
+# texts ``ui.*``. Results follow the question's language instead (ui.render), since a French reader may well ask in
+# English.
 I18N = gr.I18n()  # key markers only: the texts reach the browser through launch(), from translations()
 
 
@@ -75,8 +49,8 @@ def translations(limit_bytes: int) -> gr.I18n:
     """The interface texts in both languages, with the accepted types and this server's upload limit filled in."""
     types = " ".join(ACCEPTED)
     filled = {
-        lang: {key: text.format(types=types, mb=number(limit_bytes / 2**20, lang)) for key, text in texts.items()}
-        for lang, texts in UI_TEXTS.items()
+        lang: {key: value.format(types=types, mb=number(limit_bytes / 2**20, lang)) for key, value in area("ui", lang).items()}
+        for lang in LANGUAGES
     }
     return gr.I18n(**filled)
 
@@ -85,10 +59,11 @@ class RagBlocks(gr.Blocks):
     """``gr.Blocks`` whose ``launch`` applies the app's CSS, head script, theme, upload limit and ``ui.guard``;
     never shares. ``throttle`` and ``upload_budget`` (bytes) may be changed before ``launch``."""
 
-    def __init__(self, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, **kwargs: Any) -> None:
+    def __init__(self, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, routes: Sequence[Any] = (), **kwargs: Any) -> None:
         kwargs.setdefault("delete_cache", DELETE_CACHE)
         super().__init__(**kwargs)
         self.max_upload_bytes = max_upload_bytes
+        self.routes = list(routes)  # the app's own routes beside Gradio's (ui.pages: the page view)
         self.throttle = LoginThrottle()
         self.upload_budget = UPLOAD_CACHE_UPLOADS * max_upload_bytes
 
@@ -102,6 +77,7 @@ class RagBlocks(gr.Blocks):
         app_kwargs = dict(kwargs.get("app_kwargs") or {})
         guard = Middleware(Guard, blocks=self, throttle=self.throttle, upload_budget=self.upload_budget)
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), guard]
+        app_kwargs["routes"] = [*app_kwargs.get("routes", []), *self.routes]
         kwargs["app_kwargs"] = app_kwargs
         kwargs["share"] = False
         return super().launch(**kwargs)
@@ -133,16 +109,15 @@ def search_html(library: Library, question: str, k: float, sources: Sequence[str
 
     Results speak the question's language; messages about no question at all speak ``lang`` (the browser's).
     """
-    texts = render.TEXTS[lang]
     if not (question or "").strip():
-        return render.notice(texts["empty_question"], "warn")
+        return render.notice(text("results.empty_question", lang), "warn")
     try:
         answer = library.search(question, int(k), sources or None)
     except RagError as exc:
         return render.notice(str(exc), "error")
     except Exception:
         log.exception("search failed")
-        return render.notice(texts["search_failed"], "error")
+        return render.notice(text("results.search_failed", lang), "error")
     return render.render_results(answer.results, answer.contexts)
 
 
@@ -183,10 +158,10 @@ def add_document(library: Library, file: Any, selected: Sequence[str] | None, la
     try:
         status = render.notice(library.add_document(path).message(lang), "ok")
     except UploadRejected as exc:
-        status = render.notice(f"{exc.message(lang)} {message(lang, 'not_added')}", "error")
+        status = render.notice(f"{exc.message(lang)} {text('upload.not_added', lang)}", "error")
     except Exception:
         log.exception("adding %s failed", path)
-        status = render.notice(message(lang, "failed"), "error")
+        status = render.notice(text("upload.failed", lang), "error")
     return upload_outputs(library, status, selected)
 
 
@@ -201,7 +176,7 @@ def build_app(library: Library) -> RagBlocks:
     """The app searching ``library`` and adding uploads to it (up to its ``max_upload_bytes`` each)."""
     demo = RagBlocks(
         title="rag — cited answers from your documents", analytics_enabled=False,
-        max_upload_bytes=library.max_upload_bytes,
+        max_upload_bytes=library.max_upload_bytes, routes=pages.routes(library),
     )  # fmt: skip
     with demo:
         gr.Markdown(I18N("header"), elem_id="rag-header")
@@ -213,7 +188,9 @@ def build_app(library: Library) -> RagBlocks:
             ask = gr.Button(I18N("search"), variant="primary", scale=1, min_width=100, elem_id="rag-ask")
         examples = gr.Examples(EXAMPLES, inputs=[question], label=I18N("examples"))
         with gr.Row():
-            k = gr.Slider(1, 10, value=DEFAULT_K, step=1, label=I18N("passages"), min_width=160, elem_id="rag-k")
+            k = gr.Slider(
+                1, max(10, library.k), value=library.k, step=1, label=I18N("passages"), min_width=160, elem_id="rag-k"
+            )
             sources = gr.Dropdown(
                 choices=document_choices(library), value=[], multiselect=True, label=I18N("only"),
                 info=I18N("only_info"), scale=2, min_width=220, elem_id="rag-sources",
@@ -251,11 +228,24 @@ def build_app(library: Library) -> RagBlocks:
 
 
 def open_library(
-    index: str | Path, corpus: str | Path, uploads: str | Path, max_upload_bytes: int, progress: bool = False
+    index: str | Path,
+    corpus: str | Path,
+    uploads: str | Path,
+    max_upload_bytes: int,
+    progress: bool = False,
+    *,
+    k: int = DEFAULT_K,
+    mode: str = DEFAULT_MODE,
 ) -> Library:
-    """The library on ``index``, built from ``corpus`` first if missing; uploads are kept in ``uploads``."""
-    ensure_index(index, corpus, progress=progress)
-    return Library(index, uploads, max_upload_bytes=max_upload_bytes)
+    """The library on ``index``, built from ``corpus`` first if missing; uploads are kept in ``uploads``; ``k`` and
+    ``mode`` are the searches' defaults. With ``progress``, says on stdout what it builds and where."""
+    missing = not (Path(index) / MANIFEST).is_file()
+    if progress and missing:
+        print(f"rag: no index in {index}/ yet: building it from {corpus}/ (once; later starts reuse it)", flush=True)
+    report = ensure_index(index, corpus, progress=progress)
+    if progress and report is not None:
+        print(f"rag: indexed {corpus}/ into {index}/: {report.summary()}", flush=True)
+    return Library(index, uploads, max_upload_bytes=max_upload_bytes, k=k, mode=mode)
 
 
 def serve(
@@ -267,13 +257,21 @@ def serve(
     port: int = 7860,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     auth: tuple[str, str] | None = None,
+    k: int = DEFAULT_K,
+    mode: str = DEFAULT_MODE,
 ) -> None:
     """Build the index if missing, then run the app (blocking) on ``host:port``; never a public share link.
 
-    ``auth`` is the ``(user, password)`` a visitor must give before seeing anything (none: open to all).
+    ``auth`` is the ``(user, password)`` a visitor must give before seeing anything (none: open to all); ``k`` the
+    passages shown at first, ``mode`` how every search ranks (the settings ``k`` and ``mode``).
     """
-    demo = build_app(open_library(index, corpus, uploads, max_upload_bytes, progress=True))
+    demo = build_app(open_library(index, corpus, uploads, max_upload_bytes, progress=True, k=k, mode=mode))
+    # Gradio's own start-up lines include a hint about public share links, which rag never makes: rag says instead
+    # where the app is, then serves until interrupted.
     demo.launch(
-        server_name=host, server_port=port, auth=auth,
+        server_name=host, server_port=port, auth=auth, quiet=True, prevent_thread_lock=True,
         auth_message="rag: sign in (user and password set by RAG_USER / RAG_PASSWORD)" if auth else None,
     )  # fmt: skip
+    login = " (sign in with RAG_USER / RAG_PASSWORD)" if auth else ""
+    print(f"rag: the web app is at {demo.local_url}{login}; Ctrl-C stops it", flush=True)
+    demo.block_thread()

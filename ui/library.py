@@ -18,15 +18,18 @@ from pathlib import Path
 
 from rag.config import Config
 from rag.errors import NoPassageError, RagError
+from rag.i18n import number, text
 from rag.index import BuildReport, add_documents
 from rag.ingest.load import SkipFile, load_file
+from rag.ingest.ocr_cache import FOLDER as OCR_CACHE
 from rag.retrieve.retriever import Retriever
 from rag.types import Document, DocumentInfo, Passage, Results
-from ui.uploads import UploadRejected, check_upload, message, number, reading_problem, reserve_destination, safe_filename
+from ui.uploads import UploadRejected, check_upload, reading_problem, reserve_destination, safe_filename
 
 log = logging.getLogger("rag.ui")
 
 DEFAULT_MAX_UPLOAD_BYTES = Config().max_upload_bytes
+DEFAULT_K, DEFAULT_MODE = Config().k, Config().mode
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,13 @@ class Added:
     def message(self, lang: str = "en") -> str:
         """What the app says about it, in ``lang`` (``fr`` or English)."""
         r = self.report
-        index = message(
-            lang, "index", documents=r.documents, total=r.passages, embedded=r.embedded, reused=r.reused,
+        index = text(
+            "upload.index", lang, documents=r.documents, total=r.passages, embedded=r.embedded, reused=r.reused,
             seconds=number(r.seconds, lang, ".1f"),
         )  # fmt: skip
-        renamed = message(lang, "renamed", dest=self.stored_as) if self.stored_as != self.name else ""
-        passages = message(lang, "passage" if self.passages == 1 else "passages", n=self.passages)
-        return message(lang, "added", name=self.name, renamed=renamed, passages=passages, index=index)
+        renamed = text("upload.renamed", lang, dest=self.stored_as) if self.stored_as != self.name else ""
+        passages = text("upload.passage" if self.passages == 1 else "upload.passages", lang, n=self.passages)
+        return text("upload.added", lang, name=self.name, renamed=renamed, passages=passages, index=index)
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,14 @@ class Library:
         retriever: Retriever | None = None,
         *,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        k: int = DEFAULT_K,
+        mode: str = DEFAULT_MODE,
     ) -> None:
         self.index = Path(index)
         self.uploads = Path(uploads)
         self.max_upload_bytes = max_upload_bytes
+        # The settings' defaults (rag.config: `k` and `mode`): passages shown at first, and how every search ranks.
+        self.k, self.mode = k, mode
         self._retriever = retriever or Retriever.load(self.index)
         # The models load in the background: the first questions do not wait for the second opinion.
         threading.Thread(target=_warm, args=(self._retriever,), daemon=True, name="rag-warm").start()
@@ -91,7 +98,7 @@ class Library:
     def search(self, question: str, k: int, sources: Sequence[str] | None = None) -> Answer:
         """Search and fetch each hit's context with one retriever (safe against a concurrent swap)."""
         r = self.retriever
-        results = r.search(question, k=k, sources=sources or None)  # (a string is one source)
+        results = r.search(question, k=k, sources=sources or None, mode=self.mode)  # (a string is one source)
         return Answer(results, [r.context(hit, 1, 1) for hit in results])
 
     # -- adding documents ----------------------------------------------------------------------------------------
@@ -106,7 +113,7 @@ class Library:
         name = safe_filename(original_name or src.name)
         check_upload(src, name, self.max_upload_bytes)
         data = src.read_bytes()
-        document = _readable(data, name)
+        document = _readable(data, name, self.index / OCR_CACHE)
         with self._index_lock:
             current = self.retriever
             _reject_duplicate(current, document, name)
@@ -141,13 +148,14 @@ def _warm(retriever: Retriever) -> None:
         log.warning("loading the models in the background failed", exc_info=True)
 
 
-def _readable(data: bytes, name: str) -> Document:
-    """Load the file with rag's own readers in a private temporary folder (nothing else is touched)."""
+def _readable(data: bytes, name: str, ocr_cache: Path) -> Document:
+    """Load the file with rag's own readers in a private temporary folder (nothing else is touched; a scan's
+    recognised pages are kept in the index's OCR cache, for the page view)."""
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
         staged = Path(tmp) / name
         staged.write_bytes(data)
         try:
-            return load_file(staged, name)
+            return load_file(staged, name, ocr_cache=ocr_cache)
         except SkipFile as exc:
             log.warning("upload %s refused: %s", name, exc)
             raise UploadRejected(reading_problem(str(exc), name), name=name) from exc

@@ -10,53 +10,14 @@ import html
 from collections.abc import Sequence
 from itertools import pairwise
 
-from rag.ingest.lang import guess_language
-from rag.retrieve.abstention import ANSWERS, MAYBE, describe
+from rag.i18n import area, text
 from rag.retrieve.highlight import mark, merge_spans
-from rag.types import DocumentInfo, Hit, Passage, Results, Span, where
+from rag.types import ANSWERS, MAYBE, DocumentInfo, Hit, Passage, Results, Span, where
+from ui.pages import ocr_badge, page_control
 
 QUOTE_MAX_CHARS = 240
-# What the results say, in the question's language (French or English; anything else gets English). The copyable
-# citation keeps one format in both, so that it can be checked by the same tools.
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "weak_shown": "The closest passages are shown below, marked as weak.",
-        "none_found": "No passage found for «{question}».",
-        "summary": "{n} passage{s} for",
-        "weak": "weak",
-        "context": "Context",
-        "whole": "the whole document",
-        "copy": "Copy",
-        "copy_title": "Copy the citation",
-        "copied": "Copied",
-        "match_title": "How closely this passage matches the question, compared with how unrelated questions match these "
-        "documents (ranking score {score:.3f})",
-        "check": "Check the highlighted sentences before you quote them.",
-        "empty_question": "Type a question, in French or English.",
-        "search_failed": "The search failed unexpectedly; the server log has the details.",
-    },
-    "fr": {
-        "weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
-        "none_found": "Aucun passage trouvé pour «{question}».",
-        "summary": "{n} passage{s} pour",
-        "weak": "faible",
-        "context": "Contexte",
-        "whole": "le document entier",
-        "copy": "Copier",
-        "copy_title": "Copier la citation",
-        "copied": "Copié",
-        "match_title": "Proximité de ce passage avec la question, comparée à celle de questions sans rapport avec ces "
-        "documents (score de classement {score:.3f})",
-        "check": "Vérifiez les phrases surlignées avant de les citer.",
-        "empty_question": "Saisissez une question, en français ou en anglais.",
-        "search_failed": "La recherche a échoué de façon inattendue ; le journal du serveur donne les détails.",
-    },
-}
-
-
-def language_of(question: str) -> str:
-    """``fr`` or ``en``: the language the results are written in for ``question``."""
-    return "fr" if guess_language(question) == "fr" else "en"
+# Results speak the question's language (``Results.lang``; rag.i18n's texts ``results.*``). The copyable citation keeps
+# one format in both, so that it can be checked by the same tools.
 
 
 def esc(text: object) -> str:
@@ -99,16 +60,17 @@ def quote(hit: Hit, max_chars: int = QUOTE_MAX_CHARS) -> str:
 def citation_string(hit: Hit) -> str:
     """Plain-text citation to copy: ``«sentence» — Title (date), ¶3, chars 452–905 of file.txt``."""
     doc = f"{hit.title} ({hit.document.date})" if hit.document.date else hit.title
-    return f"«{quote(hit)}» — {doc}, {where(hit.passage)}, chars {hit.start}–{hit.end} of {hit.source}"
+    ocr = f", OCR {hit.ocr:.0f} %" if hit.ocr is not None else ""  # recognised text: it may hold errors
+    return f"«{quote(hit)}» — {doc}, {where(hit.passage)}{ocr}, chars {hit.start}–{hit.end} of {hit.source}"
 
 
 def _match_html(hit: Hit, lang: str = "en") -> str:
     """How closely the passage matches, in words (strong, fair, weak); the ranking score only in the tooltip."""
-    title = esc(TEXTS[lang]["match_title"].format(score=hit.score))
+    title = esc(text("results.match_title", lang, score=hit.score))
     level = hit.match
     if level is None:  # not measured (dense or lexical mode): the rank says enough
         return f'<div class="rag-match" title="{title}"></div>'
-    return f'<div class="rag-match rag-match-{level}" title="{title}">{esc(describe(level, lang))}</div>'
+    return f'<div class="rag-match rag-match-{level}" title="{title}">{esc(text(f"match.{level}", lang))}</div>'
 
 
 def _meta_html(hit: Hit) -> str:
@@ -131,18 +93,18 @@ def _context_html(hit: Hit, context: Sequence[Passage], lang: str = "en") -> str
                 f'<div class="rag-ctx"><span class="rag-ctx-n">¶{passage.paragraph}</span>{esc(passage.text)}</div>'
             )
     first, last = context[0].paragraph, context[-1].paragraph
-    span = f"¶{first}–¶{last}" if first != last else f"¶{first}, {TEXTS[lang]['whole']}"
+    span = f"¶{first}–¶{last}" if first != last else f"¶{first}, {text('results.whole', lang)}"
     return (
-        f'<details class="rag-context"><summary>{TEXTS[lang]["context"]} ({span})</summary>'
+        f'<details class="rag-context"><summary>{text("results.context", lang)} ({span})</summary>'
         f'<div class="rag-ctx-list">{"".join(blocks)}</div></details>'
     )
 
 
 def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, lang: str = "en") -> str:
     """One result: citation, score, passage with its answering sentence(s) marked, context, copyable citation."""
-    t = TEXTS[lang]
+    t = area("results", lang)
     classes = "rag-card rag-weak" if weak else "rag-card"
-    badge = f'<span class="rag-badge">{t["weak"]}</span>' if weak else ""
+    badge = (f'<span class="rag-badge">{t["weak"]}</span>' if weak else "") + ocr_badge(hit, lang)
     return (
         f'<article class="{classes}" data-rank="{hit.rank}">'
         '<header class="rag-head">'
@@ -151,7 +113,7 @@ def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, l
         f'<div class="rag-meta">{_meta_html(hit)}</div></div>'
         f"{_match_html(hit, lang)}</header>"
         f'<div class="rag-text">{highlight_html(hit.text, hit.highlights)}</div>'
-        f"{_context_html(hit, context, lang)}"
+        f"{_context_html(hit, context, lang)}{page_control(hit, lang)}"
         '<div class="rag-citation"><code class="rag-cite-string">'
         f"{esc(citation_string(hit))}</code>"
         f'<button type="button" class="rag-copy" title="{t["copy_title"]}" data-done="{t["copied"]}">{t["copy"]}</button></div>'
@@ -167,8 +129,8 @@ def notice(text: str, kind: str = "info") -> str:
 def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ()) -> str:
     """The whole answer: a summary line, the abstention notice when relevant, then one card per hit."""
     question = results.question
-    lang = language_of(question)
-    t = TEXTS[lang]
+    lang = results.lang
+    t = area("results", lang)
     if not results:
         return notice(t["none_found"].format(question=_one_line(question)), "warn")
     summary = t["summary"].format(n=len(results), s="s" if len(results) > 1 else "")
@@ -177,7 +139,7 @@ def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ())
         head += notice(f"{results.explanation(lang)} {t['weak_shown']}", "warn")
     elif results.confidence in (ANSWERS, MAYBE):
         level = "ok" if results.confidence == ANSWERS else "info"
-        head += notice(f"{describe(results.confidence, lang)} {t['check']}", level)
+        head += notice(f"{text(f'confidence.{results.confidence}', lang)} {t['check']}", level)
     cards = [
         render_card(hit, contexts[i] if i < len(contexts) else (), weak=results.abstain, lang=lang)
         for i, hit in enumerate(results)
@@ -185,10 +147,10 @@ def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ())
     return f'<section class="rag-results">{head}{"".join(cards)}</section>'
 
 
-def render_documents(documents: Sequence[tuple[DocumentInfo, int]]) -> str:
+def render_documents(documents: Sequence[tuple[DocumentInfo, int]], lang: str = "en") -> str:
     """The list of indexed documents: title, date, number of passages, file."""
     if not documents:
-        return notice("No document is indexed yet.", "warn")
+        return notice(text("results.no_documents", lang), "warn")
     items = []
     for info, count in documents:
         meta = [info.date, f"{count} passage{'s' if count != 1 else ''}", info.source]
@@ -199,9 +161,6 @@ def render_documents(documents: Sequence[tuple[DocumentInfo, int]]) -> str:
     return f'<ul class="rag-docs">{"".join(items)}</ul>'
 
 
-def intro() -> str:
+def intro(lang: str = "en") -> str:
     """What the results area shows before the first question."""
-    return (
-        '<div class="rag-empty">Ask a question in French or English: the answer is the passages of the '
-        "documents that say it, each with its citation and the answering sentence highlighted.</div>"
-    )
+    return f'<div class="rag-empty">{esc(text("results.intro", lang))}</div>'

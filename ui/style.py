@@ -47,6 +47,12 @@ CSS = """
 .rag-ctx-hit { border-left-color: var(--color-accent); background: var(--color-accent-soft);
   color: var(--body-text-color); border-radius: 0 6px 6px 0; }
 .rag-ctx-n { font-weight: 600; margin-right: .5em; color: var(--body-text-color-subdued); }
+.rag-ocr { background: #e0e7ff; color: #3730a3; cursor: help; }
+.rag-page { margin-top: 4px; }
+.rag-page summary { cursor: pointer; font-size: .88em; color: var(--color-accent); width: fit-content; }
+.rag-page-img { display: block; max-width: 100%; height: auto; margin-top: 8px; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; background: #fff; }
+.rag-page-full { font-size: .8em; margin-left: .5em; }
 .rag-citation { display: flex; gap: 8px; align-items: flex-start; margin-top: 10px; }
 .rag-cite-string {
   flex: 1; min-width: 0; display: block; white-space: normal; overflow-wrap: anywhere; user-select: all;

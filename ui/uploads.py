@@ -1,5 +1,5 @@
 """Checks for uploaded documents: accepted types, size limit, safe file names, a non-clobbering destination; and
-what the app says about an upload, in French or English."""
+which message says what went wrong with an upload (``UploadRejected``)."""
 
 from __future__ import annotations
 
@@ -8,101 +8,17 @@ import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 
-ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html")
+from rag.i18n import number, text
+
+ACCEPTED = (".txt", ".md", ".pdf", ".docx", ".html", ".png", ".jpg", ".jpeg", ".tif", ".tiff")  # images: by OCR
 MAX_STEM_CHARS = 80
 
-
-# What an upload's outcome says, in the reader's language (the browser's): a sentence saying what happened and what
-# the reader can do about it. ``{name}`` is the uploaded file's name. The reader never sees a library's technical
-# reason: the server log has it (``ui.library``).
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "type": "{name} cannot be added: {suffix} files are not supported. Save it as one of {accepted} and add it again.",
-        "no_extension": "{name} cannot be added: files without an extension are not supported. Save it as one of "
-        "{accepted} and add it again.",
-        "empty": "{name} is empty. Check that you chose the right file.",
-        "too_large": "{name} is too large ({size} MB; the limit is {limit} MB). Split it into smaller files, or ask "
-        "whoever runs this app to raise the limit.",
-        "bad_name": "{name} cannot be added under this name. Rename the file (letters, digits, dashes) and add it again.",
-        "too_many": "Too many files already have a name like {name}. Rename the file and add it again.",
-        "duplicate": "{name} is already in the collection, as «{title}» ({other}): there is nothing more to do.",
-        "encrypted": "{name} is protected by a password. Save a copy without the password and add that copy.",
-        "scanned": "{name} holds images of pages but no text (a scan?). Run text recognition (OCR) on it and add the "
-        "result.",
-        "not_text": "{name} is not a text file, whatever its extension says. Give it its real extension (.pdf, .docx…) "
-        "or save it as plain text, and add it again.",
-        "no_text": "{name} contains no text to search. Check that you chose the right file.",
-        "too_complex": "{name} is too large or too complex to be read here. Split it into smaller files, or save it as "
-        "plain text (.txt), and add them again.",
-        "unreadable_pdf": "{name} could not be read as a PDF: it may be damaged, or not really a PDF. If it opens on "
-        "your computer, save or print it again as a PDF and add the new copy.",
-        "unreadable_docx": "{name} could not be read as a Word document: it may be damaged, or an older .doc renamed. "
-        "Open it in your word processor, save it as .docx and add it again.",
-        "unreadable": "{name} could not be read. If it opens on your computer, save a fresh copy (or export it as plain "
-        "text) and add it again.",
-        "no_passage": "{name} was read, but it holds no paragraph of text to search. Check that it contains running "
-        "text.",
-        "index_failed": "{name} could not be added: the index could not be updated. Try again in a moment; if it fails "
-        "again, ask whoever runs this app to look at its log.",
-        "not_added": "Nothing was added.",
-        "failed": "Adding the document failed unexpectedly; nothing was added. Try again; if it fails again, ask "
-        "whoever runs this app to look at its log.",
-        "added": "Added {name}{renamed}: {passages}, now searchable. {index}",
-        "renamed": " (saved as {dest})",
-        "passage": "{n} passage",
-        "passages": "{n} passages",
-        "index": "Index: {documents} documents, {total} passages; {embedded} texts embedded, {reused} reused; {seconds} s.",
-    },
-    "fr": {
-        "type": "{name} ne peut pas être ajouté : les fichiers {suffix} ne sont pas pris en charge. Enregistrez-le "
-        "dans l'un de ces formats, {accepted}, puis ajoutez-le à nouveau.",
-        "no_extension": "{name} ne peut pas être ajouté : les fichiers sans extension ne sont pas pris en charge. "
-        "Enregistrez-le dans l'un de ces formats, {accepted}, puis ajoutez-le à nouveau.",
-        "empty": "{name} est vide. Vérifiez que vous avez choisi le bon fichier.",
-        "too_large": "{name} est trop volumineux ({size} Mo ; la limite est de {limit} Mo). Découpez-le en fichiers "
-        "plus petits, ou demandez à la personne qui gère cette application de relever la limite.",
-        "bad_name": "{name} ne peut pas être ajouté sous ce nom. Renommez le fichier (lettres, chiffres, tirets) et "
-        "ajoutez-le à nouveau.",
-        "too_many": "Trop de fichiers portent déjà un nom comme {name}. Renommez le fichier et ajoutez-le à nouveau.",
-        "duplicate": "{name} est déjà dans la collection, sous le titre «{title}» ({other}) : il n'y a rien d'autre "
-        "à faire.",
-        "encrypted": "{name} est protégé par un mot de passe. Enregistrez-en une copie sans mot de passe et ajoutez "
-        "cette copie.",
-        "scanned": "{name} contient des images de pages mais pas de texte (un document numérisé ?). Passez-le dans un "
-        "logiciel de reconnaissance de texte (OCR) et ajoutez le résultat.",
-        "not_text": "{name} n'est pas un fichier texte, quoi qu'en dise son extension. Donnez-lui sa véritable "
-        "extension (.pdf, .docx…) ou enregistrez-le en texte brut, puis ajoutez-le à nouveau.",
-        "no_text": "{name} ne contient aucun texte à chercher. Vérifiez que vous avez choisi le bon fichier.",
-        "too_complex": "{name} est trop volumineux ou trop complexe pour être lu ici. Découpez-le en fichiers plus "
-        "petits, ou enregistrez-le en texte brut (.txt), puis ajoutez-les.",
-        "unreadable_pdf": "{name} n'a pas pu être lu comme un PDF : il est peut-être endommagé, ou ce n'est pas "
-        "vraiment un PDF. S'il s'ouvre sur votre ordinateur, enregistrez-le ou imprimez-le à nouveau en PDF et "
-        "ajoutez la nouvelle copie.",
-        "unreadable_docx": "{name} n'a pas pu être lu comme un document Word : il est peut-être endommagé, ou c'est un "
-        "ancien .doc renommé. Ouvrez-le dans votre traitement de texte, enregistrez-le en .docx et ajoutez-le à "
-        "nouveau.",
-        "unreadable": "{name} n'a pas pu être lu. S'il s'ouvre sur votre ordinateur, enregistrez-en une nouvelle copie "
-        "(ou exportez-le en texte brut) et ajoutez-la.",
-        "no_passage": "{name} a été lu, mais il ne contient aucun paragraphe de texte à chercher. Vérifiez qu'il "
-        "contient du texte suivi.",
-        "index_failed": "{name} n'a pas pu être ajouté : l'index n'a pas pu être mis à jour. Réessayez dans un "
-        "instant ; si l'échec se répète, demandez à la personne qui gère cette application de consulter son journal.",
-        "not_added": "Rien n'a été ajouté.",
-        "failed": "L'ajout du document a échoué de façon inattendue ; rien n'a été ajouté. Réessayez ; si l'échec se "
-        "répète, demandez à la personne qui gère cette application de consulter son journal.",
-        "added": "{name} ajouté{renamed} : {passages}, désormais dans la recherche. {index}",
-        "renamed": " (enregistré sous le nom {dest})",
-        "passage": "{n} passage",
-        "passages": "{n} passages",
-        "index": "Index : {documents} documents, {total} passages ; {embedded} textes calculés, {reused} repris ; {seconds} s.",
-    },
-}
 
 # Why a reader refused a file (its English reason, as ``rag.ingest.load`` words it) → the message that says what to do.
 # Checked in order; a reason none of them matches gets the generic message of its format.
 READING_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("encrypted", "password"), "encrypted"),
-    (("no text layer", "scanned"), "scanned"),
+    (("ocr is not installed", "no text layer (scanned"), "scanned"),
     (("looks binary",), "not_text"),
     (("no text", "empty"), "no_text"),
     (("too large", "too big", "too many", "too long", "too deep", "limit", "timed out", "time out", "seconds"), "too_complex"),
@@ -119,22 +35,9 @@ def reading_problem(reason: str, name: str) -> str:
     return UNREADABLE.get(Path(name).suffix.lower(), "unreadable")
 
 
-def number(value: float, lang: str, fmt: str = "g") -> str:
-    """``value`` written for ``lang`` (a decimal comma in French)."""
-    text = format(value, fmt)
-    return text.replace(".", ",") if lang == "fr" else text
-
-
-def message(lang: str, key: str, **params: object) -> str:
-    """The message ``key`` in ``lang`` (English when the language is not French), filled with ``params``."""
-    return MESSAGES["fr" if lang == "fr" else "en"][key].format(**params)
-
-
 class UploadRejected(Exception):
-    """An uploaded file that is not added to the corpus; ``message(lang)`` says why (shown to the user).
-
-    ``str()`` gives the English message (logs, tests); ``key`` and ``params`` let the app say it in French.
-    """
+    """An uploaded file that is not added to the corpus; ``message(lang)`` says why (shown to the user; the texts are
+    rag.i18n's ``upload.*``). ``str()`` gives the English message (logs, tests)."""
 
     def __init__(self, key: str, **params: object) -> None:
         self.key, self.params = key, params
@@ -147,7 +50,7 @@ class UploadRejected(Exception):
             for k, v in self.params.items()
         }
         key = "no_extension" if self.key == "type" and not params.get("suffix") else self.key
-        return message(lang, key, **params)
+        return text(f"upload.{key}", lang, **params)
 
 
 def safe_filename(name: str) -> str:

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from rag.embed.base import DEFAULT_EMBEDDER, Embedder, Kind, Vectors
 from rag.errors import EmbedderError
 
-__all__ = ["DEFAULT_EMBEDDER", "Embedder", "Kind", "Vectors", "get_embedder", "register_embedder", "second_opinion_for"]
+__all__ = [
+    "DEFAULT_EMBEDDER", "Embedder", "Kind", "Vectors", "check_spec", "get_embedder", "register_embedder", "second_opinion_for",
+]  # fmt: skip
 
 Factory = Callable[[str], Embedder]  # called with the part of the spec after "NAME:" ("" when there is none)
 
@@ -67,6 +69,22 @@ def register_embedder(name: str, factory: Factory) -> None:
     if not name or ":" in name:
         raise ValueError(f"an embedder name is a word without ':', not {name!r}")
     EMBEDDERS[name] = factory
+
+
+# Registered, but not a model to rank with: the second opinion (see above).
+NOT_FOR_RANKING = ("use",)
+
+
+def check_spec(spec: str) -> str:
+    """``spec`` (stripped) when it names an embedder that ``rag index --embedder`` can build, without building it:
+    a registered name (built in, or by ``register_embedder``), or ``st:`` with a model; raises ``EmbedderError``
+    naming the choices otherwise."""
+    spec = spec.strip()
+    name, _, argument = ALIASES.get(spec, spec).partition(":")
+    if name in EMBEDDERS and name not in NOT_FOR_RANKING and (name != "st" or argument.strip()):
+        return spec
+    known = ", ".join(repr(n) for n in EMBEDDERS if n not in ("st", *NOT_FOR_RANKING))
+    raise EmbedderError(f"unknown embedder {spec!r}: use {known} or 'st:<model path or id>'")
 
 
 def get_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import __version__, store
+from rag import store
 from rag.embed import Embedder, Kind, Vectors, get_embedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
 from rag.evaluation import metrics
@@ -28,6 +28,7 @@ from rag.evaluation.questions import BeirSet, load_beir
 from rag.evaluation.run import git_commit
 from rag.index import build_from_documents
 from rag.types import DEFAULT_MODE, Document, DocumentInfo, Hit
+from rag.version import version
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "mrr@10", "recall@1", "recall@5")
 
@@ -46,7 +47,7 @@ class CachedQueries(Embedder):
 
     def prepare(self, queries: Iterable[str]) -> None:
         """Embed these questions now (as ``Retriever.search`` will see them: cleaned)."""
-        from rag.retrieve.retriever import clean_query
+        from rag.retrieve.query import clean_query
 
         cleaned = []
         for query in queries:
@@ -178,7 +179,7 @@ def evaluate_beir(
             "index_reused": reused,
             "index_seconds": round(index_seconds, 1),
             "search_ms_per_query": round(1000 * search_seconds / len(qids), 2),
-            "rag_version": __version__,
+            "rag_version": version(),
             "git_commit": git_commit(),
         },
     }
@@ -226,7 +227,7 @@ def tatoeba_accuracy(
             "pairs": len(french),
             "embedder": model.id,
             "prefixes": {"fr": f"{kinds[0]}: ", "en": f"{kinds[1]}: "},
-            "rag_version": __version__,
+            "rag_version": version(),
             "git_commit": git_commit(),
         },
     }

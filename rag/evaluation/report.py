@@ -12,8 +12,6 @@ from typing import Any
 
 from rag.errors import BadInputError
 from rag.evaluation.stats import paired_difference
-from rag.retrieve.abstention import MISSING_KIND, explain
-from rag.types import Decision
 
 # Row labels for the metric keys of rag.evaluation.run (unknown keys are shown as they are).
 _LABELS = {
@@ -112,9 +110,8 @@ def _question_block(q: dict[str, Any], k: Any, heading: str) -> list[str]:
             f"- first relevant passage: {_rank_text(q.get('rank'), k)}; first hit from the right document: "
             f"{_rank_text(q.get('doc_rank'), k)}"
         )
-    if q.get("abstained") and (q.get("reason") or q.get("missing")):
-        decision = Decision(True, q.get("reason") or MISSING_KIND, q.get("missing"))
-        lines.append(f"- flagged: {explain(decision, 'en')}")
+    if q.get("abstained") and q.get("explanation"):
+        lines.append(f"- flagged: {q['explanation']}")
     hits = q.get("hits", [])
     if hits:
         first = hits[0]

@@ -58,7 +58,8 @@ class QuestionResult:
     doc_rank: int | None  # first passage from an answer's document
     hits: tuple[HitSummary, ...]
     missing: str | None = None  # the kind of figure asked for that no passage gave (why it abstained; rag.retrieve.answer_kind)
-    reason: str | None = None  # why it abstained (a reason code of rag.retrieve.abstention)
+    reason: str | None = None  # why it abstained (a reason code of rag.types: no_passage, below_null, missing_kind)
+    explanation: str | None = None  # why it abstained, in words (``Results.explanation``)
     kind: str = ""  # answerable, near or off, when the question set says (rag.evaluation.questions.Question.kind)
 
 
@@ -88,6 +89,7 @@ class EvalResult:
                     "kind": r.kind,
                     "reason": r.reason,
                     "missing": r.missing,
+                    "explanation": r.explanation,
                     "rank": r.rank,
                     "doc_rank": r.doc_rank,
                     "hits": [
@@ -157,6 +159,7 @@ def _judge(question: Question, results: Results, k: int) -> _Judged:
         hits=summaries,
         missing=results.missing,
         reason=results.reason,
+        explanation=results.explanation(),
         kind=question.kind,
     )
     return _Judged(result, run, qrel, doc_qrel)

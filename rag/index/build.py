@@ -26,16 +26,21 @@ from rag.index import vectors as reuse
 from rag.index.executors import Executor, embed_missing
 from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, Spans, with_kept
 from rag.index.vectors import embedding_text, previous_vectors
+from rag.ingest import ocr_cache
 from rag.ingest.chunk import ChunkSettings, chunk_document
-from rag.ingest.load import load_corpus
+from rag.ingest.load import SUPPORTED, load_corpus
 from rag.ingest.sentences import split_sentences
-from rag.retrieve.calibration import calibrate, null_questions, shipped_vectors
-from rag.retrieve.retriever import Retriever
+from rag.retrieve.abstention import SecondOpinion, evidence_of
+from rag.retrieve.calibration import Calibration, calibrate, null_questions, shipped_vectors
+from rag.retrieve.query import Vector, make_query
+from rag.retrieve.view import IndexView
 from rag.store import ann, backends
 from rag.store.lexical import LexicalIndex
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
+
+SUPPORTED_NAMES = " ".join(sorted(set(SUPPORTED)))
 
 
 @dataclass(frozen=True)
@@ -140,11 +145,13 @@ def build_from_documents(
         if executor is not None:
             per_document = _texts_by_document(passages, passage_texts, sentence_texts, spans)
             n_sharded = embed_missing(executor, embedder, per_document, cache, path / shard_files.SHARDS, progress)
-        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress)
-        sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress)
+        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress, what="passages")
+        sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress, what="sentences")
         n_texts = len(passage_texts) + len(sentence_texts)
         second_vectors, n_second = (
-            reuse.embed_with_cache(second, passage_texts, previous.second, progress) if second else (None, 0)
+            reuse.embed_with_cache(second, passage_texts, previous.second, progress, what="passages (second opinion)")
+            if second
+            else (None, 0)
         )
         # Calibrated below on the values serving will read (these are stored in half precision): a rebuild that
         # reuses them then records the same calibration.
@@ -186,8 +193,7 @@ def build_from_documents(
         data.lexical = LexicalIndex.build(store.lexical_texts(data))
         # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
         data.null_vectors, n_questions = _null_vectors(embedder, cache, progress)
-        retriever = Retriever(data, embedder, second=second)
-        manifest["calibration"] = calibrate(retriever, data.null_vectors, shipped_vectors(second) if second else None).to_dict()
+        manifest["calibration"] = _calibration(data, embedder, second).to_dict()
         store.save(path, data)
         shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
     n_new += n_sharded
@@ -223,6 +229,19 @@ def _texts_by_document(
         yield current
 
 
+def _calibration(data: store.IndexData, embedder: Embedder, second: Embedder | None) -> Calibration:
+    """The corpus's null distribution: the calibration questions searched on ``data`` as every search is."""
+    view = IndexView(data)
+    opinion = SecondOpinion(second, data.second_vectors) if second is not None and data.second_vectors is not None else None
+
+    def measure(question: str, vector: Vector, second_vector: Vector | None) -> dict[str, float]:
+        query = make_query(question, embedder, vector=vector, second_vector=second_vector)
+        return evidence_of(query, view, opinion)
+
+    assert data.null_vectors is not None
+    return calibrate(measure, data.null_vectors, shipped_vectors(opinion.model) if opinion is not None else None)
+
+
 def _round_as_stored(vectors: npt.NDArray[np.float32], dtype: type[np.floating[Any]], rows: int = 1 << 16) -> None:
     """Round ``vectors`` in place to the precision of ``dtype`` (block by block: no full copy at a million rows)."""
     for start in range(0, len(vectors), rows):
@@ -238,7 +257,8 @@ def _null_vectors(
     shipped = shipped_vectors(embedder)
     if shipped is not None:
         return shipped, 0
-    return reuse.embed_with_cache(embedder, [q.question for q in null_questions()], cache, progress, kind="query")
+    questions = [q.question for q in null_questions()]
+    return reuse.embed_with_cache(embedder, questions, cache, progress, kind="query", what="calibration questions")
 
 
 def build_index(
@@ -263,11 +283,13 @@ def build_index(
     store.check_folder(index_dir, corpus)  # before reading the corpus, which can take a while
     if store_uri is not None:
         backends.check_store(store_uri)
-    documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)))
+    ocr_folder = Path(index_dir) / ocr_cache.FOLDER  # pages recognised by OCR, kept with the index they belong to
+    read: set[str] = set()
+    documents = load_corpus(corpus, keep=_previous_sources(Path(index_dir)), ocr_cache=ocr_folder, read=read)
     if not documents:
-        raise BadInputError(f"no readable documents in {corpus} (supported: .txt .md .pdf .docx .html)")
+        raise BadInputError(f"no readable documents in {corpus} (supported: {SUPPORTED_NAMES})")
     model = get_embedder(embedder) if isinstance(embedder, str) else embedder
-    return build_from_documents(
+    report = build_from_documents(
         documents,
         index_dir,
         model,
@@ -280,6 +302,24 @@ def build_index(
         executor=executor,
         store_uri=store_uri,
     )
+    _prune_ocr(Path(index_dir), read)
+    return report
+
+
+def _prune_ocr(index_dir: Path, read: set[str]) -> None:
+    """Keep the OCR cache to the files of this build: those indexed now and those it read (a scan it had to skip
+    keeps the pages recognised so far). Pages of another Tesseract or other settings go too."""
+    from rag.ingest import ocr
+
+    folder = index_dir / ocr_cache.FOLDER
+    if not folder.is_dir():
+        return
+    entries = store.read_manifest(index_dir).get("documents") or {}
+    indexed = {str(e.get("sha256")) for e in entries.values() if isinstance(e, dict)}
+    engine = ocr.engine() if ocr.missing() is None else None
+    removed = ocr_cache.prune(folder, read | indexed, engine)
+    if removed:
+        log.info("OCR cache: removed the pages of %d file(s) no longer in the corpus", removed)
 
 
 def _entry(document: Document, passages: int, folders: dict[str, str]) -> dict[str, Any]:

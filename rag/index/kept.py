@@ -17,6 +17,7 @@ from rag import store
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
 from rag.ingest.chunk import ChunkSettings
 from rag.ingest.load import SkipFile, load_file
+from rag.ingest.ocr_cache import FOLDER as OCR_CACHE
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
@@ -49,7 +50,8 @@ def with_kept(
         _refuse_known(kept, documents)
         merged = [*kept, *documents]
     else:
-        kept = [d for s, f in added.items() if (d := _reread(Path(f), s, stored.get(s))) is not None]
+        cache = path / OCR_CACHE
+        kept = [d for s, f in added.items() if (d := _reread(Path(f), s, stored.get(s), cache)) is not None]
         merged = [*_skip_clashes(documents, kept, added), *kept]
     folders = {**{d.info.source: added[d.info.source] for d in kept if d.info.source in added}, **folders}
     chunked: Chunked = {}
@@ -108,7 +110,7 @@ def _skip_clashes(documents: list[Document], kept: list[Document], added: dict[s
     return newcomers
 
 
-def _reread(folder: Path, source: str, stored: Document | None) -> Document | None:
+def _reread(folder: Path, source: str, stored: Document | None, ocr_cache: Path) -> Document | None:
     """An added document as its file now is: the stored one when the file is unchanged, None when it is gone."""
     file = folder / source
     try:
@@ -121,7 +123,7 @@ def _reread(folder: Path, source: str, stored: Document | None) -> Document | No
     if stored is not None and stored.sha256 == hashlib.sha256(data).hexdigest():
         return stored
     try:
-        return load_file(file, source)
+        return load_file(file, source, ocr_cache=ocr_cache)
     except (SkipFile, OSError, UnicodeDecodeError) as exc:
         log.warning("%s is no longer indexed: its file %s changed and cannot be read (%s)", source, file, exc)
         return None

@@ -141,8 +141,10 @@ def embed_with_cache(
     cache: dict[str, npt.NDArray[np.float32]],
     progress: bool,
     kind: Kind = "passage",
+    what: str = "texts",
 ) -> tuple[npt.NDArray[np.float32], int]:
-    """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``.
+    """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``;
+    ``what`` names them on the progress bar.
 
     New vectors are added to ``cache`` as views of the returned matrix: each is held once, not twice (at 100k
     passages the copies were a third of the build's peak memory).
@@ -155,7 +157,7 @@ def embed_with_cache(
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(todo), desc="embedding", unit="text", dynamic_ncols=True)
+            bar = tqdm(total=len(todo), desc=f"embedding {what}", unit="text", dynamic_ncols=True)
         # In chunks, each copied into place: the new vectors are never all held twice. Whole batches per chunk,
         # so that the embedder sees the same batches as in one call.
         chunk = EMBED_CHUNK_BATCHES * embedder.batch_size

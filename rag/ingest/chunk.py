@@ -5,6 +5,7 @@ The only module that imports langchain-text-splitters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rag.ingest.clean import Block, clean
@@ -103,25 +104,52 @@ def _split(block: Block, max_chars: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def chunk_document(document: Document, settings: ChunkSettings | None = None) -> list[Passage]:
-    """Cut a document into passages carrying exact raw offsets, paragraph number and page."""
-    settings = settings or ChunkSettings()
+def _pieces(document: Document, settings: ChunkSettings) -> Iterator[tuple[int, Block, int, int]]:
+    """Each passage of a document before it is made a ``Passage``: paragraph number, its block, cleaned [start, end)."""
     blocks = clean(document.text, markdown=document.format == "md")
-    passages: list[Passage] = []
-    source = document.info.source
     for number, group in enumerate(group_blocks(blocks, settings), start=1):
         block = _join(group)
         for start, end in _split(block, settings.max_chars):
-            raw_start, raw_end = block.raw_span(start, end)
-            passages.append(
-                Passage(
-                    id=f"{source}:{raw_start}-{raw_end}",
-                    source=source,
-                    paragraph=number,
-                    start=raw_start,
-                    end=raw_end,
-                    text=block.text[start:end],
-                    page=document.page_at(raw_start),
-                )
+            yield number, block, start, end
+
+
+def chunk_document(document: Document, settings: ChunkSettings | None = None) -> list[Passage]:
+    """Cut a document into passages carrying exact raw offsets, paragraph number and page."""
+    settings = settings or ChunkSettings()
+    passages: list[Passage] = []
+    source = document.info.source
+    for number, block, start, end in _pieces(document, settings):
+        raw_start, raw_end = block.raw_span(start, end)
+        passages.append(
+            Passage(
+                id=f"{source}:{raw_start}-{raw_end}",
+                source=source,
+                paragraph=number,
+                start=raw_start,
+                end=raw_end,
+                text=block.text[start:end],
+                page=document.page_at(raw_start),
             )
+        )
     return passages
+
+
+def raw_spans(
+    document: Document, passage: Passage, spans: Iterable[tuple[int, int]], settings: ChunkSettings | None = None
+) -> list[tuple[int, int]]:
+    """``[start, end)`` spans of ``passage.text`` (its answering sentences) as spans of ``document.text``.
+
+    The passage is cut again with the same code and settings, so each cleaned character maps to the raw characters
+    it came from exactly (whitespace runs, undone hyphenation, markup). Raises ``ValueError`` when the passage is not
+    one of this document's with these settings.
+    """
+    for _, block, start, end in _pieces(document, settings or ChunkSettings()):
+        if block.raw_span(start, end) != (passage.start, passage.end):
+            continue
+        out = []
+        for s, e in spans:
+            s, e = max(0, s), min(e, end - start)
+            if e > s:
+                out.append(block.raw_span(start + s, start + e))
+        return out
+    raise ValueError(f"{passage.id} is not a passage of {document.info.source} with these chunking settings")

@@ -19,16 +19,25 @@ import queue
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from rag.ingest.formats import SkipFile, read_text
+from rag.errors import SkipFile
+from rag.ingest.formats import Extracted, read_text
+
+if TYPE_CHECKING:
+    from rag.ingest.ocr_cache import OcrJob
 
 log = logging.getLogger("rag")
 
 READ_SECONDS = 30.0
 READ_SECONDS_PER_MIB = 10.0
+# Each page that OCR recognises extends the time a file is given by this much (a 300-page scan takes minutes; the
+# limit still stops a page that does not end). The child reports each page before recognising it.
+OCR_SECONDS_PER_PAGE = 150.0
 READ_MEMORY_BYTES = 2 * 2**30
 STARTUP_SECONDS = 60.0  # for the child to start and say it is ready (a busy machine can be slow)
 
@@ -42,15 +51,21 @@ class Extractor:
     """
 
     def __init__(
-        self, seconds: float | None = None, seconds_per_mib: float | None = None, memory_bytes: int | None = None
+        self,
+        seconds: float | None = None,
+        seconds_per_mib: float | None = None,
+        memory_bytes: int | None = None,
+        seconds_per_page: float | None = None,
     ) -> None:
         # None: the module's constants, read now (tests and embedding applications may change them).
         self.seconds = READ_SECONDS if seconds is None else seconds
         self.seconds_per_mib = READ_SECONDS_PER_MIB if seconds_per_mib is None else seconds_per_mib
         self.memory_bytes = READ_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self.seconds_per_page = OCR_SECONDS_PER_PAGE if seconds_per_page is None else seconds_per_page
         self._child: subprocess.Popen[bytes] | None = None
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._in_process = False  # set when no child can be started
+        self.recognised = 0  # pages the last ``read`` recognised by OCR (not those found in the cache)
 
     def __enter__(self) -> Extractor:
         return self
@@ -58,20 +73,40 @@ class Extractor:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    def read(self, path: Path, fmt: str) -> tuple[str, tuple[int, ...]]:
+    def read(self, path: Path, fmt: str, sha256: str = "", ocr_cache: str | os.PathLike[str] | None = None) -> Extracted:
         """``rag.ingest.formats.read_text(path, fmt)``, in the child. Raises ``SkipFile`` when it takes too long, needs too
-        much memory or ends the child; ``OSError`` when the file cannot be opened."""
+        much memory or ends the child; ``OSError`` when the file cannot be opened.
+
+        ``sha256`` (of the file) and ``ocr_cache`` (a folder): where pages recognised by OCR are kept and found again
+        (``rag.ingest.ocr_cache``); without them, scans are recognised without a cache.
+        """
         budget = self.seconds + self.seconds_per_mib * path.stat().st_size / 2**20
-        if not self._send({"path": os.fspath(path), "format": fmt}):
-            return read_text(path, fmt)
-        try:
-            reply = self._replies.get(timeout=budget)
-        except queue.Empty:
-            self._stop()
-            raise SkipFile(
-                f"took longer than {budget:.3g} s to read (a damaged or hostile file?); "
-                "if it is sound, split it or save it as text"
-            ) from None
+        cache = os.fspath(ocr_cache) if ocr_cache is not None else None
+        request = {"path": os.fspath(path), "format": fmt, "sha256": sha256, "ocr_cache": cache}
+        if not self._send(request):
+            return read_text(path, fmt, _job(request))  # (errors raise here as they would be replied)
+        deadline = time.monotonic() + budget
+        recognising = self.recognised = 0
+        while True:
+            try:
+                reply = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self._stop()
+                if recognising:
+                    raise SkipFile(
+                        f"recognising page {recognising} by OCR took longer than {self.seconds_per_page:.3g} s; "
+                        "the pages recognised so far are kept for the next run"
+                    ) from None
+                raise SkipFile(
+                    f"took longer than {budget:.3g} s to read (a damaged or hostile file?); "
+                    "if it is sound, split it or save it as text"
+                ) from None
+            if reply is not None and "page" in reply:  # OCR starts a page: it gets its own time
+                recognising = int(reply["page"]) + 1
+                self.recognised += 1
+                deadline = time.monotonic() + self.seconds_per_page
+                continue
+            break
         if reply is None:
             status = self._stop()
             raise SkipFile(f"reading it stopped the reader process (exit status {status}); the file is probably damaged")
@@ -86,7 +121,24 @@ class Extractor:
             raise OSError(reply["oserror"])
         if "error" in reply:
             raise SkipFile(f"could not be read ({reply['error']})")
-        return reply["text"], tuple(reply["pages"])
+        return Extracted(reply["text"], tuple(reply["pages"]), tuple((int(p), float(c)) for p, c in reply["ocr"]))
+
+    def call(self, request: dict[str, Any], seconds: float) -> dict[str, Any]:
+        """Run another job of the child's (``request["op"]``: ``render``, a page view of ``rag.render.worker``) within
+        ``seconds``; its reply. Raises ``SkipFile`` when it takes too long, needs too much memory or ends the child."""
+        if not self._send(request):
+            return _answer(request)
+        try:
+            reply = self._replies.get(timeout=seconds)
+        except queue.Empty:
+            self._stop()
+            raise SkipFile(f"took longer than {seconds:.3g} s") from None
+        if reply is None:
+            raise SkipFile(f"stopped the process (exit status {self._stop()})")
+        if "memory" in reply:
+            self._stop()
+            raise SkipFile(f"needs more than {self.memory_bytes // 2**20} MiB of memory")
+        return reply
 
     def close(self) -> None:
         """End the child (it exits when its input closes)."""
@@ -98,7 +150,7 @@ class Extractor:
             child.stdin.close()
             child.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
-            child.kill()
+            _kill(child)
             child.wait()
 
     def _send(self, request: dict[str, Any]) -> bool:
@@ -123,6 +175,8 @@ class Extractor:
                 [sys.executable, "-c", _CHILD, json.dumps(sys.path), str(self.memory_bytes)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                # A group of its own: stopping the child stops the Tesseract it may be running too.
+                start_new_session=sys.platform != "win32",
             )
         except OSError as exc:
             self._give_up(str(exc))
@@ -145,12 +199,31 @@ class Extractor:
         child, self._child = self._child, None
         if child is None:
             return None
-        child.kill()
+        _kill(child)
         status = child.wait()
         for stream in (child.stdin, child.stdout):
             if stream is not None:
                 stream.close()
         return status
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    """Kill the child and what it started (Tesseract), which would otherwise finish its page unwatched."""
+    if sys.platform != "win32":
+        import signal
+
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+            return
+        except OSError:
+            pass
+    child.kill()
+
+
+def _job(request: dict[str, Any], started: Callable[[int], None] | None = None) -> OcrJob:
+    from rag.ingest.ocr_cache import OcrJob
+
+    return OcrJob(request.get("ocr_cache"), request.get("sha256") or "", started)
 
 
 def _pump(stream: IO[bytes], replies: queue.Queue[dict[str, Any] | None]) -> None:
@@ -218,9 +291,12 @@ def serve() -> None:
     threading.Thread(target=_listen, args=(sys.stdin.buffer, requests), daemon=True).start()
     _preload()
     _write(replies, {"ready": True})
+    def started(page: int) -> None:
+        _write(replies, {"page": page})
+
     while True:
         request = requests.get()
-        reply = _answer(Path(request["path"]), request["format"])
+        reply = _answer(request, started)
         reply["logs"], collect.records = collect.records, []
         _write(replies, reply)
         if "memory" in reply:
@@ -243,13 +319,36 @@ def _listen(stream: IO[bytes], requests: queue.Queue[dict[str, Any]]) -> None:
     closed it (every reply received) or died (then nobody waits for this file)."""
     while (request := _read(stream)) is not None:
         requests.put(request)
+    if sys.platform != "win32" and os.getpgrp() == os.getpid():
+        import signal
+
+        os.killpg(0, signal.SIGKILL)  # with the Tesseract it runs
     os._exit(0)
 
 
-def _answer(path: Path, fmt: str) -> dict[str, Any]:
+def _call(request: dict[str, Any]) -> dict[str, Any]:
+    """Run ``request["target"]`` (``module:function`` of rag, given by the parent) on the request: the child process
+    runs any bounded job without this module knowing the modules above it."""
+    import importlib
+
+    module, _, name = str(request["target"]).partition(":")
+    if module.split(".")[0] != "rag" or not name:
+        raise ValueError(f"not a rag function: {request['target']!r}")
+    answer: dict[str, Any] = getattr(importlib.import_module(module), name)(request)
+    return answer
+
+
+def _answer(request: dict[str, Any], started: Callable[[int], None] | None = None) -> dict[str, Any]:
+    if request.get("op") == "call":  # a bounded job of a higher layer (the page view's drawing: rag.render.worker)
+        try:
+            return _call(request)
+        except MemoryError:
+            return {"memory": True}
+        except Exception as exc:  # a page that cannot be drawn is an answer, not the end of the process
+            return {"error": f"{exc.__class__.__name__}: {str(exc)[:200]}"}
     try:
-        text, pages = read_text(path, fmt)
-        return {"text": text, "pages": pages}
+        extracted = read_text(Path(request["path"]), request["format"], _job(request, started))
+        return {"text": extracted.text, "pages": extracted.pages, "ocr": extracted.ocr}
     except SkipFile as exc:
         return {"skip": str(exc)}
     except MemoryError:

@@ -13,19 +13,21 @@ import logging
 import re
 import unicodedata
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
+
+from rag.errors import SkipFile
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
     from lxml import etree
 
+    from rag.ingest.ocr import OcrPage
+    from rag.ingest.ocr_cache import OcrJob
+
 
 log = logging.getLogger("rag")
-
-
-class SkipFile(Exception):
-    """Raised by a reader for a file that must be skipped; the message says why."""
 
 
 # Signatures of binary formats that are sometimes given a text extension by mistake (the start of the file).
@@ -109,8 +111,27 @@ def _mostly_utf8(text: str) -> bool:
     return bad <= max(8, len(text) // 100) and good > bad
 
 
-def read_pdf(path: Path) -> tuple[str, tuple[int, ...]]:
-    """The text of every page, separated by form feeds (as pdftotext does), and where each page starts."""
+@dataclass(frozen=True)
+class Extracted:
+    """What a reader gives: the text rag cites, where each page starts in it (paginated formats), and for each page
+    whose text was recognised by OCR, its 1-based number and the mean confidence of its words (0-100)."""
+
+    text: str
+    pages: tuple[int, ...] = ()
+    ocr: tuple[tuple[int, float], ...] = ()
+
+
+# A page whose text layer has fewer letters and digits than this, and that shows an image, is a scan to recognise
+# (a scanner's page number or stamp is not its text).
+MIN_LAYER_CHARS = 16
+
+
+def read_pdf(path: Path, job: OcrJob | None = None) -> Extracted:
+    """The text of every page, separated by form feeds (as pdftotext does), and where each page starts.
+
+    Pages without a text layer that show an image are recognised by OCR (``rag.ingest.ocr``; ``job`` says how);
+    the others keep the text of their layer.
+    """
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import PdfReadError
 
@@ -124,20 +145,106 @@ def read_pdf(path: Path) -> tuple[str, tuple[int, ...]]:
             if opened == PasswordType.NOT_DECRYPTED:  # decrypt() returns this instead of raising
                 raise SkipFile("PDF is encrypted with a password; save a copy without the password to index it")
         pages = [page.extract_text() or "" for page in reader.pages]
+        scanned = [i for i, page in enumerate(reader.pages) if _is_scan(pages[i], page)]
     except (SkipFile, MemoryError):
         raise
     except (PdfReadError, ValueError, KeyError, OSError, TypeError) as exc:
         raise SkipFile(f"unreadable PDF ({exc.__class__.__name__}: {exc})") from exc
     except Exception as exc:  # a damaged file can make pypdf fail anywhere (AttributeError, LimitReachedError...)
         raise SkipFile(f"unreadable PDF, probably damaged ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
+    confidences: list[tuple[int, float]] = []
+    if scanned:
+        from rag.ingest import ocr
+
+        try:
+            recognised = _recognise_pdf(path, scanned, job or _ocr_job())
+        except ocr.OcrUnavailable as exc:
+            if not any(p.strip() for p in pages):
+                raise SkipFile(f"PDF has no text layer (scanned images?). {exc}") from exc
+            log.warning("%s: %s without a text layer not read (scanned?). %s", path, _pages(scanned), exc)
+            recognised = {}
+        for i, result in sorted(recognised.items()):
+            # (a photograph with a caption keeps its caption when OCR reads less than that in it)
+            if result.confidence is not None and _letters(result.text) > _letters(pages[i]):
+                pages[i] = result.text
+                confidences.append((i + 1, round(result.confidence, 1)))
     if not any(p.strip() for p in pages):
-        raise SkipFile("PDF has no text layer (scanned images?); run OCR on it first")
+        raise SkipFile("PDF has no text layer, and OCR found no text on its pages" if scanned else "PDF has no text layer")
     starts: list[int] = []
     offset = 0
     for page in pages:
         starts.append(offset)
         offset += len(page) + 1
-    return "\f".join(pages), tuple(starts)
+    return Extracted("\f".join(pages), tuple(starts), tuple(confidences))
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalnum() for ch in text)
+
+
+def _pages(indices: list[int]) -> str:
+    shown = ", ".join(str(i + 1) for i in indices[:10]) + (", ..." if len(indices) > 10 else "")
+    return f"page {shown}" if len(indices) == 1 else f"{len(indices)} pages ({shown})"
+
+
+def _is_scan(text: str, page: Any) -> bool:
+    """Whether a page is a scan: too little text in its layer, and an image (a blank page has none)."""
+    return _letters(text) < MIN_LAYER_CHARS and _shows_image(page)
+
+
+def _shows_image(page: Any, depth: int = 0) -> bool:
+    """Whether a pypdf page (or form) draws an image XObject, looking two forms deep; True when unsure."""
+    try:
+        resources = page.get("/Resources")
+        resources = resources.get_object() if resources is not None else {}
+        xobjects = resources.get("/XObject")
+        if xobjects is None:
+            return False
+        for ref in xobjects.get_object().values():
+            xobject = ref.get_object()
+            if xobject.get("/Subtype") == "/Image":
+                return True
+            if xobject.get("/Subtype") == "/Form" and depth < 2 and _shows_image(xobject, depth + 1):
+                return True
+        return False
+    except Exception:  # a damaged resource dictionary: let OCR look
+        return True
+
+
+def _recognise_pdf(path: Path, indices: list[int], job: OcrJob) -> dict[int, OcrPage]:
+    from rag.ingest import ocr
+
+    ocr.require()
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise SkipFile(f"unreadable PDF for OCR ({exc})") from exc
+    try:
+        return job.run(indices, lambda i: ocr.render_pdf_page(pdf, i))
+    finally:
+        pdf.close()
+
+
+def read_image(path: Path, job: OcrJob | None = None) -> Extracted:
+    """The text of an image (PNG, JPEG, TIFF; each frame of a TIFF a page), recognised by OCR."""
+    from rag.ingest import ocr
+
+    try:
+        ocr.require()
+    except ocr.OcrUnavailable as exc:
+        raise SkipFile(f"an image is read by OCR. {exc}") from exc
+    count = ocr.frame_count(path)
+    recognised = (job or _ocr_job()).run(list(range(count)), lambda i: ocr.image_frame(path, i))
+    pages = [recognised[i].text for i in range(count)]
+    if not any(p.strip() for p in pages):
+        raise SkipFile("OCR found no text in the image")
+    starts = [0]
+    for page in pages[:-1]:
+        starts.append(starts[-1] + len(page) + 1)
+    confidences = tuple((i + 1, round(c, 1)) for i in range(count) if (c := recognised[i].confidence) is not None)
+    return Extracted("\f".join(pages), tuple(starts), confidences)
 
 
 def read_docx(path: Path) -> str:
@@ -339,12 +446,22 @@ def _html_text(soup: BeautifulSoup) -> str:
     return "".join(parts)
 
 
-def read_text(path: Path, fmt: str) -> tuple[str, tuple[int, ...]]:
-    """The document's text as rag cites it, and page start offsets for paginated formats."""
+def _ocr_job() -> OcrJob:
+    """How a file is recognised when the caller says nothing: without a cache (imported here: OCR is optional)."""
+    from rag.ingest.ocr_cache import OcrJob
+
+    return OcrJob()
+
+
+def read_text(path: Path, fmt: str, job: OcrJob | None = None) -> Extracted:
+    """The document's text as rag cites it, page start offsets for paginated formats, and which pages were
+    recognised by OCR (PDF scans and images; ``job`` says how, see ``rag.ingest.ocr_cache.OcrJob``)."""
     if fmt == "pdf":
-        return _without_nul(path, *read_pdf(path))
+        return _without_nul(path, read_pdf(path, job))
+    if fmt == "image":
+        return _without_nul(path, read_image(path, job))
     if fmt == "docx":
-        return read_docx(path), ()  # XML cannot hold a NUL
+        return Extracted(read_docx(path))  # XML cannot hold a NUL
     data = path.read_bytes()
     if fmt == "html":
         stray = data.count(b"\x00")
@@ -352,18 +469,19 @@ def read_text(path: Path, fmt: str) -> tuple[str, tuple[int, ...]]:
         if stray and stray * 10 < len(data) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             _nul_removed(path, stray)
             data = data.replace(b"\x00", b"")
-        return _without_nul(path, read_html(data), ())
+        return _without_nul(path, Extracted(read_html(data)))
     text, note = decode(data)
     if note:
         log.warning("%s: %s", path, note)
-    return _without_nul(path, text, ())
+    return _without_nul(path, Extracted(text))
 
 
-def _without_nul(path: Path, text: str, pages: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+def _without_nul(path: Path, extracted: Extracted) -> Extracted:
     """The text without NUL characters (a damaged file, a PDF font without a character map), page starts moved to
     match. A NUL is never part of a word: removing it keeps the rest of the document, as for damaged UTF-8."""
+    text, pages = extracted.text, extracted.pages
     if "\x00" not in text:
-        return text, pages
+        return extracted
     starts: list[int] = []
     removed = previous = 0
     for start in pages:
@@ -371,7 +489,7 @@ def _without_nul(path: Path, text: str, pages: tuple[int, ...]) -> tuple[str, tu
         starts.append(start - removed)
         previous = start
     _nul_removed(path, text.count("\x00"))
-    return text.replace("\x00", ""), tuple(starts)
+    return Extracted(text.replace("\x00", ""), tuple(starts), extracted.ocr)
 
 
 def _nul_removed(path: Path, count: int) -> None:

@@ -7,6 +7,7 @@ file is skipped instead of holding up the run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -17,17 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import BadInputError
+from rag.errors import SkipFile as SkipFile  # re-exported: callers of load_file catch it from here
 from rag.ingest.extraction import Extractor
-from rag.ingest.formats import SkipFile as SkipFile  # re-exported: callers of load_file catch it from here
 from rag.ingest.formats import read_text
 from rag.types import Document, DocumentInfo
 
 log = logging.getLogger("rag")
 
-SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html"}
+SUPPORTED = {
+    ".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html",
+    # images are read by OCR (rag.ingest.ocr)
+    ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image",
+}  # fmt: skip
+IMAGE_SUFFIXES = tuple(suffix for suffix, fmt in SUPPORTED.items() if fmt == "image")
 CATALOG_NAME = "catalog.toml"
 MAX_FILE_BYTES = 200 * 1024 * 1024
-IN_CHILD = {"pdf", "docx", "html"}  # formats whose libraries can be made to work without end by a small file
+IN_CHILD = {"pdf", "docx", "html", "image"}  # formats whose libraries can be made to work without end by a small file
 
 
 def title_from_filename(path: Path) -> str:
@@ -47,7 +53,9 @@ def load_catalog(corpus: Path) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
-def document_info(source: str, path: Path, entry: dict[str, Any] | None) -> DocumentInfo:
+def document_info(
+    source: str, path: Path, entry: dict[str, Any] | None, ocr: tuple[tuple[int, float], ...] = ()
+) -> DocumentInfo:
     entry = entry or {}
     date = str(entry.get("date", ""))
     if not date:
@@ -60,13 +68,21 @@ def document_info(source: str, path: Path, entry: dict[str, Any] | None) -> Docu
         date=date,
         author=str(entry.get("author", "")),
         lang=str(entry.get("lang", "")),
+        ocr=ocr,
     )
 
 
-def load_file(path: Path, source: str, entry: dict[str, Any] | None = None, extractor: Extractor | None = None) -> Document:
+def load_file(
+    path: Path,
+    source: str,
+    entry: dict[str, Any] | None = None,
+    extractor: Extractor | None = None,
+    ocr_cache: str | os.PathLike[str] | None = None,
+) -> Document:
     """Read one file. Raises ``SkipFile`` (with the reason) when it cannot or should not be indexed.
 
-    ``extractor``: the child process that reads PDF, .docx and HTML files (one is started for this file when None).
+    ``extractor``: the child process that reads PDF, .docx, HTML and image files (one is started for this file when
+    None). ``ocr_cache``: the folder where pages recognised by OCR are kept (``rag.ingest.ocr_cache``; the index's).
     """
     fmt = SUPPORTED.get(path.suffix.lower())
     if fmt is None:
@@ -78,15 +94,16 @@ def load_file(path: Path, source: str, entry: dict[str, Any] | None = None, extr
         raise SkipFile(f"too large ({size // 2**20} MiB > {MAX_FILE_BYTES // 2**20} MiB)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if fmt not in IN_CHILD:
-        text, pages = read_text(path, fmt)
-    elif extractor is not None:
-        text, pages = extractor.read(path, fmt)
+        extracted = read_text(path, fmt)
     else:
-        with Extractor() as own:
-            text, pages = own.read(path, fmt)
-    if not text.strip():
+        with contextlib.nullcontext(extractor) if extractor is not None else Extractor() as reader:
+            extracted = reader.read(path, fmt, digest, ocr_cache)
+            if reader.recognised:
+                log.info("%s: %d page(s) recognised by OCR", path, reader.recognised)
+    if not extracted.text.strip():
         raise SkipFile("no text (empty or whitespace only)")
-    return Document(document_info(source, path, entry), text, fmt, digest, pages)
+    info = document_info(source, path, entry, extracted.ocr)
+    return Document(info, extracted.text, fmt, digest, extracted.pages)
 
 
 def iter_files(corpus: Path) -> Iterator[tuple[Path, str]]:
@@ -118,11 +135,18 @@ def iter_files(corpus: Path) -> Iterator[tuple[Path, str]]:
             yield path, source
 
 
-def load_corpus(corpus: str | os.PathLike[str], keep: set[str] | frozenset[str] = frozenset()) -> list[Document]:
+def load_corpus(
+    corpus: str | os.PathLike[str],
+    keep: set[str] | frozenset[str] = frozenset(),
+    ocr_cache: str | os.PathLike[str] | None = None,
+    read: set[str] | None = None,
+) -> list[Document]:
     """All readable documents of a folder; unreadable ones are logged and skipped.
 
     Of files with the same content, one is indexed: the one in ``keep`` (those already indexed), else the one the
     catalogue describes, else the first in path order; the others are skipped with a warning naming it.
+    ``ocr_cache``: see ``load_file``. ``read``, when given, receives the SHA-256 of every file read (skipped or not):
+    what the OCR cache keeps (a scan stopped by the time limit continues where it stopped at the next run).
     """
     root = Path(corpus)
     if not root.is_dir():
@@ -136,7 +160,9 @@ def load_corpus(corpus: str | os.PathLike[str], keep: set[str] | frozenset[str] 
     with Extractor() as extractor:  # one child for the whole folder, started at its first PDF/.docx/HTML file
         for path, source in iter_files(root):
             try:
-                document = load_file(path, source, catalog.get(source), extractor)
+                if read is not None and path.suffix.lower() in (".pdf", *IMAGE_SUFFIXES):
+                    read.add(hashlib.sha256(path.read_bytes()).hexdigest())
+                document = load_file(path, source, catalog.get(source), extractor, ocr_cache)
             except SkipFile as exc:
                 log.warning("skipped %s: %s", path, exc)
                 continue

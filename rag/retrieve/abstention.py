@@ -1,8 +1,9 @@
-"""Whether the corpus answers a question: the decision, its reason, and the one place that words it.
+"""Whether the corpus answers a question: its evidence against the corpus's null distribution, then the decision.
 
 The passages are always returned; a question is *flagged* (``Results.abstain``) when its evidence says that none of
-them answers. ``decide`` takes a ranking and what was measured about it; ``explain`` says why, in French or English,
-for the CLI, the web app, ``--json`` and the LangChain metadata alike.
+them answers. ``weigh`` measures the evidence of a ranking (consulting the second opinion when e5 leaves the question
+in doubt); ``decide`` turns it, and what the reading stage found missing, into a ``Decision``. Both are used by every
+search; the calibration at index time measures the null questions with ``signals`` and ``second_best`` the same way.
 
 The evidence is read against the corpus's own null distribution (``rag.retrieve.calibration``): ``strength`` is how
 far the question's evidence stands above what generic questions that this corpus cannot answer get on it.
@@ -10,18 +11,18 @@ far the question's evidence stands above what generic questions that this corpus
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from rag.types import Decision
+import numpy as np
 
-if TYPE_CHECKING:
-    from rag.retrieve.calibration import Calibration
-    from rag.retrieve.rank import Ranking
-
-# The reasons a question is flagged, as ``Decision.reason`` (and ``reason`` in ``--json``) gives them.
-NO_PASSAGE = "no_passage"  # nothing was found at all
-BELOW_NULL = "below_null"  # the evidence is no stronger than what unrelated questions get on this corpus
-MISSING_KIND = "missing_kind"  # the question asks for a figure that none of the best passages gives
+from rag.embed import Embedder
+from rag.retrieve.calibration import Calibration
+from rag.retrieve.candidates import candidates
+from rag.retrieve.query import Query
+from rag.retrieve.rank import Candidates, Ranking, fuse
+from rag.retrieve.view import IndexView, RowIds, Scores
+from rag.store.rows import Rows, Vectors
+from rag.types import ANSWERS, BELOW_NULL, DOES_NOT_ANSWER, FAIR, MAYBE, MISSING_KIND, NO_PASSAGE, STRONG, WEAK, Decision
 
 # How the evidence is summed up (every signal standardised against the corpus's null for the question's language):
 # e5's strength is the mean of the best fused score and the best passage similarity, plus LEXICAL_SHARE of the best
@@ -36,6 +37,59 @@ MIN_STRENGTH = 1.5
 # e5's strength outside this band settles the question alone, and the second opinion (0.8 s to load) is not consulted:
 # on the development sets and the null questions it changed decisions only at e5 strengths from 0.78 to 2.22.
 SECOND_OPINION_BAND = (0.25, 3.0)
+# What a person reads (rag ask, the web app, --json): ``confidence`` for the question, ``match`` for each passage.
+# "maybe" is the margin above MIN_STRENGTH where a small change of evidence would flip the decision. On the
+# development sets, 91 % of the questions not flagged had an answer, 83 % of those flagged had none; the strength
+# does not separate better within those (it measures closeness to the corpus, not the presence of the answer).
+MAYBE_MARGIN = 0.75
+
+
+@dataclass(frozen=True)
+class SecondOpinion:
+    """The second model (rag.embed.use) and its passage vectors, row for row with the index's passages."""
+
+    model: Embedder
+    vectors: Vectors | Rows
+
+    def similarities(self, query: Query, rows: RowIds, view: IndexView) -> Scores:
+        """Its similarity between the question and each passage of ``rows`` (ascending); the question is embedded by
+        it (loading it) unless the query carries that embedding already."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        vector = query.second_vector if query.second_vector is not None else self.model.embed_query(query.text)
+        sims: Scores = view.checked(np.asarray(self.vectors[rows]) @ vector)
+        return sims
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What was measured of one question's ranking: its ``signals`` (``rag.retrieve.calibration.SIGNALS``), their
+    ``strength`` against the null (None without a calibration, or outside hybrid mode), and the second opinion's
+    similarity to each candidate when it was consulted (aligned with ``Candidates.rows``)."""
+
+    signals: dict[str, float]
+    strength: float | None = None
+    second: Scores | None = None
+
+
+def signals(candidates: Candidates, ranking: Ranking) -> dict[str, float]:
+    """The e5 signals of ``rag.retrieve.calibration.SIGNALS`` for one question's ranked candidates."""
+    return {
+        "fused": float(ranking.scores[0]) if len(ranking.rows) else 0.0,
+        "passage": float(candidates.passage.max(initial=0.0)),
+        "sentence": float(candidates.sentence.max(initial=0.0)),
+        "lexical": candidates.lexical_max,
+    }
+
+
+def evidence_of(query: Query, view: IndexView, second: SecondOpinion | None) -> dict[str, float]:
+    """Every signal of ``rag.retrieve.calibration.SIGNALS`` for ``query``, the second opinion's best similarity
+    always included when there is one: what the calibration records of each null question."""
+    found = candidates(query, view)
+    measured = signals(found, fuse(found))
+    if second is not None:
+        measured["second"] = float(second.similarities(query, found.rows, view).max(initial=0.0))
+    return measured
 
 
 def evidence_strength(
@@ -61,23 +115,32 @@ def needs_second_opinion(strength: float) -> bool:
     return low <= strength < high
 
 
-# What a person reads (rag ask, the web app, --json): ``confidence`` for the question, ``match`` for each passage.
-# "maybe" is the margin above MIN_STRENGTH where a small change of evidence would flip the decision. On the
-# development sets, 91 % of the questions not flagged had an answer, 83 % of those flagged had none; the strength
-# does not separate better within those (it measures closeness to the corpus, not the presence of the answer).
-ANSWERS, MAYBE, DOES_NOT_ANSWER = "answers", "maybe", "does_not_answer"
-MAYBE_MARGIN = 0.75
-STRONG, FAIR, WEAK = "strong", "fair", "weak"
+def weigh(query: Query, candidates: Candidates, ranking: Ranking, view: IndexView, second: SecondOpinion | None) -> Evidence:
+    """The evidence of ``ranking``: e5's signals, their strength against the corpus's null, and the second opinion's
+    when e5's strength leaves the question in doubt. Measured in hybrid mode only (the calibration's)."""
+    measured = signals(candidates, ranking)
+    if view.calibration is None or query.mode != "hybrid" or not len(ranking.rows):
+        return Evidence(measured)
+    strength = evidence_strength(view.calibration, query.lang, measured)
+    if second is None or not needs_second_opinion(strength):
+        return Evidence(measured, strength)
+    sims = second.similarities(query, candidates.rows, view)
+    measured["second"] = float(sims.max(initial=0.0))
+    return Evidence(measured, evidence_strength(view.calibration, query.lang, measured), sims)
 
 
-def confidence(decision: Decision) -> str | None:
-    """``answers``, ``maybe`` or ``does_not_answer`` for a question; None when nothing was measured (dense and
-    lexical modes, or an index without calibration, flag only what lacks a figure or a passage)."""
-    if decision.abstain:
-        return DOES_NOT_ANSWER
-    if decision.strength is None:
-        return None
-    return MAYBE if decision.strength < MIN_STRENGTH + MAYBE_MARGIN else ANSWERS
+def decide(ranking: Ranking, evidence: Evidence, missing: str | None = None, searched: int = 0) -> Decision:
+    """The decision for a ranking: ``missing`` (the kind of figure asked for that the ``searched`` best passages lack)
+    flags the question in every mode; a ``strength`` below the null's flags it in hybrid mode."""
+    strength, consulted = evidence.strength, evidence.second is not None
+    if len(ranking.rows) == 0:
+        return Decision(True, NO_PASSAGE, confidence=DOES_NOT_ANSWER)
+    if missing is not None:
+        return Decision(True, MISSING_KIND, missing, strength, consulted, DOES_NOT_ANSWER, searched)
+    if strength is not None and strength < MIN_STRENGTH:
+        return Decision(True, BELOW_NULL, None, strength, consulted, DOES_NOT_ANSWER)
+    level = None if strength is None else MAYBE if strength < MIN_STRENGTH + MAYBE_MARGIN else ANSWERS
+    return Decision(False, None, None, strength, consulted, level)
 
 
 def match(strength: float | None) -> str | None:
@@ -88,75 +151,3 @@ def match(strength: float | None) -> str | None:
     if strength >= MIN_STRENGTH + MAYBE_MARGIN:
         return STRONG
     return FAIR if strength >= MIN_STRENGTH else WEAK
-
-
-def decide(
-    ranking: Ranking, missing: str | None = None, strength: float | None = None, *, consulted: bool = False
-) -> Decision:
-    """The decision for a ranking: ``missing`` (the kind of figure asked for that the best passages lack) decides in
-    every mode; ``strength`` (None without a calibration, or outside hybrid mode) flags what is below the null;
-    ``consulted`` says that it includes the second opinion."""
-    if len(ranking.rows) == 0:
-        return Decision(True, NO_PASSAGE)
-    if missing is not None:
-        return Decision(True, MISSING_KIND, missing, strength, consulted)
-    if strength is not None and strength < MIN_STRENGTH:
-        return Decision(True, BELOW_NULL, None, strength, consulted)
-    return Decision(False, None, None, strength, consulted)
-
-
-_TEXTS = {
-    "en": {
-        "flagged": "Nothing in the corpus seems to answer this question",
-        MISSING_KIND: "none of the {depth} best passages gives {what}",
-        BELOW_NULL: "the closest passages are no closer to it than to questions this corpus does not answer",
-    },
-    "fr": {
-        "flagged": "Rien dans le corpus ne semble répondre à cette question",
-        MISSING_KIND: "aucun des {depth} meilleurs passages ne donne {what}",
-        BELOW_NULL: "les passages les plus proches n'en sont pas plus proches que de questions auxquelles ce corpus ne "
-        "répond pas",
-    },
-}
-
-
-_CONFIDENCE = {
-    "en": {
-        ANSWERS: "The best passages match this question far more closely than unrelated questions match these documents.",
-        MAYBE: "The best passages match this question only a little more closely than unrelated questions match these "
-        "documents.",
-        STRONG: "strong match",
-        FAIR: "fair match",
-        WEAK: "weak match",
-    },
-    "fr": {
-        ANSWERS: "Les meilleurs passages sont bien plus proches de cette question que des questions sans rapport ne le "
-        "sont de ces documents.",
-        MAYBE: "Les meilleurs passages ne sont qu'un peu plus proches de cette question que des questions sans rapport "
-        "ne le sont de ces documents.",
-        STRONG: "très proche",
-        FAIR: "assez proche",
-        WEAK: "peu proche",
-    },
-}
-
-
-def describe(level: str, lang: str = "en") -> str:
-    """A confidence (``answers``, ``maybe``) or a match (``strong``, ``fair``, ``weak``) in words, in ``lang``."""
-    return _CONFIDENCE["fr" if lang == "fr" else "en"][level]
-
-
-def explain(decision: Decision, lang: str = "en") -> str | None:
-    """Why the question was flagged, as one sentence in ``lang`` (``fr``, else English); None when it was not."""
-    if not decision.abstain:
-        return None
-    lang = "fr" if lang == "fr" else "en"
-    texts = _TEXTS[lang]
-    colon = " : " if lang == "fr" else ": "  # French puts a space before a colon
-    if decision.reason == MISSING_KIND and decision.missing:
-        from rag.retrieve.answer_kind import DEPTH, WHAT  # here: it compiles its patterns on import
-
-        return f"{texts['flagged']}{colon}{texts[MISSING_KIND].format(depth=DEPTH, what=WHAT[lang][decision.missing])}."
-    if decision.reason == BELOW_NULL:
-        return f"{texts['flagged']}{colon}{texts[BELOW_NULL]}."
-    return f"{texts['flagged']}."

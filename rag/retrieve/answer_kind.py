@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # The best passages searched for an answer of the asked kind: the first ones a reader sees.
-DEPTH = 5
+ANSWER_DEPTH = 5
 
 _APOS = "['’]"
 _NUMBER_WORDS = (
@@ -80,13 +80,6 @@ KINDS: tuple[AnswerKind, ...] = (
         _pattern(rf"\d|\b({_NUMBER_WORDS})\b|\bune? (seule? )?(fois|dizaine|centaine)\b"),
     ),
 )
-
-
-# How each kind is named in a message ("none of the 5 best passages gives a percentage"), per language.
-WHAT: dict[str, dict[str, str]] = {
-    "en": {"percentage": "a percentage", "amount": "an amount of money", "date": "a date", "number": "a number"},
-    "fr": {"percentage": "de pourcentage", "amount": "de montant", "date": "de date", "number": "de nombre"},
-}
 
 
 def asked_for(question: str) -> AnswerKind | None:

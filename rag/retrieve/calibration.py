@@ -15,26 +15,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from rag.embed import Embedder
 from rag.ingest.lang import guess_language
 
-if TYPE_CHECKING:
-    from rag.embed import Embedder
-    from rag.retrieve.retriever import Retriever
-
 VERSION = 1
-# The evidence recorded for every null question, and compared for every question asked (see ``Retriever.evidence``):
+# The evidence recorded for every null question, and compared for every question asked (``rag.retrieve.abstention``):
 # the best fused score, the best passage and best sentence similarities, the best BM25 score, and the second
-# opinion's best passage similarity (rag.embed.use; when the index has one).
+# opinion's best passage similarity (rag.embed.use; when the index has one), over the candidates of a default search.
 SIGNALS = ("fused", "passage", "sentence", "lexical", "second")
-# Calibration reads what a question's first screen shows: the candidates of a default search.
-DEPTH = 100
+
+Vector = npt.NDArray[np.float32]
+# What the calibration asks of the index it describes: the signals of a question, given its embedding (and the second
+# opinion's, when there is one). ``rag.retrieve.abstention.evidence_of`` measures them as every search does.
+Measure = Callable[[str, Vector, "Vector | None"], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -137,18 +138,12 @@ def bucket(question: NullQuestion) -> str:
     return lang if lang in ("fr", "en") else question.lang
 
 
-def calibrate(
-    retriever: Retriever, vectors: npt.NDArray[np.float32], second: npt.NDArray[np.float32] | None = None
-) -> Calibration:
-    """Run the null questions (their embeddings ``vectors``, and the second opinion's ``second``, in file order)
-    through ``retriever``'s hybrid search and record the evidence of each."""
-    questions = null_questions()
-    if second is None and retriever.second is not None:
-        second = retriever.second.embed([q.question for q in questions], "query")
+def calibrate(measure: Measure, vectors: npt.NDArray[np.float32], second: npt.NDArray[np.float32] | None = None) -> Calibration:
+    """Measure the null questions (their embeddings ``vectors``, and the second opinion's ``second`` when the index has
+    one, in file order) and record the evidence of each."""
     values: dict[str, dict[str, list[float]]] = {}
-    for i, question in enumerate(questions):
-        second_vector = second[i] if second is not None else None
-        evidence = retriever.evidence(question.question, DEPTH, vector=vectors[i], second_vector=second_vector)
+    for i, question in enumerate(null_questions()):
+        evidence = measure(question.question, vectors[i], second[i] if second is not None else None)
         signals = values.setdefault(bucket(question), {})
         for signal, value in evidence.items():
             signals.setdefault(signal, []).append(round(value, 6))

@@ -1,7 +1,7 @@
 """Ranking candidates: one fusion formula for the dense, lexical and hybrid modes.
 
-``Retriever.candidates`` gathers the passages worth considering for a question with their evidence (``Candidates``);
-``fuse`` ranks them. ``Retriever.search`` is their composition, and evaluation or tuning scripts call the same two
+``rag.retrieve.candidates`` gathers the passages worth considering for a question with their evidence
+(``Candidates``); ``fuse`` ranks them. Searches compose the two, and evaluation or tuning scripts call the same two
 steps (with other ``Weights``) instead of re-implementing them.
 
 The hybrid weights were chosen with ``eval/tune_fusion.py`` on ``eval/questions.jsonl`` (French and English questions
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from rag.retrieve.query import Query
 
 # Candidates taken from each retriever before re-scoring: cheap, and deep enough that re-scoring can promote
 # a passage whose whole-passage vector ranks low but one of whose sentences answers exactly.
@@ -53,7 +55,7 @@ MODE_WEIGHTS: dict[str, Weights] = {  # one per mode of MODES
 
 @dataclass(frozen=True)
 class Candidates:
-    """The passages considered for one question and the evidence on each (arrays aligned with ``rows``).
+    """The passages considered for one question and the evidence on each (arrays aligned with ``rows``, ascending).
 
     ``passage`` is the question's cosine similarity to the passage vector, ``sentence`` to the passage's best
     sentence (its own passage similarity when it has no sentence; zeros when the question was not embedded, in
@@ -61,14 +63,12 @@ class Candidates:
     ``lexical_max`` the best BM25 score over every searched passage (the lexical evidence that any answer exists).
     """
 
-    question: str  # the cleaned question
-    mode: str
+    query: Query
     rows: RowIds
     passage: Scores
     sentence: Scores
     lexical: Scores
     lexical_max: float
-    vector: Scores | None  # the question's embedding (None when not embedded)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -111,7 +111,7 @@ def lexical_top(lexical: Scores, n: int) -> RowIds:
 
 def fuse(candidates: Candidates, weights: Weights | None = None, k: int | None = None) -> Ranking:
     """Rank ``candidates`` by the fusion formula (``weights``: the mode's own by default); the ``k`` best, or all."""
-    w = weights or MODE_WEIGHTS[candidates.mode]
+    w = weights or MODE_WEIGHTS[candidates.query.mode]
     c = candidates
     dense = (w.passage_share * c.passage + (1 - w.passage_share) * c.sentence).astype(np.float32)
     lexical = c.lexical if w.half is None else c.lexical / (c.lexical + np.float32(w.half))

@@ -41,19 +41,19 @@ import errno
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag import __version__
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
 from rag.store import ann, backends, files, generations
+from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_texts
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
 from rag.store.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
 from rag.types import Document, DocumentInfo, Passage
+from rag.version import version
 
 # 4: the manifest records the corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a
 # journal of the generations written, a checksum for every file (per block for the vector files). 2: sentence vectors
@@ -62,7 +62,6 @@ from rag.types import Document, DocumentInfo, Passage
 FORMAT_VERSION = 4
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
 REUSABLE_FORMATS = (1, 2, 3, 4)
-SENTENCE_DTYPE = np.float16
 # The files of a generation, inside its folder.
 FILES = {
     "documents": "documents.jsonl",
@@ -78,7 +77,6 @@ FILES = {
 ROW_FILES = ("vectors", "sentences", "second")
 # Files a generation may lack (an index built without them, or before they existed).
 OPTIONAL = ("questions", "second")
-SECOND_DTYPE = np.float16  # as the sentence vectors: half the disk, and similarities move by < 1e-3
 # An index whose vectors live in a vector database (``rag.store.backends``) keeps these files only, and the key of
 # each passage row in that database. The calibration questions' and the second opinion's vectors stay files: the
 # first are read whole once, the second a few rows a question, as the FAISS store does.
@@ -92,24 +90,6 @@ BLOCK_BYTES = 1 << 16
 # of formats 1 and 2. Nothing else is ever deleted, whatever a journal or manifest says.
 # A load that meets a missing or changed file because a build switched generations meanwhile tries again.
 LOAD_ATTEMPTS = 5
-
-
-@dataclass
-class IndexData:
-    """Everything an index holds; when loaded for serving, the vectors are ``Rows`` read on demand."""
-
-    manifest: dict[str, Any]
-    documents: list[Document]
-    passages: list[Passage]
-    sentence_spans: Sequence[list[tuple[int, int]]]  # per passage, cleaned-text offsets of its sentences
-    vectors: Vectors | Rows
-    sentence_vectors: Vectors | Rows
-    faiss_index: Any = field(default=None, repr=False)
-    lexical: LexicalIndex | None = field(default=None, repr=False)
-    null_vectors: Vectors | None = field(default=None, repr=False)  # the calibration questions', reused by a rebuild
-    second_vectors: Vectors | Rows | None = field(default=None, repr=False)  # the second opinion's, per passage
-
-
 
 
 def _passage_row(passage: Passage, spans: Sequence[tuple[int, int]]) -> dict[str, Any]:
@@ -130,6 +110,7 @@ def _document_row(doc: Document) -> dict[str, Any]:
         "format": doc.format,
         "sha256": doc.sha256,
         "page_starts": list(doc.page_starts),
+        "ocr": [list(page) for page in info.ocr],
         "text": doc.text,
     }
 
@@ -142,10 +123,9 @@ def _document_from_row(row: dict[str, Any]) -> Document:
         date=row.get("date", ""),
         author=row.get("author", ""),
         lang=row.get("lang", ""),
+        ocr=tuple((int(page), float(confidence)) for page, confidence in row.get("ocr", ())),
     )
     return Document(info, row["text"], row["format"], row["sha256"], tuple(row.get("page_starts", ())))
-
-
 
 
 def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
@@ -189,7 +169,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         whole = [name for kind, name in names.items() if kind not in ROW_FILES]
         manifest.update(
             format_version=FORMAT_VERSION,
-            rag_version=__version__,
+            rag_version=version(),
             generation=gen,
             files=names,
             # Checked on load: a truncated or extended data file is reported instead of half-read.
@@ -249,12 +229,6 @@ def _current_names(path: Path) -> list[str]:
     except (RagError, KeyError, TypeError, AttributeError):
         return []
     return sorted(n for n in tops if GENERATION_NAME.fullmatch(n))
-
-
-def lexical_texts(data: IndexData) -> list[str]:
-    """What the lexical index sees of each passage: its document's title, then its text."""
-    titles = {d.info.source: d.info.title for d in data.documents}
-    return [f"{titles.get(p.source, '')}\n{p.text}" for p in data.passages]
 
 
 def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 from rag.errors import BadInputError
+from rag.ingest.ocr_cache import FOLDER as OCR_CACHE
+from rag.ingest.ocr_cache import MARKER as OCR_MARKER
 from rag.store import files
 from rag.store.files import LOCK
 
@@ -73,7 +75,7 @@ def write_journal(path: Path, names: list[str]) -> None:
 
 def own_entries(path: Path) -> set[str]:
     """The entries of an index folder without a manifest that rag wrote (as far as it can prove)."""
-    return {LOCK, JOURNAL, f"{JOURNAL}.tmp", SHARDS, *read_journal(path)}
+    return {LOCK, JOURNAL, f"{JOURNAL}.tmp", SHARDS, OCR_CACHE, *read_journal(path)}
 
 
 def check_folder(index_dir: str | os.PathLike[str], corpus: str | os.PathLike[str] | None = None) -> None:
@@ -95,6 +97,8 @@ def check_folder(index_dir: str | os.PathLike[str], corpus: str | os.PathLike[st
     entries = {child.name for child in path.iterdir()}
     if entries & {LOCK, JOURNAL} or is_manifest(path / MANIFEST):
         return  # rag has built here: what it did not write stays untouched
+    if entries == {OCR_CACHE} and (path / OCR_CACHE / OCR_MARKER).is_file():
+        return  # the pages a first build recognised before it stopped (rag.ingest.ocr_cache)
     if entries:
         shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
         raise BadInputError(

@@ -97,7 +97,7 @@ class Rows:
 
     def ranges(self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> Vectors:
         """Rows ``lo[i]:hi[i]`` for every i, concatenated in that order (the sentences of several passages)."""
-        return self._gather(_concat_ranges(lo, hi))
+        return self._gather(concat_ranges(lo, hi))
 
     def _block(self, start: int, stop: int) -> Vectors:
         raise NotImplementedError
@@ -210,7 +210,7 @@ def block_checksums(path: Path, block_bytes: int) -> list[str]:
         return [block_checksum(block) for block in iter(lambda: fh.read(block_bytes), b"")]
 
 
-def _concat_ranges(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def concat_ranges(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """``concatenate([arange(a, b) for a, b in zip(lo, hi)])``, without the Python loop."""
     lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
     counts = hi - lo
@@ -226,7 +226,7 @@ def read_ranges(matrix: Vectors | Rows, lo: npt.NDArray[np.int64], hi: npt.NDArr
     """Rows ``lo[i]:hi[i]`` of ``matrix`` for every i, concatenated, as float32 (an array or on-demand ``Rows``)."""
     if isinstance(matrix, Rows):
         return matrix.ranges(lo, hi)
-    out: Vectors = np.asarray(matrix[_concat_ranges(lo, hi)], dtype=np.float32)
+    out: Vectors = np.asarray(matrix[concat_ranges(lo, hi)], dtype=np.float32)
     return out
 
 

@@ -3,7 +3,7 @@
 The index folder always holds the manifest, the journal, and per generation the documents, the passages and the
 BM25 index: the manifest switch stays the commit point of a build. A backend named by the manifest's ``store`` record
 holds the passage vectors, the sentence vectors and the payload of citations instead of ``vectors.npy``,
-``sentences.npy`` and ``faiss.index``. Serving sees the same three things either way (``rag.store.base``): rows of
+``sentences.npy`` and ``faiss.index``. Serving sees the same three things either way (``rag.store.backends.base``): rows of
 passage vectors, rows of sentence vectors (``Rows``), and a search over passage vectors that ``rag.store.ann.search``
 calls.
 

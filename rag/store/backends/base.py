@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from rag.store.directory import IndexData
+    from rag.store.data import IndexData
     from rag.store.rows import Rows
     from rag.types import Passage
 

@@ -33,8 +33,8 @@ from rag.config import store_address
 from rag.errors import BadInputError, IndexIncompatibleError, RagError
 from rag.store import ann
 from rag.store.backends.base import Backend, Keys, RowIds, RowSearch, Scores
-from rag.store.directory import SENTENCE_DTYPE, IndexData, lexical_texts
-from rag.store.rows import Rows, Vectors, _concat_ranges
+from rag.store.data import SENTENCE_DTYPE, IndexData, lexical_texts
+from rag.store.rows import Rows, Vectors, concat_ranges
 from rag.types import Passage
 
 log = logging.getLogger("rag")
@@ -178,7 +178,7 @@ class MilvusBackend(Backend):
                 passage_rows = [_passage_row(int(keys[r]), data.passages[r], v) for r, v in zip(rows, vectors, strict=True)]
                 milvus.upsert(self.passages, passage_rows)
                 lo, hi = starts[rows], starts[rows + 1]
-                sentence_vectors = _float16_values(np.asarray(data.sentence_vectors[_concat_ranges(lo, hi)]))
+                sentence_vectors = _float16_values(np.asarray(data.sentence_vectors[concat_ranges(lo, hi)]))
                 sentence_rows, i = [], 0
                 for r, a, b in zip(rows.tolist(), lo.tolist(), hi.tolist(), strict=True):
                     for ordinal in range(b - a):
@@ -321,7 +321,7 @@ class _KeyedRows(Rows):
         return self._gather(np.arange(start, stop, dtype=np.int64))
 
     def ranges(self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> Vectors:
-        return self._gather(_concat_ranges(lo, hi))
+        return self._gather(concat_ranges(lo, hi))
 
     def _gather(self, rows: npt.NDArray[np.int64]) -> Vectors:
         out = np.zeros((len(rows), self.shape[1]), dtype=np.float32)
