@@ -31,15 +31,18 @@ KINDS = (PERSON, ORGANIZATION, PLACE, DATE, COUNT, AMOUNT, PERCENTAGE)
 
 @dataclass(frozen=True)
 class QuestionType:
-    """The kind of answer asked for; ``focus`` is the counted noun of a count, as written in the question
-    ("soldats", "countries"), or the kind of place asked for ("ville", "country"); ``lang`` is the language of the rule
-    that matched (``fr`` or ``en``)."""
+    """The kind of answer asked for and ``focus``, the noun the question asks about, as written in it: the counted noun
+    of a count ("soldats", "countries"), the class of a place ("ville", "country") or of an organisation
+    ("ministère", "network"), the role of a person ("ministre", "general"; None for "qui", "quelle personne"), the
+    unit of a date ("année", "century"; None for "quand"). ``lang`` is the language of the rule that matched."""
 
     kind: str
     focus: str | None = None
     lang: str = "fr"
     # Who-questions without a noun ("Qui a…", "Who chaired…") accept an organisation or a country as well as a person.
     strict: bool = True
+    # The question asks for several ("Quelles régions…", "Which countries…"): a list of names is answered whole.
+    plural: bool = False
 
 
 def _words(text: str) -> frozenset[str]:
@@ -100,6 +103,18 @@ _PERCENTAGE_NOUNS = _words(
     "pourcentage pourcentages taux proportion proportions part parts "
     "percentage percentages proportion proportions share shares rate rates turnout"
 )
+# Person nouns that are an office or a title: a person asked by one ("Quel ministre…") must be called so near the
+# name. Other person nouns ("auteur", "successeur", "player") ask for a person without a role to check.
+_ROLES = _words(
+    "président présidents présidente présidentes vice-président vice-présidente ministre ministres vice-ministre maire "
+    "maires élu élus élue élues général généraux secrétaire secrétaires ambassadeur ambassadeurs ambassadrice "
+    "directeur directeurs directrice commandant commandants député députés députée sénateur sénateurs sénatrice roi "
+    "rois reine reines empereur empereurs impératrice pape papes prince princesse duc duchesse comte comtesse "
+    "chancelier chancelière gouverneur gouverneurs préfet préfets premier-ministre porte-parole "
+    "president presidents minister ministers mayor mayors general generals secretary ambassador ambassadors director "
+    "directors commander commanders senator senators king kings queen queens emperor empress pope prince princess duke "
+    "duchess countess chancellor governor governors official officials spokesman spokeswoman spokesperson chair"
+)
 _NOUN_KINDS = (
     (_PERCENTAGE_NOUNS, PERCENTAGE),
     (_AMOUNT_NOUNS, AMOUNT),
@@ -119,6 +134,9 @@ _FLAGS = re.IGNORECASE
 def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, _FLAGS)
 
+
+# A year that is the name of an event ("l'Année croisée franco-russe 2021", "the Franco-Russian theme year").
+_EVENT_YEAR = _rx(r"\b(?:années?\s+(?:thématiques?|croisées?)|(?:theme|themed|thematic|cross)\s+years?)\b")
 
 # -- counts: "combien de N", "how many N", "quel (est le) nombre de N", "what number of N" --------------------------
 _COUNT_FR = _rx(rf"\b(?:combien|(?:quel|le|au) nombre)\s+(?:de\s+|d{_APOS}\s*)(?P<focus>{_WORD})")
@@ -156,8 +174,18 @@ _PLACE_FR = _rx(r"(?:^|[\s,;:(«\"])(?:où|d['’]\s*où|par\s+où|jusqu['’]\s
 _PLACE_EN = _rx(r"\bwhere\b")
 # "Qui" as the asking word (not the relative pronoun "la ville qui…"): at the start, after a preposition, or "qui"
 # followed by a verb-like word in a question that has no other interrogative before it.
-_WHO_FR = _rx(r"(?:^|[,;:]\s*|\b(?:à|de|par|pour|avec|selon|chez|contre|sur|envers)\s+)qui\b|^(?:\w+\s+){0,3}qui\s+(?:est|était|sont|étaient|a|ont|avait|fut|sera|dirige|préside)\b")
+_WHO_FR = _rx(
+    r"(?:^|[,;:]\s*|\b(?:à|de|par|pour|avec|selon|chez|contre|sur|envers)\s+)qui\b|^(?:\w+\s+){0,3}qui\s+(?:est|était|sont|étaient|a|ont|avait|fut|sera|dirige|préside)\b"
+)
 _WHO_EN = _rx(r"(?:^|[,;:]\s*|\b(?:to|by|from|for|with|of|at)\s+)(?:who|whom)\b|^(?:\w+\s+){0,4}(?:who|whom)\b")
+# "Qui était le secrétaire général…", "Who is the president of…", "Who was NATO Secretary General…": the role asked.
+_WHO_ROLE = _rx(
+    r"\b(?:qui|who)\s+(?:est|était|sera|fut|a\s+été|is|was|will\s+be|has\s+been|are|were)\s+"
+    r"(?:(?:le|la|l['’]|les|the|its|their|his|her|actuel(?:le)?|current|former|ancien(?:ne)?|first|premier|première)\s*)*"
+    r"(?P<words>(?:[^\s?,]+\s+){0,2}[^\s?,]+)"
+)
+# "Qui préside…", "Who chaired…": the role is the chair, whoever is named must be called one.
+_CHAIR = _rx(r"\b(?:présid\w*|chair(?:s|ed|ing)?|chairs?)\b")
 _WHOSE = _rx(r"\b(?:whose|à\s+qui\s+appartient)\b")
 # -- interrogative determiners and the noun they ask about ---------------------------------------------------------
 # "Quel ministre", "Quelles villes", "Quelle est la date", "Lequel des pays", "Which French city", "What is the name
@@ -190,7 +218,7 @@ def _fold(word: str) -> str:
 
 
 def _noun_kind(word: str) -> str | None:
-    w = _fold(word).strip(".,;:!?«»\"()")
+    w = _fold(word).strip('.,;:!?«»"()')
     for nouns, kind in _NOUN_KINDS:
         if w in nouns:
             return kind
@@ -213,9 +241,13 @@ def _ends_phrase(word: str | None) -> bool:
     preposition, an adverb, a verb in -ed or -s, or the question's end)."""
     if word is None:
         return True
-    w = _fold(word).strip(",;:!«»\"()")
+    w = _fold(word).strip(',;:!«»"()')
     return (
-        not w or w in _EN_STOP or w in _ADVERBS or w in _IRREGULAR_PAST or (len(w) > 4 and w.endswith("ed"))
+        not w
+        or w in _EN_STOP
+        or w in _ADVERBS
+        or w in _IRREGULAR_PAST
+        or (len(w) > 4 and w.endswith("ed"))
         or (len(w) > 3 and w.endswith("s") and not w.endswith("ss"))
     )
 
@@ -246,8 +278,9 @@ _COMPOUND = _rx(
 )
 
 
-def _determiner_kind(question: str) -> tuple[str, str, str] | None:
-    """The kind given by the first interrogative determiner whose noun has a class, the rule's language and the noun."""
+def _determiner_kind(question: str) -> tuple[str, str, str, bool] | None:
+    """The kind given by the first interrogative determiner whose noun has a class, the rule's language, the noun and
+    whether it is plural ("quelles villes", "which cities")."""
     for match in _DETERMINER.finditer(question):
         wh = _fold(match.group("wh"))
         lang = "en" if wh in ("which", "what") else "fr"
@@ -256,7 +289,7 @@ def _determiner_kind(question: str) -> tuple[str, str, str] | None:
         words = match.group("rest").split()[: 7 if lang == "en" else 5]
         leading = True  # copulas and articles are skipped right after the interrogative only ("Quelle est la date")
         for i, raw in enumerate(words):
-            word = _fold(raw).strip(",;:!«»\"()")
+            word = _fold(raw).strip(',;:!«»"()')
             bare = word[2:] if word.startswith(("l'", "d'")) else word
             if leading and (word in skip or bare in skip):
                 continue
@@ -271,13 +304,16 @@ def _determiner_kind(question: str) -> tuple[str, str, str] | None:
                 break
             if kind in (AMOUNT, PERCENTAGE, DATE) and _REFERENCE.search(question):
                 break  # a reference to it, not a request for it
-            if kind in (AMOUNT, PERCENTAGE) and prep and prep not in ("en", "de", "d'", "of"):
+            if kind == DATE and _EVENT_YEAR.search(question):
+                break  # the name of a themed year, not a date
+            if kind in (AMOUNT, PERCENTAGE) and prep and prep not in ("en", "de", "d'", "of", "by"):
                 break  # "Pour quel budget…", "To which budget…": naming a budget
             if kind == AMOUNT and _AWARD.search(question):
                 break
             if kind == AMOUNT and lang == "en" and word == "amount" and re.search(r"\bamount\s+of\b", question, _FLAGS):
                 break
-            return kind, lang, word
+            plural = wh.endswith("s") if lang == "fr" else _is_plural(word)
+            return kind, lang, word, plural
     return None
 
 
@@ -303,7 +339,10 @@ def question_type(question: str) -> QuestionType | None:
         return QuestionType(AMOUNT, lang="en")
     typed = _determiner_kind(q)
     if typed is not None:
-        return QuestionType(typed[0], typed[2] if typed[0] == PLACE else None, typed[1])
+        kind, lang, noun, plural = typed
+        if kind == PERSON:
+            return QuestionType(PERSON, _role(q, noun), lang, plural=plural)
+        return QuestionType(kind, noun if kind in (PLACE, ORGANIZATION, DATE) else None, lang, plural=plural)
     if _DATE_FR.search(q):
         return QuestionType(DATE, lang="fr")
     if _DATE_EN.search(q) and not _WHO_EN.match(q):
@@ -315,7 +354,86 @@ def question_type(question: str) -> QuestionType | None:
     if _WHOSE.search(q):
         return None
     for pattern, lang in ((_WHO_FR, "fr"), (_WHO_EN, "en")):
-        m = pattern.search(q)
-        if m and not _OTHER_WH.search(q[: m.start()]):
-            return QuestionType(PERSON, lang=lang, strict=False)
+        if _asks_who(pattern, q):
+            role = _who_role(q)
+            if role is not None:
+                return QuestionType(PERSON, role, lang)
+            return QuestionType(PERSON, _role(q, None), lang, strict=False)
+    return None
+
+
+def _is_plural(word: str) -> bool:
+    w = _fold(word)
+    return w in _IRREGULAR_PLURALS or (len(w) > 2 and w.endswith("s") and not w.endswith("ss"))
+
+
+def singular(word: str, lang: str) -> str:
+    """A light singular of a question's noun ("villes" → "ville", "cities" → "city", "people" → "person")."""
+    w = _fold(word)
+    if lang == "en":
+        irregular = {"people": "person", "men": "man", "women": "woman", "children": "child"}
+        if w in irregular:
+            return irregular[w]
+        if w.endswith("ies") and len(w) > 4:
+            return w[:-3] + "y"
+        if w.endswith(("ches", "shes", "sses", "xes")):
+            return w[:-2]
+        return w[:-1] if w.endswith("s") and not w.endswith(("ss", "us", "is")) else w
+    if w.endswith("aux") and len(w) > 4:
+        return w[:-3] + "al"
+    return w[:-1] if w.endswith(("s", "x")) and len(w) > 3 and not w.endswith(("ss", "is", "ys", "as")) else w
+
+
+# The unit a date question asks in: "En quelle année" wants a year, "À quelle date" a day, "Quel siècle" a century.
+_DATE_UNITS = {
+    "year": _words("année années an ans year years"),
+    "century": _words("siècle siècles century centuries"),
+    "month": _words("mois month months"),
+    "day": _words("date dates jour jours day days"),
+}
+
+
+def date_unit(qtype: QuestionType) -> str | None:
+    """``year``, ``century``, ``month`` or ``day`` for a date question that names its unit; None otherwise."""
+    focus = _fold(qtype.focus or "")
+    return next((unit for unit, words in _DATE_UNITS.items() if focus in words), None)
+
+
+_WHO_WORD = _rx(r"\b(?:qui|who|whom)\b")
+
+
+def _asks_who(pattern: re.Pattern[str], question: str) -> bool:
+    """Whether ``pattern`` finds "qui / who" asking, with no other interrogative before that word ("Pourquoi les élus
+    qui ont…" asks why)."""
+    m = pattern.search(question)
+    if m is None:
+        return False
+    word = _WHO_WORD.search(m.group())
+    return not _OTHER_WH.search(question[: m.start() + (word.start() if word else 0)])
+
+
+def _role(question: str, noun: str | None) -> str | None:
+    """The role a person question names: its noun when it is an office or a title ("Quel ministre" → ministre;
+    "Quelle personne", "Quel auteur" → None), else "président" / "chair" when its verb is chairing ("Qui présidera…",
+    "Which member chairs…")."""
+    if noun is not None and _fold(noun) in _ROLES:
+        return noun
+    m = _CHAIR.search(question)
+    if m is None:
+        return None
+    return "président" if m.group().casefold().startswith("présid") else "chair"
+
+
+def _who_role(question: str) -> str | None:
+    """The office after "qui est / who was" ("Qui était le secrétaire général…", "Who is the president of…"); not a
+    past participle ("Qui a été élu Premier ministre…" asks for a prime minister)."""
+    m = _WHO_ROLE.search(question)
+    if m is None:
+        return None
+    for raw in m.group("words").split():
+        word = _fold(raw).strip('.,;:!«»"()').removesuffix("'s")
+        if word in ("élu", "élue", "élus", "nommé", "nommée", "elected", "appointed", "named"):
+            continue
+        if word in _ROLES:
+            return word
     return None
