@@ -61,6 +61,27 @@ _ORG_HEADS = frozenset(
     "organisation réseau centre bureau direction délégation ambassade".split()
 )
 _NAME_WORD = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9]")
+# A French institution named in lower case, then its capitalised object: "ministère de l'Europe et des Affaires
+# étrangères", "ministère russe du Développement régional", "ambassade de France en Russie". spaCy's model misses
+# most of them; the pattern takes the head word, at most one adjective, a "de" and the capitalised words after it.
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w’'-]*"
+_INSTITUTION = re.compile(
+    r"\b(?:ministère|ambassade|consulat|préfecture|mairie|conseil|commission|comité|agence|office|direction|"
+    r"délégation|assemblée|secrétariat|haut-commissariat|institut|fondation|fédération|association|union)"
+    r"(?:\s+[a-zéèêàâîôûç-]+)?\s+(?:de\s+la\s+|de\s+l['’]|du\s+|des\s+|de\s+|d['’])"
+    rf"{_CAP}(?:\s+(?:(?:et|de|du|des|de\s+la|de\s+l['’]|d['’]|l['’]|la|en|pour|chargé\s+de)\s*)*{_CAP}|\s+[a-zéèêàâîôûç]+(?=\s|[,.;)]|$))*"
+)
+# Where a second institution starts inside the first one's match: "et" before another head word.
+_NEXT_NAME = re.compile(
+    r"\s+et\s+(?:du\s+|de\s+la\s+|de\s+l['’]|des\s+|l['’]|la\s+|le\s+)?(?=(?:ministère|ambassade|consulat|"
+    r"préfecture|mairie|conseil|commission|comité|agence|office|direction|délégation|assemblée|secrétariat|congrès|"
+    r"institut|fondation|fédération|association|union|centre|banque|université)\b)",
+    re.IGNORECASE,
+)
+# Lower-case words that may end an institution's name ("Affaires étrangères", "Développement régional").
+_NAME_TAIL = frozenset(
+    "étrangères étranger régional régionale économique économiques sociales social extérieures intérieur".split()
+)
 _CONNECTORS = frozenset("de du des d' d’ la le les l' l’ et of the and for von van der den di da del y".split())
 _EN_STOP = frozenset(
     "a an the of in on at by for from to with and or but that which who whom whose is are was were be been have has "
@@ -118,15 +139,15 @@ class Annotator:
             try:
                 import spacy
 
-                installed = metadata.version(MODEL)
+                installed, spacy_version = metadata.version(MODEL), metadata.version("spacy")
             except (ImportError, metadata.PackageNotFoundError) as exc:
                 raise AnnotatorError(
                     f"the annotation model {MODEL} is not installed: `pip install {MODEL.replace('_', '-')}=={MODEL_VERSION}`"
                 ) from exc
-            if installed != MODEL_VERSION or spacy.__version__ != SPACY_VERSION:
+            if installed != MODEL_VERSION or spacy_version != SPACY_VERSION:
                 raise AnnotatorError(
                     f"annotations need {MODEL}=={MODEL_VERSION} with spacy=={SPACY_VERSION}, found {installed} with "
-                    f"spacy {spacy.__version__}: reinstall rag (`pip install -e .`)"
+                    f"spacy {spacy_version}: reinstall rag (`pip install -e .`)"
                 )
             self._nlp = spacy.load(MODEL, exclude=list(_DISABLED))
         return self._nlp
@@ -178,11 +199,9 @@ def _entity(text: str, start: int, end: int, label: str, lang: str) -> Annotatio
     words = piece.split()
     if not words or len(piece) < 2 or words[0].casefold() in _TITLES:
         return None
-    if lang == "en" or label in (PER, LOC, MISC):
-        if not _NAME_WORD.match(words[0]) or any(
-            not _NAME_WORD.match(w) and w.casefold() not in _CONNECTORS for w in words
-        ):
-            return None
+    lower = not _NAME_WORD.match(words[0]) or any(not _NAME_WORD.match(w) and w.casefold() not in _CONNECTORS for w in words)
+    if (lang == "en" or label in (PER, LOC, MISC)) and lower:
+        return None
     if lang == "en" and words[0].casefold() in _EN_STOP:
         return None
     if label == ORG and not _NAME_WORD.match(words[0]) and words[0].casefold() not in _ORG_HEADS:
@@ -211,6 +230,24 @@ def _counted_noun_fr(doc: Any, number_end: int) -> str:
     return ""
 
 
+def institutions(text: str) -> list[tuple[int, int]]:
+    """French institutions named in lower case ("ministère de l'Europe et des Affaires étrangères"), as spans; the
+    trailing lower-case words kept are those of ``_NAME_TAIL``."""
+    out = []
+    for m in _INSTITUTION.finditer(text):
+        end = m.end()
+        if cut := _NEXT_NAME.search(text, m.start() + 1, end):
+            end = cut.start()  # "… Affaires étrangères et l'Ambassade de France": two names
+        while True:  # drop trailing lower-case words that are not part of a name ("… Strasbourg organisée")
+            last = text.rfind(" ", m.start(), end)
+            word = text[last + 1 : end]
+            if last < 0 or _NAME_WORD.match(word) or word in _NAME_TAIL:
+                break
+            end = last
+        out.append((m.start(), end))
+    return out
+
+
 def annotate_doc(text: str, doc: Any, lang: str) -> list[Annotation]:
     """The annotations of one text from its spaCy document (``doc.text == text``) and the patterns."""
     found: list[Annotation] = []
@@ -227,10 +264,17 @@ def annotate_doc(text: str, doc: Any, lang: str) -> list[Annotation]:
         noun = english_counted_noun(text, number_end) if lang == "en" else _counted_noun_fr(doc, number_end)
         found.append(Annotation(COUNT, s, e, text[s:e], noun))
     figures_taken = [(a.start, a.end) for a in found]
+    if lang != "en":
+        for start, end in institutions(text):
+            if not _overlaps(start, end, figures_taken):
+                found.append(Annotation(ORG, start, end, text[start:end]))
+    names_taken = [*figures_taken, *((a.start, a.end) for a in found if a.kind == ORG)]
     for ent in doc.ents:
         if ent.label_ not in (PER, ORG, LOC, MISC):
             continue
+        if lang != "en" and len(ent) == 1 and ent[0].pos_ == "NOUN" and not ent.text.isupper():
+            continue  # a capitalised common noun ("aux États membres", "les Alliés"), not a name (nor an acronym)
         entity = _entity(text, ent.start_char, ent.end_char, ent.label_, lang)
-        if entity is not None and not _overlaps(entity.start, entity.end, figures_taken):
+        if entity is not None and not _overlaps(entity.start, entity.end, names_taken):
             found.append(entity)
     return sorted(found, key=lambda a: (a.start, a.end))

@@ -56,8 +56,8 @@ def to_rows(per_passage: Sequence[Sequence[Annotation]]) -> tuple[npt.NDArray[np
     strings: list[str] = []
     index: dict[str, int] = {}
     rows: list[tuple[int, int, int, int, int]] = []
-    for passage, annotations in enumerate(per_passage):
-        for a in sorted(annotations, key=lambda a: (a.start, a.end)):
+    for passage, found in enumerate(per_passage):
+        for a in sorted(found, key=lambda a: (a.start, a.end)):
             detail = -1
             if a.detail:
                 detail = index.setdefault(a.detail, len(strings))
@@ -68,9 +68,7 @@ def to_rows(per_passage: Sequence[Sequence[Annotation]]) -> tuple[npt.NDArray[np
     return array, strings
 
 
-def from_rows(
-    rows: npt.NDArray[np.int32], strings: Sequence[str], texts: Sequence[str]
-) -> list[list[Annotation]]:
+def from_rows(rows: npt.NDArray[np.int32], strings: Sequence[str], texts: Sequence[str]) -> list[list[Annotation]]:
     """The inverse of ``to_rows``: ``texts[i]`` is passage ``i``'s text (each annotation's text is cut from it).
     Raises ``ValueError`` on rows that do not fit the texts (a damaged or mismatched file)."""
     if rows.ndim != 2 or rows.shape[1] != len(COLUMNS):

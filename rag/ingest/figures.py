@@ -27,9 +27,7 @@ _MONTH = rf"(?:{_MONTHS_FR}|{_MONTHS_EN})"
 _WEEKDAY = r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"
 _DAY = r"(?:1er|1re|[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?"
-_SEASON = (
-    r"(?:fin|début|mi-|courant|printemps|été|automne|hiver|early|late|mid-|spring|summer|autumn|fall|winter)"
-)
+_SEASON = r"(?:fin|début|mi-|courant|printemps|été|automne|hiver|early|late|mid-|spring|summer|autumn|fall|winter)"
 _DATE_PATTERNS = [
     # "jeudi 24 février 2022", "les 27 et 28 novembre 2008", "le 2 mars 2022", "4 September 1981", "14-15 décembre"
     rf"(?:{_WEEKDAY},?\s+)?(?:the\s+)?{_DAY}(?:\s*(?:,|et|au|and|to|-|–)\s*{_DAY})*(?:\s+of)?\s+{_MONTH}(?:,?\s+{_YEAR})?",
@@ -38,7 +36,7 @@ _DATE_PATTERNS = [
     # "décembre 2017", "février 2014", "in May 2010"
     rf"{_MONTH}\s+{_YEAR}",
     # "dans les années 1960", "the 1960s", "les années 90"
-    rf"(?:les\s+)?années\s+(?:19|20)?[0-9]0|(?:the\s+)?(?:1[0-9]|20)[0-9]0s|the\s+['’]?[0-9]0s",
+    r"(?:les\s+)?années\s+(?:19|20)?[0-9]0|(?:the\s+)?(?:1[0-9]|20)[0-9]0s|the\s+['’]?[0-9]0s",
     # "XIXe siècle", "19th century", "the twentieth century"
     r"(?:[IVXLC]+|[0-9]{1,2})(?:e|ème|er)\s+siècles?|(?:[0-9]{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|"
     r"sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
@@ -100,7 +98,10 @@ _CURRENCIES = {
     "franc": "FRF", "francs": "FRF", "chf": "CHF", "francs suisses": "CHF", "yen": "JPY", "yens": "JPY",
     "rouble": "RUB", "roubles": "RUB", "hryvnia": "UAH", "hryvnias": "UAH", "yuan": "CNY", "yuans": "CNY",
 }  # fmt: skip
-_CURRENCY = r"(?:m€|md€|mds€|k€|€|us\$|\$|£|euros?|eur|dollars?|usd|livres?\s+sterling|pounds?(?:\s+sterling)?|gbp|francs?(?:\s+suisses)?|chf|yens?|roubles?|hryvnias?|yuans?)"
+_CURRENCY = (
+    r"(?:m€|md€|mds€|k€|€|us\$|\$|£|euros?|eur|dollars?|usd|livres?\s+sterling|pounds?(?:\s+sterling)?|gbp|"
+    r"francs?(?:\s+suisses)?|chf|yens?|roubles?|hryvnias?|yuans?)"
+)
 _AMOUNT_SCALE = r"(?:\s*(?:millions?|milliards?|billions?|trillions?|thousand|mille|M|Md|Mds|bn|m|k))"
 _AMOUNT = re.compile(
     rf"(?<![\w.,])(?:{_QUALIFIER})?(?:(?P<pre>{_CURRENCY})\s?(?:{_DIGITS}){_AMOUNT_SCALE}?(?![\w½])|"
@@ -152,10 +153,21 @@ def percentages(text: str) -> list[Found]:
 def dates(text: str, taken: Iterable[tuple[int, int]] = ()) -> list[Found]:
     """Dates, years, decades, centuries and periods, outside ``taken`` (the amounts and percentages)."""
     taken = list(taken)
-    found = _free(_spans(_DATE, text), taken)
+    found = [(s, e) for s, e in _free(_spans(_DATE, text), taken) if not _reference(text, s, e)]
     years = _free(_spans(_LONE_YEAR, text), [*taken, *found])
-    years = [(s, e) for s, e in years if not _REFERENCE_BEFORE.search(text[max(0, s - 20) : s])]
+    years = [(s, e) for s, e in years if not _reference(text, s, e)]
     return sorted((*_trim(text, s, e), "") for s, e in found + years)
+
+
+def _reference(text: str, start: int, end: int) -> bool:
+    """Digits that number a text or an item rather than date it: after "article", "n°", "décret"… ("décret n°
+    2021-1234"), or a "range" whose second number is smaller than its first."""
+    if not text[start : start + 1].isdigit():
+        return False
+    if _REFERENCE_BEFORE.search(text[max(0, start - 20) : start]):
+        return True
+    years = re.findall(r"[0-9]{4}", text[start:end])
+    return len(years) == 2 and "-" in text[start:end] and int(years[1]) < int(years[0])
 
 
 def numbers(text: str, taken: Iterable[tuple[int, int]] = ()) -> list[tuple[int, int, int, int]]:
