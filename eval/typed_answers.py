@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 from rag.evaluation.questions import Question, load_questions, normalize_for_match  # noqa: E402
 from rag.ingest.annotations import Annotation  # noqa: E402
 from rag.ingest.lang import guess_language  # noqa: E402
-from rag.retrieve.abstention import MIN_STRENGTH, NO_PASSAGE  # noqa: E402
+from rag.retrieve.abstention import MIN_STRENGTH  # noqa: E402
 from rag.retrieve.question_type import question_type  # noqa: E402
 from rag.retrieve.read import DEFAULT_ANSWERING, HitText, read  # noqa: E402
+from rag.types import NO_PASSAGE  # noqa: E402
 
 SETS = ("questions.jsonl", "heldout.jsonl", "heldout2.jsonl")
 K = 5
@@ -79,20 +80,19 @@ def _category(q: Question) -> str:
 
 def collect(retriever: Any, annotations: list[list[Annotation]]) -> list[dict[str, Any]]:
     """Each question's search, as what reading and the figures need (the search is run once per question)."""
-    from rag.retrieve.retriever import clean_query
-
     row_of = {p.id: row for row, p in enumerate(retriever.data.passages)}
+    langs = [guess_language(p.text) for p in retriever.data.passages]
     records: list[dict[str, Any]] = []
     for name in SETS:
         for q in load_questions(ROOT / "eval" / name):
             results = retriever.search(q.question, k=K)
-            vector = retriever.embedder.embed_query(clean_query(q.question))
+            vector = retriever.query(q.question).vector
             hits = []
             for hit in results:
                 row = row_of[hit.id]
                 spans = [tuple(s) for s in retriever.data.sentence_spans[row]]
                 sims = retriever.sentence_similarities(row, vector)
-                hits.append((HitText(hit.rank, hit.text, spans, sims, annotations[row]), hit.source))
+                hits.append((HitText(hit.rank, hit.text, spans, sims, annotations[row], langs[row]), hit.source))
             d = results.decision
             base = d.reason == NO_PASSAGE or (d.strength is not None and d.strength < MIN_STRENGTH)
             records.append({"set": name, "q": q, "cat": _category(q), "hits": hits, "base": base, "old": d.abstain})
@@ -117,7 +117,12 @@ def evaluate(
         reading = None
         if qtype is not None:
             reading = read(
-                qtype, q.question, [h for h, _ in r["hits"]], answering=answering, margin=margin, depth=depth,
+                qtype,
+                q.question,
+                [h for h, _ in r["hits"]],
+                answering=answering,
+                margin=margin,
+                depth=depth,
                 bilingual=bilingual,
             )
         typed_flag = qtype is not None and reading is not None and reading.answer is None
@@ -184,7 +189,7 @@ def main() -> None:
         "no-answer en (q+h1) | answerable flagged fr | answerable flagged en | right fr | right en |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    base = {"counts": {}}
+    base: dict[str, Any] = {"counts": {}}
     for key in {f"all|{r['cat']}|{r['q'].lang}" for r in records}:
         sub = [r for r in records if f"all|{r['cat']}|{r['q'].lang}" == key]
         base["counts"][key] = {"n": len(sub), "flagged": sum(r["base"] for r in sub)}
