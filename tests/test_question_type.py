@@ -51,6 +51,7 @@ from rag.retrieve.question_type import (
         ("Qui était le secrétaire général de l'OTAN en 2022 ?", PERSON, "secrétaire"),
         ("Who is the president of Cités Unies France?", PERSON, "president"),
         ("Quel membre du gouvernement russe a assisté à la réunion ?", PERSON, None),
+        ("Combien de prix remporte-t-il ?", COUNT, "prix"),  # awards, not money
     ],
 )
 def test_kind_and_focus(question: str, kind: str, focus: str | None) -> None:
@@ -85,6 +86,9 @@ def test_who_without_a_noun_accepts_more_than_a_person() -> None:
         "Why did the Alliance condemn the referendums?",
         "Combien de temps dure le mandat ?",
         "Quel prix la ville a-t-elle reçu ?",
+        "Evolution of what part of the immune system occurred in jawed vertebrates?",
+        "What is the time rate of change of electric charge?",
+        "How and when did the first variant of Y. pestis enter Europe?",
         # Two questions in one.
         "Which country first proposed the Coalition of the Willing, and when?",
         "Où et quand la réunion s'est-elle tenue ?",

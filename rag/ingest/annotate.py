@@ -5,15 +5,18 @@ MISC), dates, counts with the lemma of the noun they count, amounts with their c
 ``[start, end)`` offsets into that text (``rag.ingest.sentences`` spans say which sentence holds it). Dates, amounts,
 percentages and numbers come from patterns (``rag.ingest.figures``) in both languages.
 
-French text goes through spaCy's ``fr_core_news_md`` pipeline (NER, part of speech, lemmas; the parser gives the
-noun a number counts). English text (uploads) has no English pipeline here: spaCy's English models are not on PyPI
-under their publisher's name. It gets the same patterns, the counted noun from a pattern ("308 points", "four Pro
-Bowl selections"), and the French pipeline's entities kept only where they are capitalised names (the French model
-finds English names of people and places fairly well, and invents lower-case ones, which are dropped). Measured on
-XQuAD's English contexts by ``eval/annotations.py``.
+French text goes through spaCy's ``fr_core_news_md`` pipeline (NER, part of speech, lemmas: the noun a number
+counts is the first noun after it, as a lemma), plus a pattern for institutions named in lower case ("ministère de
+l'Europe et des Affaires étrangères"). English text (uploads) has no English pipeline here: spaCy's English models
+are not on PyPI under their publisher's name (only re-uploads by third parties, which rag does not pin). It gets the
+same figure patterns, the counted noun from a pattern ("308 points", "four Pro Bowl selections"), and its names are
+runs of capitalised words labelled by the French model's guess (``english_names``; its spans on English text are
+unreliable, its labels less so). Measured on PIAF and XQuAD by ``eval/short_answers.py``.
 
 spaCy is imported and the model loaded on the first call (once per build, never at import, never at query time),
-with the components the annotations do not read disabled, and passages are fed by ``nlp.pipe`` in batches.
+with the components the annotations do not read excluded (the sentence recogniser, and the parser: on 2,000
+passages of the scale corpora it changed 1 counted noun in 1,906 and cost 9 % more CPU, ``bench/annotate.py``), and
+passages are fed by ``nlp.pipe`` in batches.
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ MODEL = "fr_core_news_md"
 MODEL_VERSION = "3.8.0"
 SPACY_VERSION = "3.8.18"
 # Bumped whenever a rule here or in rag.ingest.figures changes what is found: stored annotations would differ.
-RULES_VERSION = 1
+RULES_VERSION = 2
 # What the index manifest records: an index annotated by another annotator is re-annotated, never read as if equal.
 ANNOTATOR = f"{MODEL}=={MODEL_VERSION}+spacy=={SPACY_VERSION}+rules{RULES_VERSION}"
-# The components read: entities, part of speech and lemmas, the parse (which noun a number counts).
-_DISABLED = ("senter",)
+# The components not read (the annotations read entities, part of speech and lemmas).
+_EXCLUDED = ("senter", "parser")
 BATCH_SIZE = 64
 
 
@@ -149,7 +152,7 @@ class Annotator:
                     f"annotations need {MODEL}=={MODEL_VERSION} with spacy=={SPACY_VERSION}, found {installed} with "
                     f"spacy {spacy_version}: reinstall rag (`pip install -e .`)"
                 )
-            self._nlp = spacy.load(MODEL, exclude=list(_DISABLED))
+            self._nlp = spacy.load(MODEL, exclude=list(_EXCLUDED))
         return self._nlp
 
     def annotate(self, texts: Sequence[str], langs: Sequence[str] | None = None) -> list[list[Annotation]]:
@@ -210,8 +213,9 @@ def _entity(text: str, start: int, end: int, label: str, lang: str) -> Annotatio
 
 
 def _counted_noun_fr(doc: Any, number_end: int) -> str:
-    """The lemma of the noun a French number ending at ``number_end`` counts: the parse's head of a ``nummod``, else the
-    first noun within three tokens ("plus de 50 collectivités", "des dizaines de villes", "200 représentants")."""
+    """The lemma of the noun a French number ending at ``number_end`` counts: the first noun within three tokens, past
+    adjectives, prepositions and articles ("plus de 50 collectivités", "des dizaines de villes", "200 représentants",
+    "trois grandes réunions")."""
     last = None
     for token in doc:
         if token.idx < number_end <= token.idx + len(token.text) or token.idx + len(token.text) == number_end:
@@ -219,9 +223,6 @@ def _counted_noun_fr(doc: Any, number_end: int) -> str:
             break
     if last is None:
         return ""
-    head = last.head
-    if last.dep_ in ("nummod", "det") and head.pos_ == "NOUN" and head.i > last.i and head.i - last.i <= 4:
-        return str(head.lemma_).casefold()
     for token in doc[last.i + 1 : last.i + 4]:
         if token.pos_ == "NOUN":
             return str(token.lemma_).casefold()
@@ -248,6 +249,44 @@ def institutions(text: str) -> list[tuple[int, int]]:
     return out
 
 
+# A run of capitalised words, with the connectors names hold ("Bank of England", "Charles de Gaulle").
+_EN_RUN = re.compile(
+    r"(?<![\w'’-])[A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|de|du|la|von|van|der|for|&)\s+)*[A-Z][\w'’.&-]*)*"
+)
+_EN_OPENERS = _EN_STOP | frozenset(
+    "although however during despite because if unlike like following according many some most several all both "
+    "another any every no one two three after before since until while when where what which who how why".split()
+)
+
+
+def english_names(text: str, doc: Any) -> list[Annotation]:
+    """Names in English text: runs of capitalised words, without the sentence's opening word when it is a function
+    word ("The Panthers" → "Panthers", "During…" dropped), labelled by the French model's entity label where it
+    tagged the run's words (PER, ORG, LOC), else MISC. The French model's own spans are unreliable on English text
+    (it runs an entity on over lower-case words), its labels less so."""
+    out: list[Annotation] = []
+    for m in _EN_RUN.finditer(text):
+        start, end = m.start(), m.end()
+        while end > start and text[end - 1] in ".'’-&":
+            end -= 1
+        if honorific := _HONORIFIC.match(text, start, end):
+            start = honorific.end()
+        words = text[start:end].split()
+        while words and words[0].casefold().strip(".,") in _EN_OPENERS:
+            start = text.index(words[1], start + len(words[0])) if len(words) > 1 else end
+            words = words[1:]
+        while words and words[-1].casefold() in _CONNECTORS:
+            words = words[:-1]
+            end = text.rindex(words[-1], start, end) + len(words[-1]) if words else start
+        if not words or end - start < 2 or any(ch.isdigit() for ch in words[0]):
+            continue
+        span = doc.char_span(start, end, alignment_mode="expand")
+        labels = [t.ent_type_ for t in span] if span is not None else []
+        label = max((PER, ORG, LOC), key=labels.count) if any(lab in (PER, ORG, LOC) for lab in labels) else MISC
+        out.append(Annotation(label, start, end, text[start:end]))
+    return out
+
+
 def annotate_doc(text: str, doc: Any, lang: str) -> list[Annotation]:
     """The annotations of one text from its spaCy document (``doc.text == text``) and the patterns."""
     found: list[Annotation] = []
@@ -269,6 +308,9 @@ def annotate_doc(text: str, doc: Any, lang: str) -> list[Annotation]:
             if not _overlaps(start, end, figures_taken):
                 found.append(Annotation(ORG, start, end, text[start:end]))
     names_taken = [*figures_taken, *((a.start, a.end) for a in found if a.kind == ORG)]
+    if lang == "en":
+        found.extend(a for a in english_names(text, doc) if not _overlaps(a.start, a.end, names_taken))
+        return sorted(found, key=lambda a: (a.start, a.end))
     for ent in doc.ents:
         if ent.label_ not in (PER, ORG, LOC, MISC):
             continue

@@ -13,7 +13,7 @@ Answer typing, the classic first step of factoid question answering: "Combien de
 A question that *names* a budget or a year without asking for one is not typed by it: the budget or year must be
 what the interrogative asks about ("Quel budget le ministère consacre-t-il…" asks for an amount; "À quel budget la
 lettre fait-elle référence ?" and "Que demandent-ils pour le budget 2026 ?" do not). Measured on the development
-sets and on PIAF and XQuAD questions by ``eval/typing.py``.
+sets and on PIAF and XQuAD questions by ``eval/question_types.py``.
 """
 
 from __future__ import annotations
@@ -200,13 +200,14 @@ _DETERMINER = _rx(
 _SKIP_FR = _words(
     "est sont était étaient sera seront fut furent a ont avait avaient le la les l' l’ un une des du de d' d’ son sa ses "
     "leur leurs ce cette ces nom noms exact exacte exacts principal principale principaux premier première dernier "
-    "dernière seul seule véritable actuel actuelle ancien ancienne nouveau nouvelle nouvel autre autres type sorte"
+    "dernière seul seule véritable actuel actuelle ancien ancienne nouveau nouvelle nouvel autre autres"
 )
 _SKIP_EN = _words(
     "is are was were will be the a an of its their his her this that these those name names exact main principal "
-    "first last only actual current former new other kind type sort specific particular"
+    "first last only actual current former new other specific particular"
 )
 # Question words after which a relative "qui/who" is not the asking word.
+_KIND_OF = _words("type types sorte sortes genre genres espèce espèces kind kinds sort sorts")
 _OTHER_WH = _rx(r"\b(?:quel(?:le)?s?|lequel|laquelle|combien|quand|où|comment|pourquoi|which|what|how|when|where|why)\b")
 # Modifiers that turn a money or time noun into something else ("quel prix … reçu" is an award; "what rate" of growth).
 _AWARD = _rx(r"\bprix\b.*\b(?:reçu|décern\w*|remport\w*|obtenu|gagné)\b|\b(?:prize|award)\b")
@@ -273,9 +274,14 @@ _REFERENCE = _rx(
 )
 # Two questions in one ("Où et quand…", "When, and by which body…"): typing one kind would judge half the question.
 _COMPOUND = _rx(
+    r"\b(?:how|comment|pourquoi|why)\s+(?:et|and)\s+(?:when|where|quand|où)\b|"
     r"\b(?:où|quand|qui|combien|where|when|who|how\s+many)\s*,?\s+(?:et|and)\s+(?:où|quand|qui|combien|par|dans|en|à|"
     r"where|when|who|how|in|by|at|which|what|quel\w*)\b|,?\s+(?:et|and)\s+(?:quand|when|où|where)\s*\?"
 )
+
+
+def _next(words: list[str], i: int) -> str:
+    return _fold(words[i + 1]) if i + 1 < len(words) else ""
 
 
 def _determiner_kind(question: str) -> tuple[str, str, str, bool] | None:
@@ -295,6 +301,8 @@ def _determiner_kind(question: str) -> tuple[str, str, str, bool] | None:
                 continue
             leading = False
             word = bare.removesuffix("'s").rstrip("'")
+            if word in _KIND_OF:
+                break  # "Quel type de région…", "What kind of contract…": a class, not a name
             kind = _noun_kind(word)
             if kind is not None and lang == "en" and not _ends_phrase(words[i + 1] if i + 1 < len(words) else None):
                 kind = None  # a modifier, not the head ("Which state financial milestone…")
@@ -312,6 +320,8 @@ def _determiner_kind(question: str) -> tuple[str, str, str, bool] | None:
                 break
             if kind == AMOUNT and lang == "en" and word == "amount" and re.search(r"\bamount\s+of\b", question, _FLAGS):
                 break
+            if kind == PERCENTAGE and lang == "en" and word in ("part", "parts", "rate", "rates") and _next(words, i) == "of":
+                break  # "What part of the immune system…", "the time rate of change": no share
             plural = wh.endswith("s") if lang == "fr" else _is_plural(word)
             return kind, lang, word, plural
     return None
@@ -326,8 +336,8 @@ def question_type(question: str) -> QuestionType | None:
         focus = m.group("focus")
         if _fold(focus) in ("temps",):
             return None  # "combien de temps": a duration
-        if _noun_kind(focus) == AMOUNT or _fold(focus) in ("argent", "euros", "dollars"):
-            return QuestionType(AMOUNT, lang="fr")
+        if (_noun_kind(focus) == AMOUNT and not _AWARD.search(q)) or _fold(focus) in ("argent", "euros", "dollars"):
+            return QuestionType(AMOUNT, lang="fr")  # "Combien de prix remporte-t-il ?" counts awards
         return QuestionType(COUNT, focus, "fr")
     if m := _COUNT_EN.search(q):
         head = _english_head(m.group("np"))
@@ -343,13 +353,15 @@ def question_type(question: str) -> QuestionType | None:
         if kind == PERSON:
             return QuestionType(PERSON, _role(q, noun), lang, plural=plural)
         return QuestionType(kind, noun if kind in (PLACE, ORGANIZATION, DATE) else None, lang, plural=plural)
-    if _DATE_FR.search(q):
+    # "quand / when / où / where" ask only when no other interrogative comes first ("How old was he when…", "À quelle
+    # vitesse court-il quand il a faim ?", "What kind of contract is given when…").
+    if _asks(_DATE_FR, q):
         return QuestionType(DATE, lang="fr")
-    if _DATE_EN.search(q) and not _WHO_EN.match(q):
+    if _asks(_DATE_EN, q) and not _WHO_EN.match(q):
         return QuestionType(DATE, lang="en")
-    if _PLACE_FR.search(q):
+    if _asks(_PLACE_FR, q):
         return QuestionType(PLACE, lang="fr")
-    if _PLACE_EN.search(q):
+    if _asks(_PLACE_EN, q):
         return QuestionType(PLACE, lang="en")
     if _WHOSE.search(q):
         return None
@@ -400,6 +412,12 @@ def date_unit(qtype: QuestionType) -> str | None:
 
 
 _WHO_WORD = _rx(r"\b(?:qui|who|whom)\b")
+
+
+def _asks(pattern: re.Pattern[str], question: str) -> bool:
+    """Whether ``pattern`` (an interrogative word) is found with no other interrogative before it."""
+    m = pattern.search(question)
+    return m is not None and not _OTHER_WH.search(question[: m.start()])
 
 
 def _asks_who(pattern: re.Pattern[str], question: str) -> bool:

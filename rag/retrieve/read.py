@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -33,6 +33,9 @@ from rag.retrieve import nouns
 from rag.retrieve import question_type as qt
 from rag.retrieve.highlight import choose_sentences
 from rag.retrieve.question_type import QuestionType
+
+# Whether noun a (in language la) and noun b (in lb) name the same thing: ``match(a, la, b, lb)``.
+NounMatch = Callable[[str, str, str, str], bool]
 
 # Which annotation kinds answer each kind of question. A who-question without a noun ("Qui a…", "Who chaired…",
 # ``QuestionType.strict`` False) is answered by a person, an organisation or a country alike ("la Russie porte
@@ -47,6 +50,11 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
     qt.PERCENTAGE: (PERCENT,),
 }
 LOOSE_PERSON = (PER, ORG, LOC)
+# English text has no English model here: its names are capitalised runs labelled by the French model's guess
+# (rag.ingest.annotate.english_names), so any name answers a who, which-organisation or where question, the label
+# matching the question's kind preferred.
+ENGLISH_NAMES = (PER, ORG, LOC, MISC)
+NAMED_KINDS = (qt.PERSON, qt.ORGANIZATION, qt.PLACE)
 ANSWERING = ("highlight", "top1", "top2", "margin", "highlight+margin")
 DEFAULT_ANSWERING = "highlight+margin"
 MARGIN = 0.03
@@ -225,23 +233,23 @@ def _keys(text: str, lang: str) -> set[str]:
     return {nouns.noun_key(w, lang) for w in _TOKEN.findall(text.casefold())}
 
 
-def _counts_focus(candidate: Annotation, qtype: QuestionType, sentence: str, lang: str, bilingual: bool) -> bool:
+def _counts_focus(candidate: Annotation, qtype: QuestionType, sentence: str, lang: str, match: NounMatch) -> bool:
     focus = qtype.focus
     if not focus:
         return True
     if candidate.detail:
-        return nouns.same_noun(focus, qtype.lang, candidate.detail, lang, bilingual=bilingual)
+        return match(focus, qtype.lang, candidate.detail, lang)
     # A number with no noun after it counts the focus when the focus noun is in its sentence ("interceptions with 24").
-    return any(nouns.same_noun(focus, qtype.lang, w, lang, bilingual=bilingual) for w in _TOKEN.findall(sentence))
+    return any(match(focus, qtype.lang, w, lang) for w in _TOKEN.findall(sentence))
 
 
-def _named_near(candidate: Annotation, text: str, noun: str, qlang: str, lang: str, bilingual: bool) -> bool:
+def _named_near(candidate: Annotation, text: str, noun: str, qlang: str, lang: str, match: NounMatch) -> bool:
     """Whether ``noun`` (a role: "ministre", "secretary") is written within ``ROLE_WINDOW`` characters of the candidate
     ("M. Alexandre Tsyboulski, Vice-Ministre russe", "le ministre de l'Intérieur, Jean Dupont")."""
     around = (
         text[max(0, candidate.start - ROLE_WINDOW) : candidate.start] + " " + text[candidate.end : candidate.end + ROLE_WINDOW]
     )
-    return any(nouns.same_noun(noun, qlang, w, lang, bilingual=bilingual) for w in _TOKEN.findall(around))
+    return any(match(noun, qlang, w, lang) for w in _TOKEN.findall(around))
 
 
 # Countries and continents, French and English (folded): a question about a city or a region is not answered by a
@@ -292,16 +300,18 @@ def _date_fits(candidate: Annotation, unit: str | None) -> bool:
 
 
 def fits(candidate: Annotation, qtype: QuestionType, question: str, hit: HitText, sentence: tuple[int, int],
-         *, bilingual: bool = True) -> bool:  # fmt: skip
+         *, match: NounMatch = nouns.same_noun) -> bool:  # fmt: skip
     """Whether ``candidate`` (an annotation of ``hit`` overlapping its ``sentence``) can answer the question (see the
     module)."""
     accepts = ACCEPTS[qtype.kind] if qtype.strict or qtype.kind != qt.PERSON else LOOSE_PERSON
+    if hit.lang == "en" and qtype.kind in NAMED_KINDS:
+        accepts = ENGLISH_NAMES
     if candidate.kind not in accepts or in_question(candidate, question):
         return False
     if candidate.kind == COUNT:
-        return _counts_focus(candidate, qtype, hit.text[sentence[0] : sentence[1]], hit.lang, bilingual)
+        return _counts_focus(candidate, qtype, hit.text[sentence[0] : sentence[1]], hit.lang, match)
     if qtype.kind == qt.PERSON and qtype.focus:
-        return _named_near(candidate, hit.text, qtype.focus, qtype.lang, hit.lang, bilingual)
+        return _named_near(candidate, hit.text, qtype.focus, qtype.lang, hit.lang, match)
     if qtype.kind == qt.PLACE and qtype.focus and _fold(qtype.focus) not in _COUNTRY_NOUNS:
         return not is_country(candidate)  # "Quelle ville…" is not answered by "Ukraine"
     if qtype.kind == qt.DATE:
@@ -366,10 +376,12 @@ def proximity(candidate: Annotation, text: str, lang: str, keys: set[str]) -> fl
     return sum(max(0.0, 1 - d / PROXIMITY_CHARS) for d in nearest.values())
 
 
-def _of_class(candidate: Annotation, qtype: QuestionType, lang: str, bilingual: bool) -> bool:
+def _of_class(candidate: Annotation, qtype: QuestionType, lang: str, match: NounMatch) -> bool:
     """Whether the candidate is of the class the question names: a country for "quel pays", an organisation whose
     name holds the question's noun for "quel ministère" ("ministère de l'Europe…" rather than "MEAE"), a person for
-    "qui"."""
+    "qui"; in English text, a name whose guessed label is the question's kind."""
+    if lang == "en" and qtype.kind in NAMED_KINDS and candidate.kind in ACCEPTS[qtype.kind]:
+        return True
     if qtype.kind == qt.PERSON and not qtype.strict:
         return candidate.kind == PER  # "Qui…" without a noun: a person's name before an organisation or a country
     focus = qtype.focus
@@ -378,17 +390,17 @@ def _of_class(candidate: Annotation, qtype: QuestionType, lang: str, bilingual: 
     if qtype.kind == qt.PLACE:
         return _fold(focus) in _COUNTRY_NOUNS and is_country(candidate)
     if qtype.kind == qt.ORGANIZATION:
-        return any(nouns.same_noun(focus, qtype.lang, w, lang, bilingual=bilingual) for w in _TOKEN.findall(candidate.text))
+        return any(match(focus, qtype.lang, w, lang) for w in _TOKEN.findall(candidate.text))
     return False
 
 
 def score(candidate: Annotation, qtype: QuestionType, hit: HitText, sentence: int, keys: set[str],
-          *, bilingual: bool = True) -> float:  # fmt: skip
+          *, match: NounMatch = nouns.same_noun) -> float:  # fmt: skip
     """How likely ``candidate`` is the answer (see the module): higher is better."""
     return (
         hit.similarities[sentence]
         + PROXIMITY * proximity(candidate, hit.text, hit.lang, keys)
-        + CLASS_BONUS * _of_class(candidate, qtype, hit.lang, bilingual)
+        + CLASS_BONUS * _of_class(candidate, qtype, hit.lang, match)
         - RANK_PENALTY * (hit.rank - 1)
     )
 
@@ -417,10 +429,11 @@ def read(
     answering: str = DEFAULT_ANSWERING,
     margin: float = MARGIN,
     depth: int = DEPTH,
-    bilingual: bool = True,
+    match: NounMatch = nouns.same_noun,
 ) -> Reading:
     """The answer to ``question`` (typed ``qtype``) found in the answering sentences of the ``depth`` best ``hits``
-    (see the module); ``bilingual`` matches nouns through the bilingual groups (else by stem only)."""
+    (see the module); ``match`` says whether two nouns name the same thing (``rag.retrieve.nouns.same_noun``: stems
+    and the bilingual groups; eval/noun_match.py compares it with stems alone and with the embedder)."""
     keys = question_keys(question, qtype.lang)
     found: list[tuple[float, int, HitText, tuple[int, int], Annotation]] = []
     for hit in sorted(hits, key=lambda h: h.rank)[:depth]:
@@ -428,8 +441,8 @@ def read(
             start, end = hit.sentences[i]
             for a in hit.annotations:
                 # A name may run over a line break that ends a "sentence": overlapping is enough.
-                if a.start < end and a.end > start and fits(a, qtype, question, hit, (start, end), bilingual=bilingual):
-                    found.append((score(a, qtype, hit, i, keys, bilingual=bilingual), -a.start, hit, (start, end), a))
+                if a.start < end and a.end > start and fits(a, qtype, question, hit, (start, end), match=match):
+                    found.append((score(a, qtype, hit, i, keys, match=match), -a.start, hit, (start, end), a))
     if not found:
         return Reading(qtype, None)
     _, _, hit, sentence, best = max(found, key=lambda f: (f[0], -f[2].rank, f[1]))
