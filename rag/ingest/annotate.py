@@ -64,6 +64,7 @@ _ORG_HEADS = frozenset(
     "organisation réseau centre bureau direction délégation ambassade".split()
 )
 _NAME_WORD = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9]")
+_LINE_OPENERS = frozenset("le la les l' l’ un une des ce cette ces the a an".split())
 # A French institution named in lower case, then its capitalised object: "ministère de l'Europe et des Affaires
 # étrangères", "ministère russe du Développement régional", "ambassade de France en Russie". spaCy's model misses
 # most of them; the pattern takes the head word, at most one adjective, a "de" and the capitalised words after it.
@@ -192,7 +193,9 @@ def _entity(text: str, start: int, end: int, label: str, lang: str) -> Annotatio
         lines = text[start:end].split("\n")
         keep = [lines[0]]
         for line in lines[1:]:
-            if not line.strip() or line.split()[0].casefold() in _TITLES:
+            # A line opening with a role or an article starts a new phrase ("…ukrainiennes\nLa Coalition…"); a name
+            # hard-wrapped in a column goes on ("Association\nInternationale des Maires\nFrancophones").
+            if not line.strip() or line.split()[0].casefold() in _TITLES or line.split()[0].casefold() in _LINE_OPENERS:
                 break
             keep.append(line)
         end = start + len("\n".join(keep))

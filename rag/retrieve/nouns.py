@@ -11,7 +11,7 @@ noun outside them still matches itself in its own language. Compared with the em
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 # One line per group of nouns that count or name the same things: French nouns, then "|", then English ones (singular;
@@ -109,6 +109,7 @@ def _fold(word: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).strip(" '.-")
 
 
+@lru_cache(maxsize=1 << 16)  # reading stems the same words of the same passages again and again
 def noun_key(word: str, lang: str) -> str:
     """A noun's comparison key in ``lang`` (``en``, else French): its Snowball stem, without accents. A French plural's
     final s or x is dropped from the stem: French Snowball leaves short plurals as they are ("élus", "lieux")."""

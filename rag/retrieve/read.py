@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from rag import i18n
 from rag.ingest.annotations import AMOUNT, COUNT, DATE, LOC, MISC, ORG, PER, PERCENT, Annotation
@@ -216,11 +216,16 @@ def _same_name(word: str, asked: set[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=256)
+def _asked(question: str) -> frozenset[str]:
+    return frozenset(_TOKEN.findall(_fold(question)))
+
+
 def in_question(candidate: Annotation, question: str) -> bool:
     """Whether the question already contains the candidate: all its words (articles aside) are words of the question,
     in either language's spelling ("Saint-Pétersbourg" in "…twinned with Saint Petersburg?"); for a date, its numbers
     ("2 mars 2022" in "…the resolution of 2 March 2022")."""
-    asked = set(_TOKEN.findall(_fold(question)))
+    asked = _asked(question)
     words = [w for w in _TOKEN.findall(_fold(candidate.text)) if w not in _ARTICLES]
     if candidate.kind == DATE:
         digits = [w for w in words if w.isdigit()]
