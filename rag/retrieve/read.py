@@ -201,7 +201,7 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _ARTICLES = frozenset("l la le les d de du des the a an of".split())
 
 
-def _same_name(word: str, asked: set[str]) -> bool:
+def _same_name(word: str, asked: frozenset[str]) -> bool:
     """A word of a name is in the question as itself or as its other language's spelling: a common start of at least
     five letters and most of the shorter word ("Pétersbourg" / "Petersburg", "Russie" / "Russian")."""
     if word in asked:
