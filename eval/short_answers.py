@@ -112,7 +112,7 @@ def prepare(items: list[dict[str, Any]], lang: str) -> list[tuple[dict[str, Any]
     for (item, qtype), qv in zip(typed, questions, strict=True):
         c = item["context"]
         sims = [float(x) for x in sentence_vectors[c] @ qv]
-        out.append((item, qtype, HitText(1, c, spans[c], sims, annotations[c])))
+        out.append((item, qtype, HitText(1, c, spans[c], sims, annotations[c], lang)))
     return out
 
 
