@@ -86,6 +86,7 @@ def index_corpus(
     Vectors come from the cache; misses are embedded for real (``embed_misses``) or synthesised.
     """
     import rag.index.build
+    import rag.ingest.chunk
     import rag.store
     import rag.store.ann
     from bench.embedders import make
@@ -103,8 +104,8 @@ def index_corpus(
     log(f"loaded {len(documents)} documents in {load_seconds:.1f} s; building {index}")
     t0 = time.perf_counter()
     with (
-        timer.wrap(rag.index.build, "chunk_document", "chunk"),
-        timer.wrap(rag.index.build, "split_sentences", "sentences"),
+        timer.wrap(rag.ingest.chunk, "chunk_with_offsets", "chunk"),
+        timer.wrap(rag.ingest.chunk, "split_sentences", "sentences"),
         timer.wrap(caching, "embed", "embed"),
         timer.wrap(rag.store.ann, "build", "ann_build"),
         timer.wrap(rag.store, "save", "save"),

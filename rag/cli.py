@@ -288,7 +288,7 @@ def _show_page(args: argparse.Namespace, retriever: Any, results: Results) -> No
     if hit.page is None:
         raise RagError(f"hit {rank} ({hit.source}) has no pages: only PDF files and images are shown as pages")
     if args.page is not None and not args.json:
-        _print_page(retriever, retriever.document(hit.source), hit)
+        _print_page(retriever.document(hit.source), hit)
     if args.page_image:
         require_extra("pypdfium2", "pages", "ask --page-image")
         from rag.render.service import PageViews
@@ -304,15 +304,13 @@ def _show_page(args: argparse.Namespace, retriever: Any, results: Results) -> No
         print(f"Wrote page {view.page} of {hit.source} to {args.page_image} ({coverage})", file=sys.stderr)
 
 
-def _print_page(retriever: Any, document: Any, hit: Any) -> None:
+def _print_page(document: Any, hit: Any) -> None:
     """The page's text as extracted (its own lines), lines of the passage marked ``▌``, the answering sentences
     between » and «."""
-    from rag.ingest.chunk import raw_spans
     from rag.render.boxes import page_text_range
-    from rag.render.service import chunk_settings
 
     start, end = page_text_range(document, hit.page)
-    sentences = raw_spans(document, hit.passage, [(s.start, s.end) for s in hit.highlights], chunk_settings(retriever))
+    sentences = [(s.doc_start, s.doc_end) for s in hit.highlights if s.doc_start is not None and s.doc_end is not None]
     text = document.text
     marks = sorted([(s, "»") for s, _ in sentences] + [(e, "«") for _, e in sentences], reverse=True)
     ocr = f"; text recognised by OCR, mean confidence {hit.ocr:.0f} %" if hit.ocr is not None else ""

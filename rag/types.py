@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, overload
@@ -92,12 +93,58 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class OffsetMap:
+    """Where each character of a passage's cleaned text was read in its document's text, exactly.
+
+    Cleaning joins lines, undoes hyphenation, drops markup and composes accents, so a passage offset is not its
+    document offset plus a constant. The map is a list of runs: from passage offset ``at[k]`` on, character ``i``
+    starts at document offset ``starts[k] + (i - at[k])`` and ends at ``ends[k] + (i - at[k])``; a new run begins
+    wherever that stops holding (a few a passage: one per undone hyphenation or collapsed whitespace run).
+    """
+
+    at: tuple[int, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    @classmethod
+    def of(cls, pos: Sequence[int], ends: Sequence[int]) -> OffsetMap:
+        """The runs of per-character document ``[pos[i], ends[i])`` ranges (``rag.ingest.clean.Block``)."""
+        at: list[int] = []
+        starts: list[int] = []
+        run_ends: list[int] = []
+        for i, (start, end) in enumerate(zip(pos, ends, strict=True)):
+            if not at or start != starts[-1] + (i - at[-1]) or end != run_ends[-1] + (i - at[-1]):
+                at.append(i)
+                starts.append(start)
+                run_ends.append(end)
+        return cls(tuple(at), tuple(starts), tuple(run_ends))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The document ``[start, end)`` of the passage's ``text[start:end]`` (``end > start``)."""
+        if not 0 <= start < end or not self.at:
+            raise ValueError(f"no document span for the passage range [{start}, {end})")
+        first, last = bisect_right(self.at, start) - 1, bisect_right(self.at, end - 1) - 1
+        return self.starts[first] + start - self.at[first], self.ends[last] + end - 1 - self.at[last]
+
+    def to_row(self) -> list[list[int]]:
+        return [list(run) for run in zip(self.at, self.starts, self.ends, strict=True)]
+
+    @classmethod
+    def from_row(cls, row: Sequence[Sequence[int]]) -> OffsetMap:
+        at, starts, ends = (tuple(int(run[k]) for run in row) for k in range(3))
+        return cls(at, starts, ends)
+
+
+@dataclass(frozen=True)
 class Span:
-    """A ``[start, end)`` character range within a hit's passage text (e.g. the answering sentence)."""
+    """A ``[start, end)`` character range within a hit's passage text (e.g. the answering sentence), and the same text's
+    ``[doc_start, doc_end)`` in the document's text (None when the index does not know it: an older format)."""
 
     start: int
     end: int
     score: float = 0.0
+    doc_start: int | None = None
+    doc_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,11 +222,17 @@ class Hit:
             "end": self.end,
             "citation": self.citation,
             "text": self.text,
-            "highlights": [{"start": s.start, "end": s.end, "text": self.text[s.start : s.end]} for s in self.highlights],
+            "highlights": [_span_dict(s, self.text) for s in self.highlights],
             "strength": None if self.strength is None else round(self.strength, 3),
             "match": self.match,
             "ocr": self.ocr,
         }
+
+
+def _span_dict(span: Span, text: str) -> dict[str, Any]:
+    """A highlight as ``--json`` gives it: its offsets in the passage's text and in the document's, and its text."""
+    offsets = {"start": span.start, "end": span.end, "doc_start": span.doc_start, "doc_end": span.doc_end}
+    return {**offsets, "text": text[span.start : span.end]}
 
 
 def where(passage: Passage) -> str:

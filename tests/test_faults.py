@@ -401,7 +401,7 @@ MANIFESTS: dict[str, Any] = {
     "format 0": lambda m: m.update(format_version=0),
     "format 1 (float32 sentence vectors)": lambda m: m.update(format_version=1),
     "format 2 (no vector checksums)": lambda m: m.update(format_version=2),
-    "format 5": lambda m: m.update(format_version=5),
+    "a newer format": lambda m: m.update(format_version=store.FORMAT_VERSION + 1),
     "format '3' (a string)": lambda m: m.update(format_version="3"),
     "format null": lambda m: m.update(format_version=None),
     "no format": lambda m: m.pop("format_version"),

@@ -10,7 +10,7 @@ import pytest
 
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
-from rag.ingest.chunk import chunk_document, raw_spans
+from rag.ingest.chunk import chunk_with_offsets
 from rag.ingest.load import load_file
 from rag.ingest.sentences import split_sentences
 from rag.render.boxes import PageRef, align, layout, merge_lines
@@ -91,11 +91,10 @@ def test_every_character_of_a_text_layer_page_gets_its_own_box_exactly(pdf: Path
 
 def test_a_passage_is_marked_line_by_line_and_its_sentence_more_strongly(pdf: Path) -> None:
     document = load_file(pdf, pdf.name)
-    passages = chunk_document(document)
-    passage = next(p for p in passages if "45 000 euros" in p.text)
+    passage, offsets = next((p, o) for p, o in chunk_with_offsets(document) if "45 000 euros" in p.text)
     sentences = split_sentences(passage.text)
     best = next(s for s in sentences if "45 000" in passage.text[s[0] : s[1]])
-    raw = raw_spans(document, passage, [best])
+    raw = [offsets.span(*best)]
     assert " ".join(document.text[raw[0][0] : raw[0][1]].split()) == " ".join(passage.text[best[0] : best[1]].split())
     ref = PageRef.of(pdf, document, passage.page or 1)
     drawn = marks(ref, (passage.start, passage.end), raw, layout(ref, None))
@@ -119,12 +118,12 @@ def test_a_passage_is_marked_line_by_line_and_its_sentence_more_strongly(pdf: Pa
 
 def test_highlights_map_back_through_undone_hyphenation(pdf: Path) -> None:
     document = load_file(pdf, pdf.name)
-    passage = next(p for p in chunk_document(document) if "decentralisee" in p.text)
+    passage, offsets = next((p, o) for p, o in chunk_with_offsets(document) if "decentralisee" in p.text)
     s = passage.text.index("decentralisee")
-    ((start, end),) = raw_spans(document, passage, [(s, s + len("decentralisee"))])
+    start, end = offsets.span(s, s + len("decentralisee"))
     assert document.text[start:end] == "decentra-\nlisee"
-    with pytest.raises(ValueError, match="not a passage"):
-        raw_spans(document, passage.__class__(**{**passage.to_dict(), "start": passage.start + 1}), [(0, 3)])
+    with pytest.raises(ValueError, match="no document span"):
+        offsets.span(3, 3)
 
 
 def test_alignment_survives_ligatures_and_missing_characters() -> None:

@@ -24,12 +24,11 @@ from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError,
 from rag.index import shards as shard_files
 from rag.index import vectors as reuse
 from rag.index.executors import Executor, embed_missing
-from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, Spans, with_kept
+from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, with_kept
 from rag.index.vectors import embedding_text, previous_vectors
 from rag.ingest import ocr_cache
-from rag.ingest.chunk import ChunkSettings, chunk_document
+from rag.ingest.chunk import Chunk, ChunkSettings, chunk_document, chunks
 from rag.ingest.load import SUPPORTED, load_corpus
-from rag.ingest.sentences import split_sentences
 from rag.retrieve.abstention import SecondOpinion, evidence_of
 from rag.retrieve.calibration import Calibration, calibrate, null_questions, shipped_vectors
 from rag.retrieve.query import Vector, make_query
@@ -137,7 +136,8 @@ def build_from_documents(
         second = second_opinion_for(embedder)
         previous = previous_vectors(path, embedder.id, second.id if second else None)
         cache = previous.vectors
-        passages, spans = _chunk(documents, settings, chunked)
+        pieces = _chunk(documents, settings, chunked)
+        passages, spans = [c.passage for c in pieces], [c.sentences for c in pieces]
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
         passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
@@ -183,6 +183,7 @@ def build_from_documents(
             documents=documents,
             passages=passages,
             sentence_spans=spans,
+            offsets=[c.offsets for c in pieces],
             vectors=vectors,
             sentence_vectors=sentence_vectors,
             # With a vector database too: calibration below searches the vectors in memory, exactly (a flat index
@@ -212,7 +213,7 @@ def build_from_documents(
 
 
 def _texts_by_document(
-    passages: list[Passage], passage_texts: list[str], sentence_texts: list[str], spans: list[Spans]
+    passages: list[Passage], passage_texts: list[str], sentence_texts: list[str], spans: list[list[tuple[int, int]]]
 ) -> Iterator[list[str]]:
     """The texts a build embeds, one list per document (passages, then their sentences): the shards' unit."""
     sentences = iter(sentence_texts)
@@ -330,18 +331,9 @@ def _entry(document: Document, passages: int, folders: dict[str, str]) -> dict[s
     return entry
 
 
-def _chunk(documents: list[Document], settings: ChunkSettings, chunked: Chunked) -> tuple[list[Passage], list[Spans]]:
-    """Passages of ``documents`` in order, with their sentence spans; those in ``chunked`` are not chunked again."""
-    passages: list[Passage] = []
-    spans: list[Spans] = []
-    for doc in documents:
-        done = chunked.get(doc.info.source)
-        if done is None:
-            new = chunk_document(doc, settings)
-            done = [(p, split_sentences(p.text)) for p in new]
-        passages.extend(p for p, _ in done)
-        spans.extend(sp for _, sp in done)
-    return passages, spans
+def _chunk(documents: list[Document], settings: ChunkSettings, chunked: Chunked) -> list[Chunk]:
+    """The passages of ``documents`` in order, as stored; those in ``chunked`` are not chunked again."""
+    return [piece for doc in documents for piece in chunked.get(doc.info.source) or chunks(doc, settings)]
 
 
 def add_documents(

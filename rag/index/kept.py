@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from rag import store
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
-from rag.ingest.chunk import ChunkSettings
+from rag.ingest.chunk import Chunk, ChunkSettings
 from rag.ingest.load import SkipFile, load_file
 from rag.ingest.ocr_cache import FOLDER as OCR_CACHE
-from rag.types import Document, Passage
+from rag.types import Document
 
 log = logging.getLogger("rag")
 
@@ -28,8 +28,7 @@ KEEP_ALL: Keep = "all"
 KEEP_ADDED: Keep = "added"
 
 
-Spans = list[tuple[int, int]]  # the sentences of a passage
-Chunked = dict[str, list[tuple[Passage, Spans]]]  # source → its passages with their sentences
+Chunked = dict[str, list[Chunk]]  # source → its passages as stored (with their sentences and offset maps)
 
 
 def with_kept(
@@ -55,11 +54,11 @@ def with_kept(
         merged = [*_skip_clashes(documents, kept, added), *kept]
     folders = {**{d.info.source: added[d.info.source] for d in kept if d.info.source in added}, **folders}
     chunked: Chunked = {}
-    if old is not None and manifest.get("chunking") == settings.to_dict():
+    if old is not None and old.offsets is not None and manifest.get("chunking") == settings.to_dict():
         unchanged = {d.info.source for d in kept if stored.get(d.info.source) is d}
-        for passage, spans in zip(old.passages, old.sentence_spans, strict=True):
+        for passage, spans, offsets in zip(old.passages, old.sentence_spans, old.offsets, strict=True):
             if passage.source in unchanged:
-                chunked.setdefault(passage.source, []).append((passage, spans))
+                chunked.setdefault(passage.source, []).append(Chunk(passage, spans, offsets))
     return merged, folders, chunked
 
 

@@ -5,11 +5,12 @@ The only module that imports langchain-text-splitters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rag.ingest.clean import Block, clean
-from rag.types import Document, Passage
+from rag.ingest.sentences import split_sentences
+from rag.types import Document, OffsetMap, Passage
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,16 @@ class ChunkSettings:
 
 
 def _join(blocks: list[Block]) -> Block:
-    """One block from several, separated by newlines (each newline mapped to the end of the block before it)."""
+    """One block from several, separated by newlines: each newline stands for the raw text between the two blocks
+    (from the end of the one before to the start of the next), so that a span beginning or ending with it is exact."""
     text_parts: list[str] = []
     pos: list[int] = []
     ends: list[int] = []
     for b in blocks:
         if text_parts:
             text_parts.append("\n")
-            pos.append(ends[-1] - 1)
-            ends.append(ends[-1])
+            pos.append(ends[-1])
+            ends.append(b.pos[0])
         text_parts.append(b.text)
         pos.extend(b.pos)
         ends.extend(b.ends)
@@ -113,43 +115,42 @@ def _pieces(document: Document, settings: ChunkSettings) -> Iterator[tuple[int, 
             yield number, block, start, end
 
 
-def chunk_document(document: Document, settings: ChunkSettings | None = None) -> list[Passage]:
-    """Cut a document into passages carrying exact raw offsets, paragraph number and page."""
+def chunk_with_offsets(document: Document, settings: ChunkSettings | None = None) -> list[tuple[Passage, OffsetMap]]:
+    """Cut a document into passages carrying exact raw offsets, paragraph number and page, each with the map from its
+    cleaned text back to the document's text (any span of a passage, a sentence or a name in it, is then cited by
+    its exact document offsets)."""
     settings = settings or ChunkSettings()
-    passages: list[Passage] = []
+    out: list[tuple[Passage, OffsetMap]] = []
     source = document.info.source
     for number, block, start, end in _pieces(document, settings):
         raw_start, raw_end = block.raw_span(start, end)
-        passages.append(
-            Passage(
-                id=f"{source}:{raw_start}-{raw_end}",
-                source=source,
-                paragraph=number,
-                start=raw_start,
-                end=raw_end,
-                text=block.text[start:end],
-                page=document.page_at(raw_start),
-            )
+        passage = Passage(
+            id=f"{source}:{raw_start}-{raw_end}",
+            source=source,
+            paragraph=number,
+            start=raw_start,
+            end=raw_end,
+            text=block.text[start:end],
+            page=document.page_at(raw_start),
         )
-    return passages
+        out.append((passage, OffsetMap.of(block.pos[start:end], block.ends[start:end])))
+    return out
 
 
-def raw_spans(
-    document: Document, passage: Passage, spans: Iterable[tuple[int, int]], settings: ChunkSettings | None = None
-) -> list[tuple[int, int]]:
-    """``[start, end)`` spans of ``passage.text`` (its answering sentences) as spans of ``document.text``.
+@dataclass(frozen=True)
+class Chunk:
+    """A passage as an index keeps it: with its sentences (``[start, end)`` in its text) and its offset map."""
 
-    The passage is cut again with the same code and settings, so each cleaned character maps to the raw characters
-    it came from exactly (whitespace runs, undone hyphenation, markup). Raises ``ValueError`` when the passage is not
-    one of this document's with these settings.
-    """
-    for _, block, start, end in _pieces(document, settings or ChunkSettings()):
-        if block.raw_span(start, end) != (passage.start, passage.end):
-            continue
-        out = []
-        for s, e in spans:
-            s, e = max(0, s), min(e, end - start)
-            if e > s:
-                out.append(block.raw_span(start + s, start + e))
-        return out
-    raise ValueError(f"{passage.id} is not a passage of {document.info.source} with these chunking settings")
+    passage: Passage
+    sentences: list[tuple[int, int]]
+    offsets: OffsetMap
+
+
+def chunks(document: Document, settings: ChunkSettings | None = None) -> list[Chunk]:
+    """The passages of a document with their sentences and offset maps, in order."""
+    return [Chunk(p, split_sentences(p.text), offsets) for p, offsets in chunk_with_offsets(document, settings)]
+
+
+def chunk_document(document: Document, settings: ChunkSettings | None = None) -> list[Passage]:
+    """Cut a document into passages carrying exact raw offsets, paragraph number and page."""
+    return [passage for passage, _ in chunk_with_offsets(document, settings)]

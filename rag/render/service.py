@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
-from rag.ingest.chunk import ChunkSettings, raw_spans
 from rag.ingest.ocr_cache import FOLDER as OCR_FOLDER
 from rag.render.boxes import PageRef
 from rag.types import Document, Passage
@@ -63,7 +62,6 @@ class PageViews:
         self._lock = threading.Lock()  # the child draws one page at a time
         self._cache_lock = threading.Lock()
         self._extractor: Extractor | None = None
-        self._ids: tuple[int, dict[str, int]] | None = None  # (id of the passages list, passage id → row)
         self._hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) → SHA-256 of the file
 
     def close(self) -> None:
@@ -89,7 +87,9 @@ class PageViews:
         page = first if page is None else page
         if not first <= page <= last:
             raise PageUnavailable(f"{passage_id} is on page {first}" + (f" to {last}" if last > first else ""))
-        sentences = tuple(raw_spans(document, passage, _checked(highlights, len(passage.text)), chunk_settings(retriever)))
+        row = retriever.view.row_of(passage.id)
+        assert row is not None  # _passage found it
+        sentences = tuple(retriever.view.document_span(row, s, e) for s, e in _checked(highlights, len(passage.text)))
         width = max(200, min(int(width), 1600))
         key = (document.sha256, page, passage.start, passage.end, sentences, width)
         with self._cache_lock:
@@ -133,13 +133,10 @@ class PageViews:
         return path
 
     def _passage(self, retriever: Retriever, passage_id: str) -> Passage:
-        passages = retriever.data.passages
-        if self._ids is None or self._ids[0] != id(passages):
-            self._ids = (id(passages), {p.id: row for row, p in enumerate(passages)})
-        row = self._ids[1].get(passage_id)
+        row = retriever.view.row_of(passage_id)
         if row is None:
             raise PageUnavailable(f"no passage {passage_id!r} in the index")
-        return passages[row]
+        return retriever.data.passages[row]
 
     def _draw(self, request: dict[str, Any], source: str, page: int) -> dict[str, Any]:
         from rag.errors import SkipFile
@@ -166,11 +163,6 @@ class PageViews:
                 _, old = self._cache.popitem(last=False)
                 self._cached -= len(old.png)
 
-
-def chunk_settings(retriever: Retriever) -> ChunkSettings:
-    """The chunking the index was built with (its passages are cut again with it to map highlights to the text)."""
-    chunking = retriever.manifest.get("chunking") or {}
-    return ChunkSettings(**{k: int(v) for k, v in chunking.items() if k in ("max_chars", "min_chars")})
 
 
 def _checked(spans: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:

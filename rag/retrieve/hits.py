@@ -63,11 +63,12 @@ def collapse(view: IndexView, rows: RowIds) -> RowIds:
 
 
 def highlight(view: IndexView, row: int, vector: Vector) -> tuple[Span, ...]:
-    """The sentence(s) of passage ``row`` closest to the question, as spans of its text."""
+    """The sentence(s) of passage ``row`` closest to the question, as spans of its text and of its document's."""
     spans = view.data.sentence_spans[row]
     if not spans:
         return ()
-    return highlight_spans(view.data.passages[row].text, spans, view.sentence_similarities(row, vector))
+    chosen = highlight_spans(view.data.passages[row].text, spans, view.sentence_similarities(row, vector))
+    return tuple(Span(s.start, s.end, s.score, *view.document_span(row, s.start, s.end)) for s in chosen)
 
 
 def hits(

@@ -33,6 +33,7 @@ class IndexView:
     rows_by_source: dict[str, list[int]] = field(init=False, repr=False)
     documents: dict[str, Document] = field(init=False, repr=False)
     calibration: Calibration | None = field(init=False, repr=False)
+    _row_of: dict[str, int] | None = field(init=False, repr=False, default=None)  # built on first use: ids → rows
 
     def __post_init__(self) -> None:
         spans = self.data.sentence_spans
@@ -73,6 +74,19 @@ class IndexView:
                 "re-run `rag index` to rebuild it"
             )
         return sims
+
+    def document_span(self, row: int, start: int, end: int) -> tuple[int, int]:
+        """The document ``[start, end)`` of passage ``row``'s ``text[start:end]`` (its offset map, rag.types.OffsetMap)."""
+        offsets = self.data.offsets
+        if offsets is None:  # an index read only to be rebuilt (older format): never served
+            raise IndexIncompatibleError(f"{self.path or 'the index'} has no offset maps; re-run `rag index`")
+        return offsets[row].span(start, end)
+
+    def row_of(self, passage_id: str) -> int | None:
+        """The row of the passage ``passage_id`` (None when the index has no such passage)."""
+        if self._row_of is None:
+            self._row_of = {p.id: row for row, p in enumerate(self.data.passages)}
+        return self._row_of.get(passage_id)
 
     def sentence_similarities(self, row: int, vector: Scores) -> list[float]:
         """The cosine similarity to the question of each sentence of passage ``row`` (``data.sentence_spans[row]``)."""

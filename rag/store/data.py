@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.store.lexical import LexicalIndex
 from rag.store.rows import Rows, Vectors
-from rag.types import Document, Passage
+from rag.types import Document, OffsetMap, Passage
 
 # Sentence vectors are stored in half precision: half the disk and page cache, and scores move by < 1e-4.
 SENTENCE_DTYPE = np.float16
@@ -31,6 +31,8 @@ class IndexData:
     lexical: LexicalIndex | None = field(default=None, repr=False)
     null_vectors: Vectors | None = field(default=None, repr=False)  # the calibration questions', reused by a rebuild
     second_vectors: Vectors | Rows | None = field(default=None, repr=False)  # the second opinion's, per passage
+    # Per passage, where its text comes from in its document's (``rag.types.OffsetMap``); None in formats before 5.
+    offsets: Sequence[OffsetMap] | None = field(default=None, repr=False)
 
 
 def lexical_texts(data: IndexData) -> list[str]:

@@ -51,17 +51,18 @@ from rag.store import ann, backends, files, generations
 from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_texts
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
-from rag.store.rows import FaissRows, NpyRows, Rows, SpanTable, Vectors, block_checksums
-from rag.types import Document, DocumentInfo, Passage
+from rag.store.rows import FaissRows, NpyRows, OffsetTable, Rows, SpanTable, Vectors, block_checksums
+from rag.types import Document, DocumentInfo, OffsetMap, Passage
 from rag.version import version
 
-# 4: the manifest records the corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a
-# journal of the generations written, a checksum for every file (per block for the vector files). 2: sentence vectors
-# stored as float16 (format 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the
-# same corpus) rebuild it reusing its vectors, checked first.
-FORMAT_VERSION = 4
+# 5: each passage row carries the map from its text to its document's (``offsets``: every highlight and answer is
+# cited by document offsets). 4: the manifest records the corpus's null distribution (rag.retrieve.calibration).
+# 3: one folder per generation, a journal of the generations written, a checksum for every file (per block for the
+# vector files). 2: sentence vectors stored as float16 (format 1: float32). An older index is refused for serving;
+# `rag index` (and `rag serve` on the same corpus) rebuild it reusing its vectors, checked first.
+FORMAT_VERSION = 5
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2, 3, 4)
+REUSABLE_FORMATS = (1, 2, 3, 4, 5)
 # The files of a generation, inside its folder.
 FILES = {
     "documents": "documents.jsonl",
@@ -92,9 +93,10 @@ BLOCK_BYTES = 1 << 16
 LOAD_ATTEMPTS = 5
 
 
-def _passage_row(passage: Passage, spans: Sequence[tuple[int, int]]) -> dict[str, Any]:
+def _passage_row(passage: Passage, spans: Sequence[tuple[int, int]], offsets: OffsetMap) -> dict[str, Any]:
     row = passage.to_dict()
     row["sentences"] = [list(s) for s in spans]
+    row["offsets"] = offsets.to_row()
     return row
 
 
@@ -144,8 +146,10 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     committed = False
     try:
         files.write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
-        passage_rows = zip(data.passages, data.sentence_spans, strict=True)
-        files.write_jsonl(path / names["passages"], (_passage_row(p, spans) for p, spans in passage_rows))
+        if data.offsets is None:
+            raise ValueError("a generation is written with the offset map of every passage (rag.ingest.chunk)")
+        passage_rows = zip(data.passages, data.sentence_spans, data.offsets, strict=True)
+        files.write_jsonl(path / names["passages"], (_passage_row(p, spans, o) for p, spans, o in passage_rows))
         manifest = dict(data.manifest)
         if data.null_vectors is not None:
             files.save_npy(path / names["questions"], data.null_vectors)
@@ -311,13 +315,17 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         shared = {d.info.source: d.info.source for d in documents}
         passages: list[Passage] = []
         sentence_lists: list[list[list[int]]] = []
+        offset_lists: list[list[list[int]]] = []
         for line in files.read_lines(path / names["passages"]):
             row = json.loads(line)
             sentence_lists.append(row.pop("sentences"))
+            if "offsets" in row:  # format 5 on
+                offset_lists.append(row.pop("offsets"))
             row["source"] = shared.get(row["source"], row["source"])
             passages.append(Passage(**row))
         spans = SpanTable(sentence_lists)
-        del sentence_lists
+        offsets = OffsetTable(offset_lists) if len(offset_lists) == len(passages) else None
+        del sentence_lists, offset_lists
         dim = int(manifest.get("embedder", {}).get("dim", 0))
         lexical = LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
         vectors: Vectors | Rows
@@ -361,41 +369,32 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         raise IndexIncompatibleError(
             f"{path} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
         ) from exc
-    return _checked(
-        path, manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
-    )
+    data = IndexData(
+        manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors,
+        offsets,
+    )  # fmt: skip
+    return _checked(path, data)
 
 
-def _checked(
-    path: Path,
-    manifest: dict[str, Any],
-    documents: list[Document],
-    passages: list[Passage],
-    spans: SpanTable,
-    vectors: Vectors | Rows,
-    sentence_vectors: Vectors | Rows,
-    faiss_index: Any,
-    lexical: LexicalIndex,
-    null_vectors: Vectors | None,
-    second_vectors: Vectors | Rows | None,
-) -> IndexData:
+def _checked(path: Path, data: IndexData) -> IndexData:
     """The loaded generation, once its parts agree on their sizes."""
+    manifest, passages = data.manifest, data.passages
     dim = int(manifest.get("embedder", {}).get("dim", 0))
-    n_sentences = int(spans.starts[-1])
-    sources = {d.info.source for d in documents}
+    spans = data.sentence_spans
+    n_sentences = int(spans.starts[-1]) if isinstance(spans, SpanTable) else sum(len(s) for s in spans)
+    sources = {d.info.source for d in data.documents}
     listed = manifest.get("documents")
     consistent = (
-        faiss_index.ntotal == len(passages) == len(vectors)
-        and len(sentence_vectors) == n_sentences
-        and (len(passages) == 0 or (faiss_index.d == dim and vectors.shape[1] == dim))
+        data.faiss_index.ntotal == len(passages) == len(data.vectors)
+        and len(data.sentence_vectors) == n_sentences
+        and (len(passages) == 0 or (data.faiss_index.d == dim and data.vectors.shape[1] == dim))
         and all(p.source in sources for p in passages)
         and (not isinstance(listed, dict) or set(listed) == sources)
+        and (data.offsets is not None or manifest.get("format_version", 0) < 5)
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
-    return IndexData(
-        manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors
-    )
+    return data
 
 
 def _npy_rows(path: Path, manifest: dict[str, Any], name: str) -> NpyRows:

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import IndexIncompatibleError
+from rag.types import OffsetMap
 
 Vectors = npt.NDArray[np.float32]
 Key = int | slice | npt.NDArray[np.integer[Any]] | list[int]
@@ -250,22 +251,38 @@ class FaissRows(Rows):
         return out
 
 
-class SpanTable(Sequence[list[tuple[int, int]]]):
-    """Per passage, the ``(start, end)`` offsets of its sentences: two integer arrays instead of 300k Python tuples."""
+class PackedRows:
+    """Per passage, a few fixed-width integer rows (its sentences' spans, its offset runs): packed in one array with
+    the start of each passage's rows, instead of millions of Python tuples."""
 
-    def __init__(self, spans: Iterable[Iterable[Iterable[int]]]) -> None:
+    width = 2
+
+    def __init__(self, rows: Iterable[Iterable[Iterable[int]]]) -> None:
         counts: list[int] = []
         flat: list[int] = []
-        for passage_spans in spans:
+        for passage_rows in rows:
             before = len(flat)
-            for start, end in passage_spans:
-                flat += (start, end)
-            counts.append((len(flat) - before) // 2)
+            for row in passage_rows:
+                flat += row
+            counts.append((len(flat) - before) // self.width)
         self.starts: npt.NDArray[np.int64] = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
-        self.bounds: npt.NDArray[np.int64] = np.asarray(flat, dtype=np.int64).reshape(-1, 2)
+        self.bounds: npt.NDArray[np.int64] = np.asarray(flat, dtype=np.int64).reshape(-1, self.width)
 
     def __len__(self) -> int:
         return len(self.starts) - 1
+
+    def rows(self, row: int) -> list[list[int]]:
+        """The integer rows of passage ``row``."""
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(f"passage {row} out of range")
+        rows: list[list[int]] = self.bounds[self.starts[row] : self.starts[row + 1]].tolist()
+        return rows
+
+
+class SpanTable(PackedRows, Sequence[list[tuple[int, int]]]):
+    """Per passage, the ``(start, end)`` offsets of its sentences."""
 
     @overload
     def __getitem__(self, row: int) -> list[tuple[int, int]]: ...
@@ -274,8 +291,19 @@ class SpanTable(Sequence[list[tuple[int, int]]]):
     def __getitem__(self, row: int | slice) -> list[tuple[int, int]] | list[list[tuple[int, int]]]:
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
-        if row < 0:
-            row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(f"passage {row} out of range")
-        return [(s, e) for s, e in self.bounds[self.starts[row] : self.starts[row + 1]].tolist()]
+        return [(s, e) for s, e in self.rows(row)]
+
+
+class OffsetTable(PackedRows, Sequence[OffsetMap]):
+    """Per passage, its ``OffsetMap`` (``at, start, end`` runs), made a map only for the passage asked for."""
+
+    width = 3
+
+    @overload
+    def __getitem__(self, row: int) -> OffsetMap: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[OffsetMap]: ...
+    def __getitem__(self, row: int | slice) -> OffsetMap | list[OffsetMap]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        return OffsetMap.from_row(self.rows(row))
