@@ -14,7 +14,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         # Why a question is flagged (rag.retrieve.abstention): ``{what}`` is a ``kind.*`` text.
         "decision.flagged": "Nothing in the corpus seems to answer this question",
-        "decision.missing_kind": "none of the {depth} best passages gives {what}",
         "decision.below_null": "the closest passages are no closer to it than to questions this corpus does not answer",
         # How far the best passages stand above the corpus's null distribution (Results.confidence).
         "confidence.answers": (
@@ -27,11 +26,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "match.strong": "strong match",
         "match.fair": "fair match",
         "match.weak": "weak match",
-        # The kinds of figure a question asks for, as a message names them ("none of the 5 best passages gives a number").
-        "kind.percentage": "a percentage",
-        "kind.amount": "an amount of money",
-        "kind.date": "a date",
-        "kind.number": "a number",
         # What typed reading found missing (rag.retrieve.read): ``{what}`` is one of the ``read.*`` phrases below.
         "read.missing": "none of the passages gives {what}",
         "read.missing_named": "none of the passages names {what}",
@@ -49,6 +43,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "read.month": "a month",
         "read.amount": "an amount of money",
         "read.percentage": "a percentage",
+        # The short answer of a typed question (rag ask, the web app), and the state where none was read.
+        "answer.label": "Answer",
+        "answer.on_subject": "These passages are on the subject of the question; check that they answer it.",
+        "answer.title": "Read from passage [{rank}]: check it in its sentence, marked below.",
         # The results area of the web app (ui.render), in the question's language.
         "results.weak_shown": "The closest passages are shown below, marked as weak.",
         "results.none_found": "No passage found for «{question}».",
@@ -155,7 +153,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "decision.flagged": "Rien dans le corpus ne semble répondre à cette question",
-        "decision.missing_kind": "aucun des {depth} meilleurs passages ne donne {what}",
         "decision.below_null": (
             "les passages les plus proches n'en sont pas plus proches que de questions auxquelles ce corpus ne répond pas"
         ),
@@ -170,10 +167,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "match.strong": "très proche",
         "match.fair": "assez proche",
         "match.weak": "peu proche",
-        "kind.percentage": "de pourcentage",
-        "kind.amount": "de montant",
-        "kind.date": "de date",
-        "kind.number": "de nombre",
         "read.missing": "aucun des passages ne donne {what}",
         "read.missing_named": "aucun des passages ne nomme {what}",
         "read.named": "de {noun}",
@@ -190,6 +183,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "read.month": "un mois",
         "read.amount": "un montant",
         "read.percentage": "un pourcentage",
+        "answer.label": "Réponse",
+        "answer.on_subject": "Ces passages portent sur le sujet de la question ; vérifiez qu'ils y répondent.",
+        "answer.title": "Lue dans le passage [{rank}] : vérifiez-la dans sa phrase, marquée ci-dessous.",
         "results.weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
         "results.none_found": "Aucun passage trouvé pour «{question}».",
         "results.summary": "{n} passage{s} pour",

@@ -12,6 +12,7 @@ import numpy as np
 from rag import store
 from rag.store import directory
 from rag.store import files as store_files
+from rag.types import MISSING_KIND, Decision
 
 
 def squash(s: str) -> str:
@@ -26,6 +27,9 @@ def downgrade(index: Path, version: int) -> None:
     folder = index / manifest.pop("generation")
     manifest.pop("block_checksums")
     manifest.pop("calibration")  # format 4 on
+    manifest.pop("annotator")  # format 6 on
+    for kind in ("annotations", "annotation_meta"):
+        (index / manifest["files"].pop(kind)).unlink()
     (index / manifest["files"].pop("questions")).unlink()
     gen = folder.name.removeprefix("gen-")
     files = {kind: f"{kind}-{gen}{Path(name).suffix}" for kind, name in manifest["files"].items()}
@@ -46,6 +50,28 @@ def downgrade(index: Path, version: int) -> None:
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 
 
+def downgrade_to_format_5(index: Path) -> None:
+    """Make ``index`` what format 5 wrote: no annotations, no annotator in the manifest."""
+    manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
+    manifest.pop("annotator")
+    for kind in ("annotations", "annotation_meta"):
+        name = manifest["files"].pop(kind)
+        (index / name).unlink()
+        manifest["sizes"].pop(name)
+        manifest["checksums"].pop(name)
+    manifest["format_version"] = 5
+    (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
 def downgrade_to_format_1(index: Path) -> None:
     """Make ``index`` what format 1 wrote."""
     downgrade(index, 1)
+
+
+def missing_decision(kind: str) -> Decision:
+    """The decision of a typed question (asking for ``kind``) none of the 3 best passages answers, as a search makes it."""
+    from rag.retrieve.question_type import QuestionType
+    from rag.retrieve.read import missing_text
+
+    words = tuple((lang, missing_text(QuestionType(kind), lang)) for lang in ("en", "fr"))
+    return Decision(True, MISSING_KIND, kind, searched=3, missing_words=words)

@@ -4,6 +4,8 @@ English text, and typed reading over what the real retriever returns (the defaul
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from functools import cache
@@ -11,15 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import IndexIncompatibleError
+from rag.index import build_index, ensure_index
 from rag.ingest.annotate import ANNOTATOR, Annotator
 from rag.ingest.annotations import COUNT, DATE, LOC, MISC, ORG, PER, Annotation
-from rag.ingest.chunk import ChunkSettings, chunk_document, raw_spans
+from rag.ingest.chunk import ChunkSettings, chunk_document, chunks
 from rag.ingest.lang import guess_language
 from rag.ingest.load import load_corpus
-from rag.retrieve.question_type import question_type
-from rag.retrieve.read import HitText, Reading, read
 from rag.retrieve.retriever import Retriever
-from rag.types import Passage
+from rag.types import Answer, Passage
+from tests.helpers import downgrade_to_format_5
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -50,10 +53,11 @@ def test_importing_the_annotator_loads_no_spacy() -> None:
 
 def test_every_annotation_of_the_corpus_is_cut_from_its_passage_and_found_again_in_its_document() -> None:
     documents = {d.info.source: d for d in load_corpus(ROOT / "corpus")}
+    maps = {c.passage.id: c.offsets for d in documents.values() for c in chunks(d, ChunkSettings())}
     assert sum(len(found) for _, found in _corpus()) > 100
     for passage, found in _corpus():
-        spans = raw_spans(documents[passage.source], passage, [(a.start, a.end) for a in found])
-        for a, (s, e) in zip(found, spans, strict=True):
+        for a in found:
+            s, e = maps[passage.id].span(a.start, a.end)
             assert passage.text[a.start : a.end] == a.text
             raw = documents[passage.source].text[s:e]
             assert " ".join(raw.replace("-\n", "").split()) == " ".join(a.text.split()), (a, raw)
@@ -102,7 +106,7 @@ def test_english_text_is_annotated_too() -> None:
     assert all(text[a.start : a.end] == a.text for a in found)
 
 
-# -- typed reading over the real retriever ------------------------------------------------------------------------
+# -- typed reading in the real search: Results.answer, and the flag that says what is missing --------------------
 
 
 @pytest.fixture(scope="module")
@@ -110,55 +114,169 @@ def retriever(real_index: Path) -> Retriever:
     return Retriever.load(real_index)
 
 
-def _reading(retriever: Retriever, question: str) -> tuple[Reading, list[Passage]]:
-    """The typed reading of ``question`` over the real search's hits, as the query path will run it."""
-    typed = question_type(question)
-    assert typed is not None, question
+def _answer(retriever: Retriever, question: str) -> Answer:
+    """The answer of ``question``, checked to be cited exactly: its document offsets give its text, its passage
+    offsets give the cleaned text, both inside the sentence it was read from."""
     results = retriever.search(question, k=5)
-    vector = retriever.query(question).vector
-    assert vector is not None
-    row_of = {p.id: row for row, p in enumerate(retriever.data.passages)}
-    hits, passages = [], []
-    for hit in results:
-        row = row_of[hit.id]
-        [found] = _annotator().annotate([hit.text], [guess_language(hit.text)])
-        spans = [tuple(s) for s in retriever.data.sentence_spans[row]]
-        sims = retriever.sentence_similarities(row, vector)
-        hits.append(HitText(hit.rank, hit.text, spans, sims, found, guess_language(hit.text)))
-        passages.append(hit.passage)
-    return read(typed, question, hits), passages
+    answer = results.answer
+    assert answer is not None and not results.abstain, (question, results.explanation())
+    document = retriever.document(answer.source).text
+    assert document[answer.start : answer.end] == answer.text
+    hit = results.answer_hit
+    assert hit is not None and hit.source == answer.source and hit.rank == answer.rank
+    assert hit.text[answer.passage_start : answer.passage_end] == answer.normalized
+    assert " ".join(answer.text.replace("-\n", "").split()) == " ".join(answer.normalized.split())
+    sentence = answer.sentence
+    assert sentence.start <= answer.passage_start < answer.passage_end <= sentence.end
+    assert sentence.doc_start is not None and sentence.doc_end is not None
+    assert sentence.doc_start <= answer.start < answer.end <= sentence.doc_end
+    payload = results.to_dict()["answer"]
+    assert payload["text"] == answer.text and payload["sentence"]["text"] == hit.text[sentence.start : sentence.end]
+    return answer
 
 
-def test_a_count_is_read_from_the_best_passages_with_its_citation(retriever: Retriever) -> None:
-    reading, passages = _reading(retriever, "Combien de collectivités ont vocation à prendre part au groupe-pays Russie ?")
-    answer = reading.answer
-    assert answer is not None and answer.text == "Plus de 50" and answer.kind == "count"
-    passage = passages[answer.rank - 1]
-    assert passage.text[answer.start : answer.end] == "Plus de 50"
-    assert passage.text[answer.sentence[0] : answer.sentence[1]].startswith("Plus de 50 collectivités")
-    document = retriever.document(passage.source)
-    [(s, e)] = raw_spans(document, passage, [(answer.start, answer.end)], ChunkSettings())
-    assert document.text[s:e] == "Plus de 50"
+def _missing(retriever: Retriever, question: str, lang: str) -> str:
+    results = retriever.search(question, k=5)
+    assert results.abstain and results.reason == "missing_kind" and results.answer is None, question
+    explanation = results.explanation(lang)
+    assert explanation is not None
+    return explanation
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "text"),
+    [
+        ("Combien de collectivités ont vocation à prendre part au groupe-pays Russie ?", "count", "Plus de 50"),
+        ("Quel membre du gouvernement russe a assisté à la réunion de juillet 2016 ?", "person", "Alexandre Tsyboulski"),
+        ("Quel ministère soutient le groupe-pays Russie ?", "organization", "ministère de l’Europe et des Affaires étrangères"),
+        ("Où se sont tenues les Assises de la coopération décentralisée franco-russe en 2016 ?", "place", "Nice"),
+        ("Quand l'Assemblée générale des Nations unies a-t-elle adopté sa résolution ?", "date", "2 mars 2022"),
+        ("Quelles régions ont organisé les référendums fictifs ?", "place", "Donetsk, Louhansk, Zaporizhia et Kherson"),
+    ],
+)
+def test_each_kind_is_read_and_cited(retriever: Retriever, question: str, kind: str, text: str) -> None:
+    answer = _answer(retriever, question)
+    assert (answer.kind, " ".join(answer.normalized.split())) == (kind, text)
 
 
 def test_an_english_question_on_french_text(retriever: Retriever) -> None:
-    reading, _ = _reading(retriever, "How many people attended the Nice meeting in December 2012?")
-    assert reading.answer is not None and reading.answer.text == "200"  # "200 représentants": people ↔ représentants
-    reading, _ = _reading(retriever, "On what date did the UN General Assembly pass its resolution condemning the aggression?")
-    assert reading.answer is not None and reading.answer.text == "2 mars 2022"
+    assert _answer(retriever, "How many people attended the Nice meeting in December 2012?").normalized == "200"
+    date = "On what date did the UN General Assembly pass its resolution condemning the aggression?"
+    assert _answer(retriever, date).normalized == "2 mars 2022"
+    assert _answer(retriever, "Who is the president of Cités Unies France?").label == PER
 
 
-def test_the_question_of_the_issue_is_not_answered_and_says_what_is_missing(retriever: Retriever) -> None:
-    # No number of soldiers anywhere in the corpus; the dates and the counts of other things do not answer it.
-    reading, _ = _reading(retriever, "Combien de soldats la France va-t-elle envoyer en Ukraine ?")
-    assert reading.answer is None
-    assert reading.missing("fr") == "aucun des passages ne donne un nombre de soldats"
-    reading, _ = _reading(retriever, "How many soldiers will France send to Ukraine?")
-    assert reading.answer is None and reading.missing("en") == "none of the passages gives a number of soldiers"
+def test_the_question_of_the_issue_is_flagged_and_says_what_is_missing(retriever: Retriever) -> None:
+    # No number of soldiers anywhere in the corpus; its dates ("jeudi 24 février 2022") and its counts of other things
+    # do not answer it: a date is no count.
+    fr = _missing(retriever, "Combien de soldats la France va-t-elle envoyer en Ukraine ?", "fr")
+    assert fr == "Rien dans le corpus ne semble répondre à cette question : aucun des passages ne donne un nombre de soldats."
+    en = _missing(retriever, "How many soldiers will France send to Ukraine?", "en")
+    assert en == "Nothing in the corpus seems to answer this question: none of the passages gives a number of soldiers."
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        ("Quel est le budget annuel de Cités Unies France ?", "aucun des passages ne donne un montant"),
+        ("What was the turnout announced for the Donetsk referendum?", "none of the passages gives a percentage"),
+        ("Quelle organisation Cités Unies France a-t-elle rejointe ?", "aucun des passages ne nomme d'organisation"),
+    ],
+)
+def test_a_kind_not_given_is_flagged_in_words(retriever: Retriever, question: str, words: str) -> None:
+    lang = "fr" if words.startswith("aucun") else "en"
+    assert words in _missing(retriever, question, lang)
 
 
 def test_the_candidate_the_question_contains_is_not_its_answer(retriever: Retriever) -> None:
-    reading, _ = _reading(retriever, "Quelle organisation Cités Unies France a-t-elle rejointe ?")
-    assert reading.answer is None or "Cités Unies" not in reading.answer.text
-    reading, _ = _reading(retriever, "Quel membre du gouvernement russe a assisté à la réunion de juillet 2016 ?")
-    assert reading.answer is not None and reading.answer.text == "Alexandre Tsyboulski" and reading.answer.label == PER
+    # "Cités Unies France" is in every best passage; it names the organisation asked about, not the one it joined.
+    results = retriever.search("Quelle organisation Cités Unies France a-t-elle rejointe ?")
+    assert results.answer is None
+    assert _answer(retriever, "Qui est le président de Cités Unies France ?").normalized == "Michaël Delafosse"
+
+
+FRENCH = """Communiqué du conseil municipal de Rivebelle, 14 mars 2024
+
+Le conseil municipal a adopté mardi soir son budget 2024, d'un montant de 182 millions d'euros, par 31 voix contre 9.
+La participation aux élections municipales de l'an dernier avait atteint 54 %, un record pour la commune.
+
+La nouvelle médiathèque de la place du Marché ouvrira à l'automne 2026. Elle accueillera une salle de lecture pour
+les enfants et des espaces d'étude ouverts jusqu'à 22 heures.
+"""
+
+
+@pytest.fixture(scope="module")
+def figures_retriever(tmp_path_factory: pytest.TempPathFactory, real_embedder: object) -> Retriever:
+    corpus = tmp_path_factory.mktemp("figures") / "corpus"
+    corpus.mkdir()
+    (corpus / "rivebelle.txt").write_text(FRENCH, encoding="utf-8")
+    (corpus / "riverside.txt").write_text(ENGLISH, encoding="utf-8")
+    index = corpus.parent / "index"
+    build_index(corpus, index, embedder=real_embedder)  # type: ignore[arg-type]
+    return Retriever.load(index, embedder=real_embedder)  # type: ignore[arg-type]
+
+
+ENGLISH = """Statement by the Riverside City Council, 14 March 2024
+
+The City Council approved its 2024 budget of 182 million pounds on Tuesday evening. Council tax will rise by 2.9 per
+cent, the lowest increase in the region.
+
+The council will buy 250 empty homes over the next three years and let them at social rents.
+"""
+
+
+def test_amounts_and_percentages_in_french_and_english_text(figures_retriever: Retriever) -> None:
+    assert _answer(figures_retriever, "Quel est le montant du budget 2024 de Rivebelle ?").normalized == "182 millions d'euros"
+    assert (
+        _answer(figures_retriever, "Quel taux de participation les élections de Rivebelle ont-elles atteint ?").normalized
+        == "54 %"
+    )
+    assert _answer(figures_retriever, "By what percentage will council tax rise in Riverside?").normalized == "2.9 per cent"
+    assert _answer(figures_retriever, "Combien de logements vides Riverside va-t-il acheter ?").normalized == "250"
+    # The English passages hold no count of soldiers either.
+    assert "soldiers" in _missing(figures_retriever, "How many soldiers does Riverside employ?", "en")
+
+
+# -- the annotations in the index: previous format, another annotator, reuse by content ---------------------------
+
+
+def test_an_index_of_the_previous_format_is_rebuilt_never_read_without_annotations(
+    real_index: Path, tmp_path: Path, real_embedder: object
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(real_index, index)
+    downgrade_to_format_5(index)
+    with pytest.raises(IndexIncompatibleError, match=r"format 5 .* re-run `rag index`.*vectors are reused"):
+        Retriever.load(index, embedder=real_embedder)  # type: ignore[arg-type]
+    report = ensure_index(index, ROOT / "corpus", embedder=real_embedder)  # type: ignore[arg-type]
+    assert report is not None and report.embedded == 0 and report.annotated == report.passages
+    rebuilt = Retriever.load(index, embedder=real_embedder)  # type: ignore[arg-type]
+    assert (
+        _answer(rebuilt, "Quand l'Assemblée générale des Nations unies a-t-elle adopté sa résolution ?").normalized
+        == "2 mars 2022"
+    )
+
+
+def test_another_annotator_is_annotated_again_and_unchanged_passages_are_reused(
+    real_index: Path, tmp_path: Path, real_embedder: object
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(real_index, index)
+    manifest_path = index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    manifest["annotator"]["id"] = "fr_core_news_md==3.7.0+spacy==3.7.0+rules1"
+    manifest_path.write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(IndexIncompatibleError, match=r"annotated by .*rules1.*re-run `rag index`"):
+        Retriever.load(index, embedder=real_embedder)  # type: ignore[arg-type]
+    report = ensure_index(index, ROOT / "corpus", embedder=real_embedder)  # type: ignore[arg-type]
+    assert report is not None and report.embedded == 0 and report.annotated == report.passages
+    # A corpus with one more document: only its passages are annotated (spaCy reads nothing else).
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    (corpus / "rivebelle.txt").write_text(FRENCH, encoding="utf-8")
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    manifest["corpus"] = str(corpus.resolve())
+    manifest_path.write_text(json.dumps(manifest), "utf-8")
+    report = build_index(corpus, index, embedder=real_embedder)  # type: ignore[arg-type]
+    added = Retriever.load(index, embedder=real_embedder).passage_count("rivebelle.txt")  # type: ignore[arg-type]
+    assert added >= 1 and report.annotated == added

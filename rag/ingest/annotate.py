@@ -33,6 +33,8 @@ from rag.ingest.annotations import AMOUNT, COUNT, DATE, LOC, MISC, ORG, PER, PER
 MODEL = "fr_core_news_md"
 MODEL_VERSION = "3.8.0"
 SPACY_VERSION = "3.8.18"
+# The model's licence, as its package metadata says (spaCy itself: MIT).
+MODEL_LICENCE = "LGPL-LR"
 # Bumped whenever a rule here or in rag.ingest.figures changes what is found: stored annotations would differ.
 RULES_VERSION = 2
 # What the index manifest records: an index annotated by another annotator is re-annotated, never read as if equal.

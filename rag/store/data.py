@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.ingest.annotations import AnnotationTable
 from rag.store.lexical import LexicalIndex
 from rag.store.rows import Rows, Vectors
 from rag.types import Document, OffsetMap, Passage
@@ -33,6 +34,9 @@ class IndexData:
     second_vectors: Vectors | Rows | None = field(default=None, repr=False)  # the second opinion's, per passage
     # Per passage, where its text comes from in its document's (``rag.types.OffsetMap``); None in formats before 5.
     offsets: Sequence[OffsetMap] | None = field(default=None, repr=False)
+    # The typed candidates of every passage (rag.ingest.annotations; the manifest's ``annotator`` found them); None in
+    # formats before 6.
+    annotations: AnnotationTable | None = field(default=None, repr=False)
 
 
 def lexical_texts(data: IndexData) -> list[str]:

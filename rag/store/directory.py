@@ -15,6 +15,7 @@ Layout of ``index/``:
                                cache, and scores move by < 1e-4
   - ``faiss.index``            the FAISS index over the passage vectors
   - ``bm25/``                  the lexical (BM25) index: bm25s's ``.npy`` arrays and JSON vocabulary/params
+  - ``annotations.npy``/``.json`` the typed candidates of each passage's sentences (``rag.store.annotation_files``)
 
 A build first records its new generation in the journal, then creates the generation's folder and writes its files,
 then atomically replaces ``manifest.json``; only then are the other generations the journal names deleted. A crash at
@@ -47,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
-from rag.store import ann, backends, files, generations
+from rag.store import ann, annotation_files, backends, files, generations
 from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_texts
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
@@ -55,14 +56,16 @@ from rag.store.rows import FaissRows, NpyRows, OffsetTable, Rows, SpanTable, Vec
 from rag.types import Document, DocumentInfo, OffsetMap, Passage
 from rag.version import version
 
+# 6: the typed candidates of every passage (names, dates, counts, amounts, percentages: rag.store.annotation_files),
+# found at index time so that no model reads text at query time; the manifest names their ``annotator``.
 # 5: each passage row carries the map from its text to its document's (``offsets``: every highlight and answer is
 # cited by document offsets). 4: the manifest records the corpus's null distribution (rag.retrieve.calibration).
 # 3: one folder per generation, a journal of the generations written, a checksum for every file (per block for the
 # vector files). 2: sentence vectors stored as float16 (format 1: float32). An older index is refused for serving;
 # `rag index` (and `rag serve` on the same corpus) rebuild it reusing its vectors, checked first.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2, 3, 4, 5)
+REUSABLE_FORMATS = (1, 2, 3, 4, 5, 6)
 # The files of a generation, inside its folder.
 FILES = {
     "documents": "documents.jsonl",
@@ -73,6 +76,8 @@ FILES = {
     "bm25": "bm25",
     "questions": "null_questions.npy",  # format 4 on: the calibration questions' vectors (rag.retrieve.calibration)
     "second": "second_opinion.npy",  # format 4 on, optional: the second opinion's passage vectors (rag.embed.use)
+    "annotations": "annotations.npy",  # format 6 on: the passages' typed candidates (rag.store.annotation_files)
+    "annotation_meta": "annotations.json",
 }
 # Read by position rather than whole: checksummed per block.
 ROW_FILES = ("vectors", "sentences", "second")
@@ -82,7 +87,7 @@ OPTIONAL = ("questions", "second")
 # each passage row in that database. The calibration questions' and the second opinion's vectors stay files: the
 # first are read whole once, the second a few rows a question, as the FAISS store does.
 BACKEND_FILES = {
-    **{kind: FILES[kind] for kind in ("documents", "passages", "bm25", "questions", "second")},
+    **{kind: FILES[kind] for kind in ("documents", "passages", "bm25", "questions", "second", "annotations", "annotation_meta")},
     "keys": "keys.npy",
 }
 # 64 KiB: a question reads the sentences of ~200 passages, and checking a block means reading all of it.
@@ -135,6 +140,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
 
     The caller holds ``lock`` and has checked the folder (``check_folder``).
     """
+    if data.annotations is None:
+        raise ValueError("a generation is written with the annotations of every passage (rag.index.annotate)")
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
     backend = backends.backend_for(data.manifest.get("store"))
@@ -151,6 +158,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         passage_rows = zip(data.passages, data.sentence_spans, data.offsets, strict=True)
         files.write_jsonl(path / names["passages"], (_passage_row(p, spans, o) for p, spans, o in passage_rows))
         manifest = dict(data.manifest)
+        annotation_files.save(path / names["annotations"], path / names["annotation_meta"], data.annotations)
         if data.null_vectors is not None:
             files.save_npy(path / names["questions"], data.null_vectors)
         if data.second_vectors is not None:
@@ -355,6 +363,10 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
                 # vectors are read from FAISS, which holds the same ones.
                 vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
             vector_rows.close()
+        annotations = None
+        if "annotations" in names:  # format 6 on
+            lengths = [len(p.text) for p in passages]
+            annotations = annotation_files.load(path / names["annotations"], path / names["annotation_meta"], lengths)
         # Small (400 rows), and checked whole at load like the other files read whole.
         null_vectors = np.load(path / names["questions"], allow_pickle=False) if "questions" in names else None
         second_vectors: Vectors | Rows | None = None
@@ -371,7 +383,7 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         ) from exc
     data = IndexData(
         manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors,
-        offsets,
+        offsets, annotations,
     )  # fmt: skip
     return _checked(path, data)
 
@@ -391,6 +403,7 @@ def _checked(path: Path, data: IndexData) -> IndexData:
         and all(p.source in sources for p in passages)
         and (not isinstance(listed, dict) or set(listed) == sources)
         and (data.offsets is not None or manifest.get("format_version", 0) < 5)
+        and (data.annotations is not None or manifest.get("format_version", 0) < 6)
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
