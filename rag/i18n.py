@@ -15,17 +15,10 @@ TEXTS: dict[str, dict[str, str]] = {
         # Why a question is flagged (rag.retrieve.abstention): ``{what}`` is a ``kind.*`` text.
         "decision.flagged": "Nothing in the corpus seems to answer this question",
         "decision.below_null": "the closest passages are no closer to it than to questions this corpus does not answer",
-        # How far the best passages stand above the corpus's null distribution (Results.confidence).
-        "confidence.answers": (
-            "The best passages match this question far more closely than unrelated questions match these documents."
-        ),
-        "confidence.maybe": (
-            "The best passages match this question only a little more closely than unrelated questions match these documents."
-        ),
         # How one passage matches the question (Hit.match).
-        "match.strong": "strong match",
-        "match.fair": "fair match",
-        "match.weak": "weak match",
+        "match.strong": "on the subject",
+        "match.fair": "near the subject",
+        "match.weak": "far from the subject",
         # What typed reading found missing (rag.retrieve.read): ``{what}`` is one of the ``read.*`` phrases below.
         "read.missing": "none of the passages gives {what}",
         "read.missing_named": "none of the passages names {what}",
@@ -61,7 +54,6 @@ TEXTS: dict[str, dict[str, str]] = {
             "How closely this passage matches the question, compared with how unrelated questions match these documents "
             "(ranking score {score:.3f})"
         ),
-        "results.check": "Check the highlighted sentences before you quote them.",
         "results.empty_question": "Type a question, in French or English.",
         "results.search_failed": "The search failed unexpectedly; the server log has the details.",
         "results.no_documents": "No document is indexed yet.",
@@ -156,17 +148,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "decision.below_null": (
             "les passages les plus proches n'en sont pas plus proches que de questions auxquelles ce corpus ne répond pas"
         ),
-        "confidence.answers": (
-            "Les meilleurs passages sont bien plus proches de cette question que des questions sans rapport ne le sont de "
-            "ces documents."
-        ),
-        "confidence.maybe": (
-            "Les meilleurs passages ne sont qu'un peu plus proches de cette question que des questions sans rapport ne le "
-            "sont de ces documents."
-        ),
-        "match.strong": "très proche",
-        "match.fair": "assez proche",
-        "match.weak": "peu proche",
+        "match.strong": "dans le sujet",
+        "match.fair": "proche du sujet",
+        "match.weak": "loin du sujet",
         "read.missing": "aucun des passages ne donne {what}",
         "read.missing_named": "aucun des passages ne nomme {what}",
         "read.named": "de {noun}",
@@ -199,7 +183,6 @@ TEXTS: dict[str, dict[str, str]] = {
             "Proximité de ce passage avec la question, comparée à celle de questions sans rapport avec ces documents (score "
             "de classement {score:.3f})"
         ),
-        "results.check": "Vérifiez les phrases surlignées avant de les citer.",
         "results.empty_question": "Saisissez une question, en français ou en anglais.",
         "results.search_failed": "La recherche a échoué de façon inattendue ; le journal du serveur donne les détails.",
         "results.no_documents": "Aucun document n'est encore indexé.",
