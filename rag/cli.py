@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in rag
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(`rag config` shows them).",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or warnings")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an internal error, show its traceback; log what Ray and rag do"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser(
@@ -139,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     p = sub.add_parser("docs", help="list the indexed documents")
+    _add_index_arg(p)
+
+    p = sub.add_parser(
+        "verify",
+        help="check every file of the index against its checksums",
+        description="Read every file and block of the index and compare it with the checksums recorded when it was "
+        "written: one line per damaged or missing file, exit code 1 if there is any. `rag index` rebuilds a damaged "
+        "index, reusing every intact vector.",
+    )
     _add_index_arg(p)
 
     p = sub.add_parser(
@@ -359,6 +372,29 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rag.store.verify import verify
+
+    result = verify(args.index)
+    for problem in result.problems:
+        print(_printable(problem.line()))
+    for note in result.notes:
+        print(_printable(f"note: {note}"))
+    size = f"{result.files} files, {result.bytes / 2**20:.1f} MiB checked in {result.seconds:.2f} s"
+    if result.intact:
+        print(_printable(f"{args.index}: intact ({size})"))
+        return 0
+    many = len(result.problems) != 1
+    sys.stderr.write(
+        _printable(
+            f"rag: error: {len(result.problems)} damaged or missing file{'s' if many else ''} in {args.index} ({size}); "
+            "`rag index` rebuilds it, reusing every intact vector"
+        )
+        + "\n"
+    )
+    return EXIT_ERROR
+
+
 def _eval_beir(args: argparse.Namespace) -> int:
     from rag.evaluation.beir import evaluate_beir
 
@@ -384,10 +420,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.trec:
             raise BadInputError("--trec writes the run of an evaluation; it cannot be used with --compare")
         a, b = (_read_report(p) for p in args.compare)
-        try:
-            print(report.compare_reports(a, b))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise BadInputError(f"cannot compare {' and '.join(args.compare)}: not two report.json files of `rag eval`") from exc
+        print(report.compare_reports(a, b))  # (checked by _read_report: any error here is a bug, never bad input)
         return 0
     if not args.questions:
         raise BadInputError("give a question set (`rag eval eval/questions.jsonl`) or --compare A.json B.json")
@@ -429,6 +462,12 @@ def _read_report(path: str) -> dict[str, Any]:
         raise BadInputError(f"{path}: not a report.json written by `rag eval` ({exc})") from exc
     if not isinstance(data, dict):
         raise BadInputError(f"{path}: not a report.json written by `rag eval` (expected a JSON object)")
+    from rag.evaluation.report import check_report
+
+    try:
+        check_report(data)
+    except BadInputError as exc:
+        raise BadInputError(f"{path}: {exc}") from exc
     return data
 
 
@@ -490,18 +529,35 @@ def _one_line(message: object) -> str:
 
 
 class _Formatter(logging.Formatter):
-    """Warnings name files: one line each, whatever the names hold."""
+    """Warnings name files: one line each, whatever the names hold; ``rag: warning: …`` (the level in lower case).
+    The traceback a library logs with its message only with ``--debug``, on its own lines."""
+
+    def __init__(self, tracebacks: bool) -> None:
+        super().__init__("%(message)s")
+        self.tracebacks = tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
-        return _printable(super().format(record))
+        if self.tracebacks:
+            return _printable(f"rag: {record.levelname.lower()}: {super().format(record)}", keep="\n")
+        return _printable(f"rag: {record.levelname.lower()}: {record.getMessage()}")
+
+
+# Libraries whose failures rag reports itself, naming the file or the store: pypdf's messages about a damaged PDF's
+# internals never say which file; milvus-lite and pymilvus log the failure that rag then reports as its one line
+# (a locked local store, a server that is gone). Shown with --debug.
+_REPORTED_BY_RAG = ("pypdf", "milvus_lite", "pymilvus")
 
 
 def _log_filter(record: logging.LogRecord) -> bool:
-    """rag's own warnings (each names its file), other libraries' warnings and errors, but not pypdf's: its
-    messages about a damaged PDF's internals never say which file, and rag reports the skipped file itself."""
+    """rag's own warnings (each names its file), other libraries' warnings and errors but those rag reports itself."""
     if record.name == "rag" or record.name.startswith("rag."):
         return True
-    return record.levelno >= logging.WARNING and not record.name.startswith("pypdf")
+    return record.levelno >= logging.WARNING and not record.name.startswith(_REPORTED_BY_RAG)
+
+
+def _debug_filter(record: logging.LogRecord) -> bool:
+    """--debug: rag's own information, every library's warnings and errors."""
+    return _log_filter(record) or record.levelno >= logging.WARNING
 
 
 def _argv_text(text: str) -> str:
@@ -522,7 +578,10 @@ def _argv_text(text: str) -> str:
     return raw.decode("cp1252", "replace")
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "eval": cmd_eval, "serve": cmd_serve, "config": cmd_config}
+COMMANDS = {
+    "index": cmd_index, "ask": cmd_ask, "docs": cmd_docs, "verify": cmd_verify, "eval": cmd_eval, "serve": cmd_serve,
+    "config": cmd_config,
+}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -532,9 +591,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = logging.StreamHandler()
-    handler.setFormatter(_Formatter("rag: warning: %(message)s"))
-    handler.addFilter(_log_filter)
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, handlers=[handler])
+    handler.setFormatter(_Formatter(tracebacks=args.debug))
+    handler.addFilter(_debug_filter if args.debug else _log_filter)
+    level = logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler])
+    if args.debug:
+        logging.getLogger("rag").setLevel(logging.INFO)  # what Ray reported and rag reused: not other libraries' debug
     if args.quiet:  # Hugging Face libraries (the sentence-transformers backend) show a bar while loading a model
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if getattr(args, "question", None):
@@ -553,12 +615,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the same error again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13  # SIGPIPE's exit status
-    except OSError as exc:
+    except OSError as exc:  # the system's word on a file or device: a missing folder, no space left, no permission
         filename = exc.filename or (getattr(args, "index", None) if args.command == "index" else None)
         where = f": {filename}" if filename else ""
         unchanged = " (the previous index, if any, is unchanged)" if args.command == "index" else ""
         sys.stderr.write(f"rag: error: {_one_line(exc.strerror or exc)}{where}{unchanged}\n")
         return EXIT_ERROR
+    except Exception as exc:
+        # A bug, not bad input nor a damaged index: never disguised as one (a user would rebuild an index that was
+        # fine). The traceback with --debug; one line otherwise.
+        if args.debug:
+            raise
+        unchanged = " (the previous index, if any, is unchanged)" if args.command == "index" else ""
+        sys.stderr.write(
+            f"rag: error: internal error ({_one_line(f'{type(exc).__name__}: {exc}')}){unchanged}; please report it "
+            "with the output of the same command run with --debug\n"
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

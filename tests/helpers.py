@@ -27,10 +27,12 @@ def downgrade(index: Path, version: int) -> None:
     folder = index / manifest.pop("generation")
     manifest.pop("block_checksums")
     manifest.pop("calibration")  # format 4 on
-    manifest.pop("annotator")  # format 6 on
+    manifest.pop("annotator")  # format 7 on
     for kind in ("annotations", "annotation_meta"):
         (index / manifest["files"].pop(kind)).unlink()
     (index / manifest["files"].pop("questions")).unlink()
+    for kind in [k for k in manifest["files"] if k.endswith(("_keys", "_record"))]:  # format 6 on
+        (index / manifest["files"].pop(kind)).unlink()
     gen = folder.name.removeprefix("gen-")
     files = {kind: f"{kind}-{gen}{Path(name).suffix}" for kind, name in manifest["files"].items()}
     for kind, name in manifest["files"].items():
@@ -50,8 +52,8 @@ def downgrade(index: Path, version: int) -> None:
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 
 
-def downgrade_to_format_5(index: Path) -> None:
-    """Make ``index`` what format 5 wrote: no annotations, no annotator in the manifest."""
+def downgrade_to_format_6(index: Path) -> None:
+    """Make ``index`` what format 6 wrote: no annotations, no annotator in the manifest."""
     manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
     manifest.pop("annotator")
     for kind in ("annotations", "annotation_meta"):
@@ -59,7 +61,7 @@ def downgrade_to_format_5(index: Path) -> None:
         (index / name).unlink()
         manifest["sizes"].pop(name)
         manifest["checksums"].pop(name)
-    manifest["format_version"] = 5
+    manifest["format_version"] = 6
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 
 

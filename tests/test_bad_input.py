@@ -656,20 +656,30 @@ def test_deeply_nested_question_line_through_rag_eval(
 
 def test_rag_eval_compare_with_files_that_are_not_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"metrics": {}, "questions": []}), encoding="utf-8")
+    report.write_text(json.dumps({"metrics": {"overall": {"mrr@10": 0.5}}, "questions": []}), encoding="utf-8")
+    assert main(["eval", "--compare", str(report), str(report)]) == 0  # the smallest report compares
+    capsys.readouterr()
+    metrics = {"overall": {"mrr@10": 0.5}}
     odd = {
         "not JSON": b"{not json",
         "JSON lines": (GOOD_QUESTION + "\n" + GOOD_QUESTION).encode(),
         "a JSON list": b"[1, 2]",
         "latin-1": '{"a": "é"}'.encode("latin-1"),
         "deeply nested": b"[" * 100_000,
-        "wrong shape": json.dumps({"questions": [{"no id": 1}]}).encode(),
+        "no metrics": json.dumps({"questions": [{"id": "q1"}]}).encode(),
+        "metrics by language not objects": json.dumps({"metrics": {**metrics, "by_lang": {"fr": "ab"}}}).encode(),
+        "questions not a list": json.dumps({"metrics": metrics, "questions": {"id": "q1"}}).encode(),
+        "a question without id": json.dumps({"metrics": metrics, "questions": [{"no id": 1}]}).encode(),
+        "a question not an object": json.dumps({"metrics": metrics, "questions": ["q1"]}).encode(),
+        "manifest not an object": json.dumps({"metrics": metrics, "manifest": [1]}).encode(),
     }
     for label, data in odd.items():
         path = tmp_path / f"{label}.json"
         path.write_bytes(data)
-        assert main(["eval", "--compare", str(report), str(path)]) == 1, label
-        assert re.search("report.json|not an evaluation result", one_line_error(capsys.readouterr().err)), label
+        for argv in ([str(report), str(path)], [str(path), str(report)]):
+            assert main(["eval", "--compare", *argv]) == 1, label
+            line = one_line_error(capsys.readouterr().err)
+            assert f"{label}.json: not a" in line and "internal error" not in line, (label, line)
     assert main(["eval", "--compare", str(report), str(tmp_path / "absent.json")]) == 1
     assert "absent.json" in one_line_error(capsys.readouterr().err)
 

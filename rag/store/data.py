@@ -11,6 +11,7 @@ import numpy as np
 from rag.ingest.annotations import AnnotationTable
 from rag.store.lexical import LexicalIndex
 from rag.store.rows import Rows, Vectors
+from rag.store.vector_files import TextKeys
 from rag.types import Document, OffsetMap, Passage
 
 # Sentence vectors are stored in half precision: half the disk and page cache, and scores move by < 1e-4.
@@ -34,8 +35,10 @@ class IndexData:
     second_vectors: Vectors | Rows | None = field(default=None, repr=False)  # the second opinion's, per passage
     # Per passage, where its text comes from in its document's (``rag.types.OffsetMap``); None in formats before 5.
     offsets: Sequence[OffsetMap] | None = field(default=None, repr=False)
+    # The key of the text behind each vector (given by a build; saved with the vectors, never loaded for serving).
+    text_keys: TextKeys | None = field(default=None, repr=False)
     # The typed candidates of every passage (rag.ingest.annotations; the manifest's ``annotator`` found them); None in
-    # formats before 6.
+    # formats before 7.
     annotations: AnnotationTable | None = field(default=None, repr=False)
 
 

@@ -15,7 +15,6 @@ Layout of ``index/``:
                                cache, and scores move by < 1e-4
   - ``faiss.index``            the FAISS index over the passage vectors
   - ``bm25/``                  the lexical (BM25) index: bm25s's ``.npy`` arrays and JSON vocabulary/params
-  - ``annotations.npy``/``.json`` the typed candidates of each passage's sentences (``rag.store.annotation_files``)
 
 A build first records its new generation in the journal, then creates the generation's folder and writes its files,
 then atomically replaces ``manifest.json``; only then are the other generations the journal names deleted. A crash at
@@ -41,31 +40,41 @@ import contextlib
 import errno
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
-from rag.store import ann, annotation_files, backends, files, generations
+from rag.store import ann, annotation_files, backends, files, generations, vector_files
 from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_texts
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
+from rag.store.manifest import check_manifest
 from rag.store.rows import FaissRows, NpyRows, OffsetTable, Rows, SpanTable, Vectors, block_checksums
 from rag.types import Document, DocumentInfo, OffsetMap, Passage
 from rag.version import version
 
-# 6: the typed candidates of every passage (names, dates, counts, amounts, percentages: rag.store.annotation_files),
+# 7: the typed candidates of every passage (names, dates, counts, amounts, percentages: rag.store.annotation_files),
 # found at index time so that no model reads text at query time; the manifest names their ``annotator``.
-# 5: each passage row carries the map from its text to its document's (``offsets``: every highlight and answer is
-# cited by document offsets). 4: the manifest records the corpus's null distribution (rag.retrieve.calibration).
-# 3: one folder per generation, a journal of the generations written, a checksum for every file (per block for the
-# vector files). 2: sentence vectors stored as float16 (format 1: float32). An older index is refused for serving;
-# `rag index` (and `rag serve` on the same corpus) rebuild it reusing its vectors, checked first.
-FORMAT_VERSION = 6
+# 6: each vector file has a record beside it (its embedder, the key of the text behind each row, its block checksums:
+# rag.store.vector_files), so that a rebuild reuses its vectors whatever else is damaged. 5: each passage row carries
+# the map from its text to its document's (``offsets``: every highlight and answer is cited by document offsets).
+# 4: the manifest records the corpus's null distribution (rag.retrieve.calibration). 3: one folder per generation, a
+# journal of the generations written, a checksum for every file (per block for the vector files). 2: sentence vectors
+# stored as float16 (format 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the
+# same corpus) rebuild it reusing its vectors, checked first.
+FORMAT_VERSION = 7
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2, 3, 4, 5, 6)
+REUSABLE_FORMATS = (1, 2, 3, 4, 5, 6, 7)
+# The vector files of a generation (each with a record, from format 6 on).
+VECTOR_FILES = {
+    "vectors": "vectors.npy",
+    "sentences": "sentences.npy",
+    "second": "second_opinion.npy",
+    "questions": "null_questions.npy",
+}
 # The files of a generation, inside its folder.
 FILES = {
     "documents": "documents.jsonl",
@@ -76,18 +85,38 @@ FILES = {
     "bm25": "bm25",
     "questions": "null_questions.npy",  # format 4 on: the calibration questions' vectors (rag.retrieve.calibration)
     "second": "second_opinion.npy",  # format 4 on, optional: the second opinion's passage vectors (rag.embed.use)
-    "annotations": "annotations.npy",  # format 6 on: the passages' typed candidates (rag.store.annotation_files)
+    # Format 5 on: the key of the text behind each vector row, and each vector file's record (rag.store.vector_files).
+    "passage_keys": "passage_keys.npy",
+    "sentence_keys": "sentence_keys.npy",
+    "question_keys": "question_keys.npy",
+    **{f"{kind}_record": vector_files.record_name(name) for kind, name in VECTOR_FILES.items()},
+    "annotations": "annotations.npy",  # format 7 on: the passages' typed candidates (rag.store.annotation_files)
     "annotation_meta": "annotations.json",
 }
 # Read by position rather than whole: checksummed per block.
 ROW_FILES = ("vectors", "sentences", "second")
-# Files a generation may lack (an index built without them, or before they existed).
-OPTIONAL = ("questions", "second")
+# Each vector file's keys, and whose vectors it holds ("embedder" or "second_opinion", as the manifest names them).
+RECORDED = {
+    "vectors": ("passage_keys", "embedder", "passage"),
+    "sentences": ("sentence_keys", "embedder", "passage"),
+    "second": ("passage_keys", "second_opinion", "passage"),
+    "questions": ("question_keys", "embedder", "query"),
+}
+# What a load reads (and so checks: sizes, checksums); the keys and records are for a rebuild and `rag verify`.
+READ_AT_LOAD = (
+    "documents", "passages", "vectors", "sentences", "faiss", "bm25", "questions", "second", "keys", "annotations",
+    "annotation_meta",
+)  # fmt: skip
 # An index whose vectors live in a vector database (``rag.store.backends``) keeps these files only, and the key of
 # each passage row in that database. The calibration questions' and the second opinion's vectors stay files: the
 # first are read whole once, the second a few rows a question, as the FAISS store does.
 BACKEND_FILES = {
-    **{kind: FILES[kind] for kind in ("documents", "passages", "bm25", "questions", "second", "annotations", "annotation_meta")},
+    **{
+        kind: FILES[kind]
+        for kind in ("documents", "passages", "bm25", "questions", "second", "passage_keys", "question_keys")
+    },
+    **{kind: FILES[kind] for kind in ("annotations", "annotation_meta")},
+    **{kind: FILES[kind] for kind in ("questions_record", "second_record")},
     "keys": "keys.npy",
 }
 # 64 KiB: a question reads the sentences of ~200 passages, and checking a block means reading all of it.
@@ -146,9 +175,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     path.mkdir(parents=True, exist_ok=True)
     backend = backends.backend_for(data.manifest.get("store"))
     gen = generations.start_generation(path, _current_names(path))
-    present = {"questions": data.null_vectors is not None, "second": data.second_vectors is not None}
     layout = FILES if backend is None else BACKEND_FILES
-    names = {kind: f"{gen}/{name}" for kind, name in layout.items() if present.get(kind, True)}
+    names = {kind: f"{gen}/{name}" for kind, name in layout.items() if _present(data, layout, kind)}
     tmp = path / gen / f"{MANIFEST}.tmp"
     committed = False
     try:
@@ -177,6 +205,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         lexical = data.lexical or LexicalIndex.build(lexical_texts(data))
         lexical.save(path / names["bm25"])
         files.fsync_tree(path / names["bm25"])
+        blocks = {kind: block_checksums(path / names[kind], BLOCK_BYTES) for kind in ROW_FILES if kind in names}
+        _save_records(path / gen, data, names, blocks)
         files.fsync_dir(path / gen)
         whole = [name for kind, name in names.items() if kind not in ROW_FILES]
         manifest.update(
@@ -190,10 +220,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
             # gigabytes) and bm25s its arrays (a damaged one crashes searches).
             checksums={name: files.sha256(path / name) for name in _sizes(path, whole)},
             # Checked block by block as the vectors are read (serving reads a few rows per question).
-            block_checksums={
-                "block_bytes": BLOCK_BYTES,
-                "files": {names[kind]: block_checksums(path / names[kind], BLOCK_BYTES) for kind in ROW_FILES if kind in names},
-            },
+            block_checksums={"block_bytes": BLOCK_BYTES, "files": {names[kind]: sums for kind, sums in blocks.items()}},
             passages=len(data.passages),
             sentences=len(data.sentence_vectors),
         )
@@ -217,6 +244,41 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
     generations.remove_generations(path, keep=gen)
 
 
+def _present(data: IndexData, layout: dict[str, str], kind: str) -> bool:
+    """Whether the generation of ``data`` has a file of ``kind`` (optional files: the questions', the second opinion's
+    vectors; the keys and records when the build gave the keys)."""
+    keys = data.text_keys
+    has = {
+        "questions": data.null_vectors is not None,
+        "second": data.second_vectors is not None,
+        "passage_keys": keys is not None and ("vectors" in layout or data.second_vectors is not None),
+        "sentence_keys": keys is not None and "sentences" in layout,
+        "question_keys": keys is not None and keys.questions is not None and data.null_vectors is not None,
+    }
+    if kind.endswith("_record"):
+        vectors = kind.removesuffix("_record")
+        return vectors in layout and has.get(vectors, True) and has[RECORDED[vectors][0]]
+    return has.get(kind, True)
+
+
+def _save_records(folder: Path, data: IndexData, names: dict[str, str], blocks: dict[str, list[str]]) -> None:
+    """The keys of the generation's vector files, then each one's record (``rag.store.vector_files``)."""
+    keys = data.text_keys
+    if keys is None:
+        return
+    arrays = {"passage_keys": keys.passages, "sentence_keys": keys.sentences, "question_keys": keys.questions}
+    for kind, array in arrays.items():
+        if kind in names and array is not None:
+            vector_files.save_keys(folder / Path(names[kind]).name, array)
+    for kind, (keys_kind, owner, text_kind) in RECORDED.items():
+        if f"{kind}_record" in names:
+            embedder = str(data.manifest[owner]["id"])
+            vector_files.save_record(
+                folder, Path(names[kind]).name, Path(names[keys_kind]).name, embedder, text_kind, BLOCK_BYTES,
+                blocks.get(kind),
+            )  # fmt: skip
+
+
 def _npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
     import io
 
@@ -236,11 +298,10 @@ def _generation_keys(path: Path, names: Sequence[str]) -> np.ndarray[Any, np.dty
 def _current_names(path: Path) -> list[str]:
     """The top-level entries the current manifest names (a generation folder, or an older format's files)."""
     try:
-        files = read_manifest(path, reuse_old=True)["files"]
-        tops = {str(name).split("/", 1)[0] for name in files.values()}
-    except (RagError, KeyError, TypeError, AttributeError):
+        names = read_manifest(path, reuse_old=True)["files"].values()
+    except RagError:  # none, or damaged: nothing of it is kept
         return []
-    return sorted(n for n in tops if GENERATION_NAME.fullmatch(n))
+    return sorted({n for name in names if GENERATION_NAME.fullmatch(n := name.split("/", 1)[0])})
 
 
 def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False) -> dict[str, Any]:
@@ -263,6 +324,7 @@ def read_manifest(index_dir: str | os.PathLike[str], *, reuse_old: bool = False)
             f"{path} was written in index format {version!r} but this rag reads format {FORMAT_VERSION}; "
             "re-run `rag index` to rebuild it" + (" (its vectors are reused: nothing is embedded again)" if older else "")
         )
+    check_manifest(manifest_path, manifest)
     return manifest
 
 
@@ -312,37 +374,44 @@ def _switched(path: Path, manifest: dict[str, Any]) -> bool:
 
 
 def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -> IndexData:
+    """Read the generation ``manifest`` names, checking what it reads (sizes, checksums) before parsing it.
+
+    Only the signs of damage become ``IndexIncompatibleError`` naming the file: a file missing, a size or checksum
+    that does not match, a file that cannot be parsed although no checksum vouches for it (older formats), files that
+    disagree. Anything else that goes wrong is a bug and is raised as such.
+    """
+    names: dict[str, str] = manifest["files"]
     try:
-        names: dict[str, str] = manifest["files"]
-        _check_sizes(path, manifest)
-        for name, digest in (manifest.get("checksums") or {}).items():
-            if files.sha256(path / name) != digest:
-                raise IndexIncompatibleError(f"{path / name} is damaged (its checksum does not match); re-run `rag index`")
-        documents = [_document_from_row(json.loads(line)) for line in files.read_lines(path / names["documents"])]
+        _check_files(path, manifest)
+        documents = _parse_rows(path, manifest, names["documents"], _document_from_row)
         # Every passage of a document shares its document's source string (one copy, not one per passage).
         shared = {d.info.source: d.info.source for d in documents}
-        passages: list[Passage] = []
-        sentence_lists: list[list[list[int]]] = []
-        offset_lists: list[list[list[int]]] = []
-        for line in files.read_lines(path / names["passages"]):
-            row = json.loads(line)
-            sentence_lists.append(row.pop("sentences"))
-            if "offsets" in row:  # format 5 on
-                offset_lists.append(row.pop("offsets"))
+        def passage(row: dict[str, Any]) -> tuple[list[list[int]], list[list[int]] | None, Passage]:
+            sentences, offsets = row.pop("sentences"), row.pop("offsets", None)  # offsets: format 5 on
             row["source"] = shared.get(row["source"], row["source"])
-            passages.append(Passage(**row))
-        spans = SpanTable(sentence_lists)
-        offsets = OffsetTable(offset_lists) if len(offset_lists) == len(passages) else None
-        del sentence_lists, offset_lists
+            return sentences, offsets, Passage(**row)
+
+        rows = _parse_rows(path, manifest, names["passages"], passage)
+        spans = _parsed(path, manifest, names["passages"], lambda: SpanTable(sentences for sentences, _, _ in rows))
+        offset_lists = [o for _, o, _ in rows if o is not None]
+        offsets = None
+        if len(offset_lists) == len(rows):
+            offsets = _parsed(path, manifest, names["passages"], lambda: OffsetTable(offset_lists))
+        passages = [p for _, _, p in rows]
+        rows.clear()  # the sentence and offset lists: the tables hold them compactly now
         dim = int(manifest.get("embedder", {}).get("dim", 0))
-        lexical = LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
+        lexical = _parsed(
+            path, manifest, names["bm25"], lambda: LexicalIndex.load(path / names["bm25"], len(passages), mmap=not with_vectors)
+        )
         vectors: Vectors | Rows
         sentence_vectors: Vectors | Rows
         backend = backends.backend_for(manifest.get("store"))
         if backend is not None:
-            keys = np.load(path / names["keys"], allow_pickle=False)
+            if "keys" not in names:
+                raise IndexIncompatibleError(f"{path / MANIFEST} is damaged (its file list lacks keys); re-run `rag index`")
+            keys = _parsed(path, manifest, names["keys"], lambda: np.load(path / names["keys"], allow_pickle=False))
             if keys.shape != (len(passages),):
-                raise ValueError(f"{names['keys']} holds {keys.shape} keys for {len(passages)} passages")
+                raise _disagree(path, f"{names['keys']} holds {keys.shape} keys for {len(passages)} passages")
             vectors, sentence_vectors, faiss_index = backend.open(keys, passages, spans.starts, dim)
             if with_vectors:
                 vectors, sentence_vectors = np.asarray(vectors), np.asarray(sentence_vectors)
@@ -355,7 +424,7 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
                 ) from exc
             vector_rows, sentence_rows = (_npy_rows(path, manifest, names[kind]) for kind in ("vectors", "sentences"))
             if len(vector_rows) != len(passages) or (len(passages) and vector_rows.shape[1] != dim):
-                raise ValueError(f"{names['vectors']} holds {vector_rows.shape} vectors instead of {(len(passages), dim)}")
+                raise _disagree(path, f"{names['vectors']} holds {vector_rows.shape} vectors for {(len(passages), dim)}")
             if with_vectors:
                 vectors, sentence_vectors = np.asarray(vector_rows), np.asarray(sentence_rows)
             else:
@@ -364,28 +433,137 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
                 vectors, sentence_vectors = FaissRows(faiss_index), sentence_rows
             vector_rows.close()
         annotations = None
-        if "annotations" in names:  # format 6 on
+        if "annotations" in names:  # format 7 on
             lengths = [len(p.text) for p in passages]
-            annotations = annotation_files.load(path / names["annotations"], path / names["annotation_meta"], lengths)
+            rows_path, meta_path = path / names["annotations"], path / names["annotation_meta"]
+            annotations = _parsed(
+                path, manifest, names["annotations"], lambda: annotation_files.load(rows_path, meta_path, lengths)
+            )
         # Small (400 rows), and checked whole at load like the other files read whole.
-        null_vectors = np.load(path / names["questions"], allow_pickle=False) if "questions" in names else None
+        null_vectors = None
+        if "questions" in names:
+            questions = path / names["questions"]
+            null_vectors = _parsed(path, manifest, names["questions"], lambda: np.load(questions, allow_pickle=False))
         second_vectors: Vectors | Rows | None = None
         if "second" in names:
             second_rows = _npy_rows(path, manifest, names["second"])
             if len(second_rows) != len(passages):
-                raise ValueError(f"{names['second']} holds {len(second_rows)} vectors for {len(passages)} passages")
+                raise _disagree(path, f"{names['second']} holds {len(second_rows)} vectors for {len(passages)} passages")
             second_vectors = np.asarray(second_rows, dtype=np.float32) if with_vectors else second_rows
     except FileNotFoundError as exc:
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
-    except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        raise IndexIncompatibleError(
-            f"{path} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
-        ) from exc
     data = IndexData(
         manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors,
-        offsets, annotations,
+        offsets, annotations=annotations,
     )  # fmt: skip
     return _checked(path, data)
+
+
+def _check_files(path: Path, manifest: dict[str, Any], kinds: Sequence[str] = READ_AT_LOAD) -> None:
+    """The sizes and whole-file checksums of the files of ``kinds`` (by default, those a load reads)."""
+    read = [name for kind, name in manifest["files"].items() if kind in kinds]
+    inside = [n for n in (manifest.get("sizes") or {}) if any(n == r or n.startswith(f"{r}/") for r in read)]
+    for name in inside:
+        size = manifest["sizes"][name]
+        actual = (path / name).stat().st_size
+        if actual != size:
+            raise IndexIncompatibleError(
+                f"{path / name} is damaged ({actual} bytes instead of {size}: truncated or overwritten); "
+                "re-run `rag index` to rebuild it"
+            )
+    for name, digest in (manifest.get("checksums") or {}).items():
+        if any(name == r or name.startswith(f"{r}/") for r in read) and files.sha256(path / name) != digest:
+            raise IndexIncompatibleError(f"{path / name} is damaged (its checksum does not match); re-run `rag index`")
+
+
+_T = TypeVar("_T")
+
+
+def _vouched(manifest: dict[str, Any], name: str) -> bool:
+    """True when the manifest has a checksum for every file of ``name`` (a file, or a folder's files): checked by
+    ``_check_files`` before parsing, so that what is parsed is exactly what rag wrote."""
+    checksums = manifest.get("checksums") or {}
+    sizes = manifest.get("sizes") or {}
+    covered = [n for n in sizes if n == name or n.startswith(f"{name}/")] or [name]
+    return all(n in checksums for n in covered)
+
+
+def _parsed(path: Path, manifest: dict[str, Any], name: str, parse: Callable[[], _T]) -> _T:
+    """``parse()`` of the file ``name``. When no checksum vouches for its bytes, its failing to parse is the sign of
+    damage it is reported as; when one does, the bytes are the ones rag wrote, and a failure is a bug: raised as is."""
+    if _vouched(manifest, name):
+        return parse()
+    try:
+        return parse()
+    except (ValueError, KeyError, TypeError, EOFError, UnicodeDecodeError, IndexError) as exc:
+        raise IndexIncompatibleError(
+            f"{path / name} is damaged ({exc.__class__.__name__}: {str(exc)[:200]}); re-run `rag index` to rebuild it"
+        ) from exc
+
+
+def _parse_rows(path: Path, manifest: dict[str, Any], name: str, make: Callable[[dict[str, Any]], _T]) -> list[_T]:
+    """The rows of a JSONL file, each made by ``make`` (see ``_parsed`` for what a failure means)."""
+    return _parsed(path, manifest, name, lambda: [make(json.loads(line)) for line in files.read_lines(path / name)])
+
+
+def read_texts(index_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> tuple[list[Document], list[Passage], SpanTable]:
+    """The documents and passages of ``manifest``'s generation, checked as ``load`` checks them, and nothing else (a
+    rebuild keys the stored vectors by their texts when their records are damaged: the other files may be too)."""
+    path = Path(index_dir)
+    names = manifest["files"]
+    try:
+        _check_files(path, manifest, ("documents", "passages"))
+        documents = _parse_rows(path, manifest, names["documents"], _document_from_row)
+        rows = _parse_rows(
+            path, manifest, names["passages"], lambda row: (row.pop("sentences"), row.pop("offsets", None), Passage(**row))
+        )
+    except FileNotFoundError as exc:
+        raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing)") from exc
+    spans = _parsed(path, manifest, names["passages"], lambda: SpanTable(spans for spans, _, _ in rows))
+    return documents, [p for _, _, p in rows], spans
+
+
+def stored_rows(
+    index_dir: str | os.PathLike[str], manifest: dict[str, Any], kind: str, passages: Sequence[Passage], spans: SpanTable
+) -> Rows:
+    """The rows of a vector file of ``manifest``'s generation (``vectors``, ``sentences``, ``second``), blocks checked
+    against the manifest as they are read; from the vector database for an index that keeps them there."""
+    path = Path(index_dir)
+    names = manifest["files"]
+    backend = backends.backend_for(manifest.get("store"))
+    try:
+        if backend is not None and kind in ("vectors", "sentences"):
+            if "keys" not in names:
+                raise IndexIncompatibleError(f"{path / MANIFEST} is damaged (its file list lacks keys)")
+            _check_files(path, manifest, ("keys",))
+            keys = _parsed(path, manifest, names["keys"], lambda: np.load(path / names["keys"], allow_pickle=False))
+            if keys.shape != (len(passages),):
+                raise _disagree(path, f"{names['keys']} holds {keys.shape} keys for {len(passages)} passages")
+            dim = int(manifest["embedder"].get("dim", 0))
+            vectors, sentences, _ = backend.open(keys, passages, spans.starts, dim)
+            return vectors if kind == "vectors" else sentences
+        if kind not in names:
+            raise IndexIncompatibleError(f"{path} has no {kind} vectors")
+        return _npy_rows(path, manifest, names[kind])
+    except FileNotFoundError as exc:
+        raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing)") from exc
+
+
+def stored_faiss(index_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> FaissRows:
+    """The passage vectors held by the FAISS index of ``manifest``'s generation, checked whole first."""
+    path = Path(index_dir)
+    name = manifest["files"]["faiss"]
+    try:
+        _check_files(path, manifest, ("faiss",))
+        return FaissRows(ann.read(str(path / name)))
+    except FileNotFoundError as exc:
+        raise IndexIncompatibleError(f"{path / name} is missing") from exc
+    except RuntimeError as exc:
+        raise IndexIncompatibleError(f"{path / name} is damaged (FAISS cannot read it)") from exc
+
+
+def _disagree(path: Path, what: str) -> IndexIncompatibleError:
+    return IndexIncompatibleError(f"{path} is inconsistent ({what}); re-run `rag index` to rebuild it")
 
 
 def _checked(path: Path, data: IndexData) -> IndexData:
@@ -403,7 +581,7 @@ def _checked(path: Path, data: IndexData) -> IndexData:
         and all(p.source in sources for p in passages)
         and (not isinstance(listed, dict) or set(listed) == sources)
         and (data.offsets is not None or manifest.get("format_version", 0) < 5)
-        and (data.annotations is not None or manifest.get("format_version", 0) < 6)
+        and (data.annotations is not None or manifest.get("format_version", 0) < 7)
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")
@@ -415,10 +593,10 @@ def _npy_rows(path: Path, manifest: dict[str, Any], name: str) -> NpyRows:
     if manifest["format_version"] < 3:
         return NpyRows(path / name)
     blocks = manifest["block_checksums"]
-    checksums = blocks["files"][name]
-    if not isinstance(checksums, list) or not all(isinstance(c, str) for c in checksums):
-        raise TypeError(f"the checksums of {name} are not a list of strings")
-    return NpyRows(path / name, checksums, int(blocks["block_bytes"]))
+    checksums = blocks["files"].get(name)
+    if checksums is None:
+        raise IndexIncompatibleError(f"{path / MANIFEST} is damaged (no block checksums for {name}); re-run `rag index`")
+    return NpyRows(path / name, checksums, blocks["block_bytes"])
 
 
 def _sizes(path: Path, names: Iterable[str]) -> dict[str, int]:
@@ -429,15 +607,3 @@ def _sizes(path: Path, names: Iterable[str]) -> dict[str, int]:
         files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
         sizes.update({f.relative_to(path).as_posix(): f.stat().st_size for f in files})
     return sizes
-
-
-def _check_sizes(path: Path, manifest: dict[str, Any]) -> None:
-    """Compare the data files with the sizes the manifest recorded (indexes written before sizes were kept pass)."""
-    for name, size in (manifest.get("sizes") or {}).items():
-        actual = (path / name).stat().st_size
-        if actual != size:
-            raise IndexIncompatibleError(
-                f"{path / name} is damaged ({actual} bytes instead of {size}: truncated or overwritten); "
-                "re-run `rag index` to rebuild it"
-            )
-

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError
-from rag.store.rows import Rows, Vectors
+from rag.store.rows import Rows, Vectors, npy_header
 
 if sys.platform == "win32":
     import msvcrt
@@ -41,9 +41,8 @@ NPY_WRITE_ROWS = 65_536
 def save_npy(path: Path, array: Vectors | Rows, dtype: type[np.floating[Any]] = np.float32) -> None:
     """A standard ``.npy`` file (``np.load`` reads it), written in blocks of rows."""
     n, dim = len(array), int(array.shape[1])
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n, dim)}
     with open(path, "wb") as fh:
-        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(npy_header((n, dim), np.dtype(dtype)))
         for start in range(0, n, NPY_WRITE_ROWS):
             fh.write(np.ascontiguousarray(np.asarray(array[start : start + NPY_WRITE_ROWS]), dtype=dtype).tobytes())
         fh.flush()

@@ -56,9 +56,9 @@ def read_journal(path: Path) -> list[str]:
     """The generations the journal names (none when it is missing or unreadable: then nothing can be deleted)."""
     try:
         journal = json.loads((path / JOURNAL).read_text(encoding="utf-8"))
-        names = journal["generations"]
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+    except (OSError, UnicodeDecodeError, ValueError):
         return []
+    names = journal.get("generations") if isinstance(journal, dict) else None
     return [n for n in names if isinstance(n, str) and GENERATION_NAME.fullmatch(n)] if isinstance(names, list) else []
 
 

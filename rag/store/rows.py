@@ -119,27 +119,52 @@ class NpyRows(Rows):
     With ``checksums`` (``block_checksums`` of the file, blocks of ``block_bytes``), a block is verified the first
     time a read touches it; a mismatch raises ``IndexIncompatibleError``. (The header is checked by its own
     consistency with the file's size; its block, when rows in it are read: then damage in the first rows does not
-    make the whole file unusable, and a rebuild embeds again only the rows of damaged blocks.)
+    make the whole file unusable, and a rebuild embeds again only the rows of damaged blocks.) A file whose header or
+    size is wrong raises ``IndexIncompatibleError`` naming it.
     """
 
     def __init__(self, path: Path, checksums: Sequence[str] | None = None, block_bytes: int = 0) -> None:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version not in _NPY_HEADERS:
-                raise ValueError(f"{path.name} has .npy format version {version}")
-            shape, fortran, dtype = _NPY_HEADERS[version](fh)  # validates the header
-            self._offset = fh.tell()
-            size = os.fstat(fh.fileno()).st_size
+        try:
+            with open(path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                if version not in _NPY_HEADERS:
+                    raise ValueError(f".npy format version {version}")
+                shape, fortran, dtype = _NPY_HEADERS[version](fh)  # validates the header
+                offset = fh.tell()
+                size = os.fstat(fh.fileno()).st_size
+        except ValueError as exc:  # numpy's word for a header it cannot read
+            raise _damaged(path, f"not a .npy header: {exc}") from exc
         if len(shape) != 2 or fortran or dtype not in (np.dtype("<f4"), np.dtype("<f2")):
-            raise ValueError(f"{path.name} is not a C-ordered 2-D float16/float32 array ({dtype}, shape {shape})")
-        self.shape = (int(shape[0]), int(shape[1]))
-        self.dtype = dtype
-        self._row_bytes = self.shape[1] * dtype.itemsize
-        if size != self._offset + self.shape[0] * self._row_bytes:
-            raise ValueError(f"{path.name} has {size} bytes instead of {self._offset + self.shape[0] * self._row_bytes}")
+            raise _damaged(path, f"not a C-ordered 2-D float16/float32 array ({dtype}, shape {shape})")
+        self._setup(path, (int(shape[0]), int(shape[1])), dtype, offset, checksums, block_bytes)
+        if size != self._size:
+            raise _damaged(path, f"{size} bytes instead of {self._size}")
         if checksums is not None and (block_bytes <= 0 or len(checksums) != -(-size // block_bytes)):
-            raise ValueError(f"{path.name} has {size} bytes: not the {len(checksums)} blocks its checksums cover")
+            raise _damaged(path, f"{size} bytes: not the {len(checksums)} blocks its checksums cover")
+
+    @classmethod
+    def salvage(
+        cls, path: Path, shape: tuple[int, int], dtype: np.dtype[Any], checksums: Sequence[str], block_bytes: int
+    ) -> NpyRows:
+        """The rows of a file known from elsewhere (its shape and block checksums), without trusting its header or
+        size: every block read is checked, so a truncated file or a damaged header loses only the rows of the blocks
+        concerned (what a rebuild reuses from a damaged generation)."""
+        rows = cls.__new__(cls)
+        rows._setup(path, shape, np.dtype(dtype), len(npy_header(shape, np.dtype(dtype))), checksums, block_bytes)
+        if block_bytes <= 0 or len(checksums) != -(-rows._size // block_bytes):
+            raise _damaged(path, f"its {len(checksums)} block checksums do not cover {shape[0]} rows")
+        return rows
+
+    def _setup(
+        self, path: Path, shape: tuple[int, int], dtype: np.dtype[Any], offset: int, checksums: Sequence[str] | None,
+        block_bytes: int,
+    ) -> None:  # fmt: skip
+        self.shape = shape
+        self.dtype = dtype
         self.path = path
+        self._offset = offset
+        self._row_bytes = shape[1] * dtype.itemsize
+        self._size = offset + shape[0] * self._row_bytes  # as written: bytes past it are no part of the file
         self._checksums = checksums
         self._block_bytes = block_bytes
         self._verified = np.zeros(len(checksums) if checksums is not None else 0, dtype=bool)
@@ -158,7 +183,8 @@ class NpyRows(Rows):
             if self._verified[block]:
                 continue
             start = block * self._block_bytes
-            if block_checksum(self._reader.read(self._block_bytes, start)) != self._checksums[block]:
+            length = min(self._block_bytes, self._size - start)
+            if block_checksum(self._reader.read(length, start)) != self._checksums[block]:
                 raise IndexIncompatibleError(
                     f"{self.path} is damaged (bytes {start}-{start + self._block_bytes} do not match their checksum); "
                     "re-run `rag index` to rebuild it"
@@ -198,6 +224,20 @@ class NpyRows(Rows):
                 pos += size
             run_start, run_stop = start, stop
         return np.frombuffer(buffer, dtype=self.dtype).reshape(-1, self.shape[1]).astype(np.float32)
+
+
+def _damaged(path: Path, why: str) -> IndexIncompatibleError:
+    return IndexIncompatibleError(f"{path} is damaged ({why}); re-run `rag index` to rebuild it")
+
+
+def npy_header(shape: tuple[int, int], dtype: np.dtype[Any]) -> bytes:
+    """The header rag writes before the rows of a ``.npy`` file (format 1.0, as ``np.save`` writes it)."""
+    import io
+
+    buffer = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
 
 
 def block_checksum(data: bytes) -> str:

@@ -17,6 +17,7 @@ or was killed, are invisible. After the switch, rows no committed generation use
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -73,10 +74,24 @@ def _unimplemented(record: logging.LogRecord) -> bool:
     return "Method not implemented" not in record.getMessage()
 
 
+@functools.cache
+def _pymilvus_logs_to_the_application() -> None:
+    """pymilvus installs its own handlers on its loggers when imported (a timestamped line and a traceback on stderr
+    for each failed reconnection): its records go to the application's logging instead, as a library's should (the
+    CLI shows their message, and the traceback with --debug)."""
+    import pymilvus  # noqa: F401  (configures its loggers)
+
+    for name in ("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
 def client(uri: str) -> Any:
     """One pymilvus client per store in this process (milvus-lite serves a local folder to one process at a time)."""
     with _clients_lock:
         if uri not in _clients:
+            _pymilvus_logs_to_the_application()
             from pymilvus import MilvusClient
 
             address = _address(uri)
@@ -84,7 +99,7 @@ def client(uri: str) -> Any:
                 logging.getLogger("grpc._server").addFilter(_unimplemented)
             try:
                 _clients[uri] = MilvusClient(address) if address.endswith(".db") else MilvusClient(uri=address)
-            except Exception as exc:
+            except store_errors() as exc:
                 raise RagError(
                     f"cannot open the Milvus store {uri} ({_reason(exc)}); start the server, or check that no other "
                     "process has this local store open (a `rag serve`: use a Milvus server for both)"
@@ -92,7 +107,17 @@ def client(uri: str) -> Any:
         return _clients[uri]
 
 
-def _reason(exc: Exception) -> str:
+def store_errors() -> tuple[type[Exception], ...]:
+    """What the Milvus client raises when the store cannot be reached or refuses a request (pymilvus's own errors, the
+    gRPC transport's, the system's): the store's problem, reported as such. Anything else is a bug of rag's, raised
+    as it is (never disguised as an unreachable or damaged store)."""
+    import grpc
+    from pymilvus.exceptions import MilvusException
+
+    return (MilvusException, grpc.RpcError, OSError)
+
+
+def _reason(exc: BaseException) -> str:
     return " ".join(str(getattr(exc, "message", None) or exc).split())[:200]
 
 
@@ -191,9 +216,7 @@ class MilvusBackend(Backend):
                     milvus.upsert(self.sentences, sentence_rows[chunk])
             milvus.flush(self.passages)
             milvus.flush(self.sentences)
-        except RagError:
-            raise
-        except Exception as exc:
+        except store_errors() as exc:
             raise RagError(f"cannot write to the Milvus store {self.uri} ({_reason(exc)})") from exc
         log.info("milvus: %d of %d passages written", len(new), len(keys))
         return {**self.record, "index": kind, "passages": len(keys), "written": len(new)}
@@ -210,7 +233,7 @@ class MilvusBackend(Backend):
                 milvus.delete(self.sentences, filter=f"passage in {json.dumps(ids)}")
             milvus.flush(self.passages)
             milvus.flush(self.sentences)
-        except Exception as exc:  # the new index is committed: leftovers are invisible, and removed next time
+        except store_errors() as exc:  # the new index is committed: leftovers are invisible, and removed next time
             log.warning("the Milvus store %s kept %d unused passages (%s)", self.uri, len(stale), _reason(exc))
 
     # -- serving -------------------------------------------------------------------------------------------------
@@ -227,9 +250,7 @@ class MilvusBackend(Backend):
                     )
                 if len(keys):
                     milvus.load_collection(name)
-        except RagError:
-            raise
-        except Exception as exc:
+        except store_errors() as exc:
             raise IndexIncompatibleError(f"cannot read the Milvus store {self.uri} ({_reason(exc)})") from exc
         table = _KeyTable(keys)
         passage_rows = _PassageRows(milvus, self.passages, keys, dim)
@@ -336,7 +357,12 @@ class _KeyedRows(Rows):
         for part in _batches(len(todo), READ_ROWS):
             chunk = np.asarray(todo[part], dtype=np.int64)
             keys = self._keys_of(chunk)
-            hits = self._milvus.query(self._collection, ids=keys, output_fields=["pk", "vector"])
+            try:
+                hits = self._milvus.query(self._collection, ids=keys, output_fields=["pk", "vector"])
+            except store_errors() as exc:
+                raise IndexIncompatibleError(
+                    f"cannot read the vectors of the Milvus collection {self._collection} ({_reason(exc)})"
+                ) from exc
             by_key = {int(h["pk"]): i for i, h in enumerate(hits)}
             if len(by_key) != len(set(keys)):
                 raise IndexIncompatibleError(
@@ -426,7 +452,7 @@ class _Search:
                 self._collection, data=[q.tolist()], limit=limit, filter=expression, search_params=params,
                 output_fields=["vector"],
             )  # fmt: skip
-        except Exception as exc:
+        except store_errors() as exc:
             raise IndexIncompatibleError(f"the Milvus search failed ({_reason(exc)})") from exc
         keys = np.array([int(h["pk"]) for h in hits], dtype=np.int64)
         scores = np.array([float(h["distance"]) for h in hits], dtype=np.float32)
