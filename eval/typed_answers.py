@@ -58,21 +58,10 @@ def open_index(path: Path) -> Any:
     return Retriever.load(path)
 
 
-def annotations_of(retriever: Any, cache: Path) -> list[list[Annotation]]:
-    """Every passage's annotations, by row (cached in ``cache``, keyed by the passages' texts)."""
-    texts = [p.text for p in retriever.data.passages]
-    if cache.exists():
-        stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("texts") == texts:
-            return [[Annotation.from_dict(a) for a in row] for row in stored["annotations"]]
-    from rag.ingest.annotate import Annotator
-
-    langs = [guess_language(t) for t in texts]
-    annotations = Annotator().annotate(texts, langs)
-    cache.write_text(
-        json.dumps({"texts": texts, "annotations": [[a.to_dict() for a in row] for row in annotations]}), encoding="utf-8"
-    )
-    return annotations
+def annotations_of(retriever: Any) -> list[list[Annotation]]:
+    """Every passage's annotations, by row, as the index stores them (rag.index.annotate found them at build time)."""
+    table = retriever.data.annotations
+    return [table.of(row, p.text) for row, p in enumerate(retriever.data.passages)]
 
 
 def _category(q: Question) -> str:
@@ -114,10 +103,8 @@ def evaluate(
     depth: int,
     bilingual: bool = True,
     margin: float = 0.03,
-    answer_kind: bool = False,
 ) -> dict[str, Any]:
-    """Flag rates per set, category and language, and the answers right, for one reading variant; ``answer_kind``
-    keeps today's answer-kind check (rag.retrieve.answer_kind) for the questions typing leaves untyped."""
+    """Flag rates per set, category and language, and the answers right, for one reading variant."""
     counts: dict[str, Counter[str]] = {}
     examples: list[dict[str, Any]] = []
     spent: list[float] = []
@@ -138,7 +125,7 @@ def evaluate(
             )
             spent.append(time.perf_counter() - t0)
         typed_flag = qtype is not None and reading is not None and reading.answer is None
-        flagged = r["base"] or typed_flag or (answer_kind and qtype is None and r["old"])
+        flagged = r["base"] or typed_flag
         for key in (f"{r['set']}|{r['cat']}|{q.lang}", f"all|{r['cat']}|{q.lang}"):
             c = counts.setdefault(key, Counter())
             c["n"] += 1
@@ -195,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     index = Path(args.index)
     retriever = open_index(index)
-    annotations = annotations_of(retriever, index.parent / "annotations-cache.json")
+    annotations = annotations_of(retriever)
     records = collect(retriever, annotations)
     variants: dict[str, Any] = {}
     lines = [
@@ -209,18 +196,18 @@ def main() -> None:
         base["counts"][key] = {"n": len(sub), "flagged": sum(r["base"] for r in sub)}
     old = {"counts": {k: {"n": v["n"], "flagged": sum(r["old"] for r in records if f"all|{r['cat']}|{r['q'].lang}" == k)}
                       for k, v in base["counts"].items()}}  # fmt: skip
-    for label, res in (("calibration only (no typing)", base), ("today: calibration + answer_kind", old)):
+    for label, res in (("calibration only (no typing)", base), ("rag's search (calibration + typed reading)", old)):
         s = summary_rows(res)
         lines.append(
             f"| {label} | | | {s['near fr']} | {s['near en']} | {s['off fr']} | {s['off en']} | {s['no-answer fr']} | "
             f"{s['no-answer en']} | {s['answerable flagged fr']} | {s['answerable flagged en']} | | |"
         )
-    runs = [(answering, margin, depth, True, False) for answering, margin in VARIANTS for depth in DEPTHS]
-    runs += [(DEFAULT_ANSWERING, MARGIN, DEPTH, False, False), (DEFAULT_ANSWERING, MARGIN, DEPTH, True, True)]
-    for answering, margin, depth, bilingual, answer_kind in runs:
-        res = evaluate(records, answering, depth, bilingual, margin, answer_kind)
+    runs = [(answering, margin, depth, True) for answering, margin in VARIANTS for depth in DEPTHS]
+    runs += [(DEFAULT_ANSWERING, MARGIN, DEPTH, False)]
+    for answering, margin, depth, bilingual in runs:
+        res = evaluate(records, answering, depth, bilingual, margin)
         shown = f"{answering} {margin}" if "margin" in answering else answering
-        nouns_used = ("groups" if bilingual else "stems") + (" + answer_kind when untyped" if answer_kind else "")
+        nouns_used = "groups" if bilingual else "stems"
         variants[f"{shown}/{depth}/{nouns_used}"] = res
         s = summary_rows(res)
         lines.append(
