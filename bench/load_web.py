@@ -1,14 +1,15 @@
 """Load test of the web app: N simulated users searching through Gradio's queue while documents are uploaded.
 
-    python -m bench.load_web --users 20 --seconds 60 [--url http://127.0.0.1:PORT] [--uploads 3]
+    python -m bench.load_web --users 20 --seconds 60 [--url http://127.0.0.1:PORT] [--uploads 3] [--code DIR]
 
 Without ``--url``, it copies ``corpus/`` to a temporary folder and starts ``rag serve`` on it (a subprocess on a free
 port of 127.0.0.1; the index is built there with the real default model). Each user is a thread with its own
 ``gradio_client.Client`` (its own session) that asks questions back to back (no think time) through the app's
 ``/search`` endpoint and checks that the answer holds at least one cited result card. Meanwhile another thread uploads
 ``--uploads`` small ``.txt`` documents, evenly spread over the run, through ``/add_document``; after the run each one
-must be found by a question about it. Only loopback addresses are accepted. Prints the figures and writes
-``bench/results/load_web.json``. ``tests/test_web_load.py`` runs the same code (no latency asserted).
+must be found by a question about it. Only loopback addresses are accepted. ``--code DIR`` serves the app of
+another source tree (``git archive main | tar -x -C DIR``: the figures before a change, by the same script). Prints
+the figures and writes ``bench/results/load_web.json``. ``tests/test_web_load.py`` runs the same code (no latency asserted).
 """
 
 from __future__ import annotations
@@ -153,6 +154,8 @@ class Run:
             "latency_outside_uploads_s": latency_stats(outside),
             "uploads": [asdict(u) for u in self.uploads],
             "uploads_searchable": sum(u.searchable for u in self.uploads),
+            # From sending the file to the answer that it is searchable (the app answers once its index is swapped in).
+            "upload_to_searchable_s": latency_stats([u.end - u.start for u in self.uploads if u.end and not u.error]),
             "server_log_errors": self.server_log_errors[:5],
         }
 
@@ -225,12 +228,21 @@ def _user(url: str, user: int, run: Run, t0: float, deadline: float, budget: thr
         c.close()
 
 
+def upload_defaults(c: Any) -> list[Any]:
+    """The inputs of ``/add_document`` after the file, left empty (a filter, the details of an upload: none given), so
+    that the same script measures the app before and after its upload form changed."""
+    parameters = c.view_api(print_info=False, return_format="dict")["named_endpoints"]["/add_document"]["parameters"]
+    return [p["parameter_default"] if p.get("parameter_has_default") else "" if p.get("component") == "Textbox" else None
+            for p in parameters[1:]]  # fmt: skip
+
+
 def _uploader(url: str, uploads: list[Upload], folder: Path, run_id: str, t0: float, seconds: float) -> None:
     """Upload each document at an evenly spaced moment of the run; record its window and outcome."""
     from gradio_client import handle_file
 
     c = client(url)
     try:
+        rest = upload_defaults(c)
         for i, upload in enumerate(uploads):
             pause = t0 + seconds * (i + 1) / (len(uploads) + 1) - time.perf_counter()
             if pause > 0:
@@ -244,7 +256,7 @@ def _uploader(url: str, uploads: list[Upload], folder: Path, run_id: str, t0: fl
             )
             upload.start = time.perf_counter() - t0
             try:
-                job = c.submit(handle_file(str(path)), [], api_name="/add_document")
+                job = c.submit(handle_file(str(path)), *rest, api_name="/add_document")
                 status = str(job.result(timeout=UPLOAD_TIMEOUT)[0])
                 upload.status = re.sub(r"<[^>]+>", "", status)
                 saved = re.search(r"saved as ([\w.-]+)", upload.status)
@@ -270,7 +282,7 @@ def check_searchable(url: str, uploads: list[Upload]) -> None:
             except Exception as exc:
                 upload.error = f"search after upload: {exc.__class__.__name__}: {exc}"
                 continue
-            upload.searchable = has_results(html) and f"of {upload.source}" in html
+            upload.searchable = has_results(html) and upload.source in html  # a name made for this run
     finally:
         c.close()
 
@@ -324,22 +336,25 @@ def load(url: str, users: int, seconds: float, uploads: int, max_requests: int =
 
 
 @contextmanager
-def served_app(timeout: float = START_TIMEOUT) -> Iterator[tuple[str, Path]]:
-    """``rag serve`` on a copy of ``corpus/`` and a new index (built with the real model) on a free local port.
+def served_app(timeout: float = START_TIMEOUT, code: Path | None = None) -> Iterator[tuple[str, Path]]:
+    """``rag serve`` on a copy of ``corpus/`` and a new index (built with the real model) on a free local port; with
+    ``code``, the app and corpus of that source tree (run by this interpreter, its packages first on the path).
 
     Yields ``(url, log_path)``; the server is stopped on exit.
     """
     with tempfile.TemporaryDirectory(prefix="rag-load-app-") as tmp:
         base = Path(tmp)
         corpus, index, log_path = base / "corpus", base / "index", base / "serve.log"
-        shutil.copytree(ROOT / "corpus", corpus)
+        shutil.copytree((code or ROOT) / "corpus", corpus)
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
         rag = Path(sys.executable).parent / "rag"
-        command = [str(rag)] if rag.is_file() else [sys.executable, "-m", "rag.cli"]
+        command = [str(rag)] if rag.is_file() and code is None else [sys.executable, "-m", "rag.cli"]
         command += ["serve", "--index", str(index), "--corpus", str(corpus), "--host", "127.0.0.1", "--port", str(port)]
         env = dict(os.environ, **QUIET_ENV, PYTHONUNBUFFERED="1")
         env.pop("RAG_PASSWORD", None)
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(code.resolve()), *filter(None, [env.get("PYTHONPATH")])])
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=base)
         try:
@@ -367,11 +382,14 @@ def log_errors(log_path: Path) -> list[str]:
     return [line for line in lines if re.search(r"Traceback|\bERROR\b", line)]
 
 
-def run_load(users: int, seconds: float, uploads: int, url: str | None = None, max_requests: int = MAX_REQUESTS) -> Run:
-    """``load`` against ``url``, or against an app started here for the run."""
+def run_load(
+    users: int, seconds: float, uploads: int, url: str | None = None, max_requests: int = MAX_REQUESTS,
+    code: Path | None = None,
+) -> Run:  # fmt: skip
+    """``load`` against ``url``, or against an app started here for the run (from ``code`` when given)."""
     if url:
         return load(url, users, seconds, uploads, max_requests)
-    with served_app() as (served, log_path):
+    with served_app(code=code) as (served, log_path):
         run = load(served, users, seconds, uploads, max_requests)
         run.server_log_errors = log_errors(log_path)
     return run
@@ -396,6 +414,7 @@ def report(summary: dict[str, Any]) -> str:
         f"latency, during uploads:  {fmt(summary['latency_during_uploads_s'])}",
         f"latency, outside uploads: {fmt(summary['latency_outside_uploads_s'])}",
     ]
+    lines.append(f"upload to searchable:     {fmt(summary['upload_to_searchable_s'])}")
     lines += [f"  error: {message}" for message in summary["first_errors"]]
     for u in summary["uploads"]:
         took = f"{u['end'] - u['start']:.1f} s at t={u['start']:.1f} s" if u["end"] else "unfinished"
@@ -414,14 +433,17 @@ def main(argv: list[str] | None = None) -> int:
         "--uploads", type=int, help="documents uploaded during the run (default 3; 0 with --url: they stay in its corpus)"
     )
     parser.add_argument("--max-requests", type=int, default=MAX_REQUESTS, help=f"stop after this many (default {MAX_REQUESTS})")
+    parser.add_argument("--code", type=Path, help="serve the app of this source tree (default: this one)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     if args.url:
         check_loopback(args.url)
+    if args.code and (args.url or not (args.code / "rag" / "cli.py").is_file()):
+        parser.error("--code needs a source tree of rag (with rag/cli.py), and no --url")
     if args.users < 1 or args.seconds <= 0 or args.max_requests < 1 or (args.uploads or 0) < 0:
         parser.error("--users, --seconds and --max-requests must be positive, --uploads not negative")
     uploads = args.uploads if args.uploads is not None else (0 if args.url else 3)
-    run = run_load(args.users, args.seconds, uploads, args.url, args.max_requests)
+    run = run_load(args.users, args.seconds, uploads, args.url, args.max_requests, args.code)
     summary = run.summary()
     print(report(summary))
     args.out.parent.mkdir(parents=True, exist_ok=True)

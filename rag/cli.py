@@ -190,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p, "max_upload_mb", "--max-upload-mb", type=float, metavar="MB", help="largest upload accepted")
     _config_arg(p, "k", "-k", type=int, metavar="N", help="passages shown for a question at first")
     _add_mode_arg(p)
+    _config_arg(p, "trash_days", "--trash-days", type=float, metavar="DAYS", help="days a removed document can be restored")
+    _config_arg(
+        p, "access_log", "--access-log", metavar="FILE",
+        help="one line a request (time, route, latency, hits, decision, upload outcome, user): stderr, off or a file",
+    )  # fmt: skip
+    _config_arg(
+        p, "log_questions", "--log-questions", action="store_const", const=True,
+        help="also write each question's text in the access log (questions can be confidential)",
+    )  # fmt: skip
     p.add_argument(
         "--public",
         action="store_true",
@@ -507,6 +516,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve(
         args.index, args.corpus, args.uploads, host=args.host, port=args.port,
         max_upload_bytes=args.config.max_upload_bytes, auth=auth, k=args.k, mode=args.mode,
+        trash_days=args.trash_days, access_log=args.access_log, log_questions=args.log_questions,
     )  # fmt: skip
     return 0
 

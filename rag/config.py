@@ -46,6 +46,9 @@ class Config:
     workers: int = 1
     ray_address: str = "local"
     store: str = "faiss"
+    trash_days: float = 30.0
+    access_log: str = "stderr"
+    log_questions: bool = False
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -105,6 +108,33 @@ def _megabytes(value: Any, from_text: bool) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise ValueError(problem)
     return float(value)
+
+
+def _days(value: Any, from_text: bool) -> float:
+    problem = "the days documents stay in the trash must be a positive number, such as 30 or 0.5"
+    if from_text and isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(problem) from None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(problem)
+    return float(value)
+
+
+def _yes_no(what: str) -> Callable[[Any, bool], bool]:
+    """The check of a yes/no setting: a TOML boolean, or from the environment 1/0, true/false, yes/no, on/off."""
+
+    def check(value: Any, from_text: bool) -> bool:
+        if from_text and isinstance(value, str):
+            words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+            if value.strip().lower() in words:
+                return words[value.strip().lower()]
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{what} must be true or false (1 or 0 in the environment)")
+
+    return check
 
 
 def _choice(what: str, choices: tuple[str, ...]) -> Callable[[Any, bool], Any]:
@@ -194,6 +224,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Ray cluster of `--executor ray`: local (start one here), auto or HOST:PORT", _text("the Ray address"),
     ),
     Setting("store", "--store", "RAG_STORE", "where `rag index` keeps the vectors: faiss or milvus://...", _store),
+    Setting("trash_days", "--trash-days", "RAG_TRASH_DAYS", "days a document removed in the web app can be restored", _days),
+    Setting(
+        "access_log", "--access-log", "RAG_ACCESS_LOG", "the web app's access log: stderr, off, or a file",
+        _text("the access log"),
+    ),
+    Setting(
+        "log_questions", "--log-questions", "RAG_LOG_QUESTIONS", "write each question's text in the access log",
+        _yes_no("log_questions"),
+    ),
 )
 KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS)
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -75,6 +75,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "ui.only_info": "Leave empty to search everything",
         "ui.add": "Add a document",
         "ui.upload": "{types} · up to {mb} MB",
+        "ui.add_details": (
+            "Title, date and author are optional: the title is otherwise the document's own, and all three can be "
+            "corrected later."
+        ),
+        "ui.title": "Title",
+        "ui.date": "Date",
+        "ui.author": "Author",
+        "ui.title_placeholder": "the document's own title",
+        "ui.date_placeholder": "2024, 2024-03 or 2024-03-15",
+        "ui.author_placeholder": "who wrote or published it",
+        "ui.manage": "Change a document added here",
+        "ui.manage_info": "Only documents added in the app can be changed here; the shipped collection cannot.",
+        "ui.document": "Document",
+        "ui.save": "Save the details",
+        "ui.remove": "Remove from the collection",
+        "ui.replace": "Replace with a new version ({types} · up to {mb} MB)",
+        "ui.trash": "Trash",
+        "ui.trash_info": "Removed and replaced documents stay here {days} days, then are deleted.",
+        "ui.trash_item": "Removed document",
+        "ui.restore": "Restore",
         # What an upload's outcome says (ui.uploads, ui.library): what happened and what the reader can do. ``{name}`` is the
         # uploaded file's name; the reader never sees a library's technical reason (the server log has it).
         "upload.type": "{name} cannot be added: {suffix} files are not supported. Save it as one of {accepted} and add it again.",
@@ -133,6 +153,58 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload.index": (
             "Index: {documents} documents, {total} passages; {embedded} texts embedded, {reused} reused; {seconds} s."
         ),
+        # What a change of the collection says (ui.library), and while it runs (ui.app), in the browser's language.
+        "library.removed": (
+            "Removed {name} («{title}»): it is no longer searched. Its file stays in the trash for {days} days: restore "
+            "it from there if this was a mistake."
+        ),
+        "library.replaced": (
+            "Replaced {name} by the new version {new}: {passages}, now searchable, with the same title, date and author. "
+            "The previous version stays in the trash for {days} days."
+        ),
+        "library.restored": "Restored {name} («{title}»): {passages}, searchable again.",
+        "library.restored_as": "Restored «{title}» as {dest} (the name {name} is taken): {passages}, searchable again.",
+        "library.described": "Saved the details of {name}: its citations now name it «{title}».",
+        "library.unknown": (
+            "{name} is no longer in the collection (someone may have removed it meanwhile); the lists are up to date again."
+        ),
+        "library.shipped": (
+            "{name} belongs to the shipped collection: it cannot be changed from the app. Only documents added here can "
+            "be removed, replaced or described."
+        ),
+        "library.not_in_trash": "This document is no longer in the trash: it was restored, or its time there ran out.",
+        "library.unchanged": "Nothing to save: these are already the details of {name}.",
+        "library.no_title": "Give the document a title: its citations name it.",
+        "library.long_title": "The title is too long: keep it under {limit} characters.",
+        "library.long_author": "The author is too long: keep it under {limit} characters.",
+        "library.bad_date": (
+            "«{date}» is not a date a citation can give: write a year (2024), a month (2024-03) or a day (2024-03-15, "
+            "or 15/03/2024)."
+        ),
+        "library.not_changed": "Nothing was changed.",
+        "library.choose": "Choose a document in the list first.",
+        "library.choose_trash": "Choose a document in the trash first.",
+        "library.failed": (
+            "The change failed unexpectedly; nothing was changed. Try again; if it fails again, ask whoever runs this app "
+            "to look at its log."
+        ),
+        "library.working_add": "Reading and indexing {name}…",
+        "library.working_replace": "Putting the new version of {name} in place…",
+        "library.working_remove": "Removing {name}…",
+        "library.working_restore": "Restoring {name}…",
+        "library.working_describe": "Saving the details of {name}…",
+        # The list of documents and the trash (ui.render, ui.app).
+        "docs.passage": "{n} passage",
+        "docs.passages": "{n} passages",
+        "docs.added": "added on {date}",
+        "docs.added_by": "added on {date} by {user}",
+        "docs.uploaded": "added here",
+        "docs.none_uploaded": "No document has been added in the app yet.",
+        "docs.trash_empty": "The trash is empty.",
+        "docs.removed": "removed on {date}",
+        "docs.replaced": "replaced by a new version on {date}",
+        "docs.interrupted": "upload interrupted on {date}",
+        "docs.by": " by {user}",
         # The page view of a hit (ui.pages): its control on the card, and the note on text recognised by OCR.
         "page.page": "See page {page}",
         "page.alt": "Page {page} of {source}, the passage marked",
@@ -203,6 +275,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "ui.only_info": "Laisser vide pour chercher partout",
         "ui.add": "Ajouter un document",
         "ui.upload": "{types} · jusqu'à {mb} Mo",
+        "ui.add_details": (
+            "Titre, date et auteur sont facultatifs : le titre est sinon celui du document, et les trois se corrigent "
+            "ensuite."
+        ),
+        "ui.title": "Titre",
+        "ui.date": "Date",
+        "ui.author": "Auteur",
+        "ui.title_placeholder": "le titre du document",
+        "ui.date_placeholder": "2024, 2024-03 ou 2024-03-15",
+        "ui.author_placeholder": "qui l'a écrit ou publié",
+        "ui.manage": "Modifier un document ajouté ici",
+        "ui.manage_info": (
+            "Seuls les documents ajoutés dans l'application se modifient ici ; la collection fournie ne se modifie pas."
+        ),
+        "ui.document": "Document",
+        "ui.save": "Enregistrer",
+        "ui.remove": "Retirer de la collection",
+        "ui.replace": "Remplacer par une nouvelle version ({types} · jusqu'à {mb} Mo)",
+        "ui.trash": "Corbeille",
+        "ui.trash_info": "Les documents retirés ou remplacés y restent {days} jours, puis sont supprimés.",
+        "ui.trash_item": "Document retiré",
+        "ui.restore": "Restaurer",
         "upload.type": (
             "{name} ne peut pas être ajouté : les fichiers {suffix} ne sont pas pris en charge. Enregistrez-le dans l'un de "
             "ces formats, {accepted}, puis ajoutez-le à nouveau."
@@ -272,6 +366,61 @@ TEXTS: dict[str, dict[str, str]] = {
         "upload.index": (
             "Index : {documents} documents, {total} passages ; {embedded} textes calculés, {reused} repris ; {seconds} s."
         ),
+        "library.removed": (
+            "{name} retiré («{title}») : il n'est plus dans la recherche. Son fichier reste dans la corbeille pendant "
+            "{days} jours : restaurez-le depuis celle-ci en cas d'erreur."
+        ),
+        "library.replaced": (
+            "{name} remplacé par la nouvelle version {new} : {passages}, désormais dans la recherche, avec les mêmes "
+            "titre, date et auteur. La version précédente reste dans la corbeille pendant {days} jours."
+        ),
+        "library.restored": "{name} restauré («{title}») : {passages}, de nouveau dans la recherche.",
+        "library.restored_as": (
+            "«{title}» restauré sous le nom {dest} (le nom {name} est pris) : {passages}, de nouveau dans la recherche."
+        ),
+        "library.described": "Informations de {name} enregistrées : ses citations le nomment désormais «{title}».",
+        "library.unknown": (
+            "{name} n'est plus dans la collection (quelqu'un l'a peut-être retiré entre-temps) ; les listes sont de "
+            "nouveau à jour."
+        ),
+        "library.shipped": (
+            "{name} fait partie de la collection fournie : il ne se modifie pas depuis l'application. Seuls les "
+            "documents ajoutés ici peuvent être retirés, remplacés ou décrits."
+        ),
+        "library.not_in_trash": (
+            "Ce document n'est plus dans la corbeille : il a été restauré, ou son délai y est écoulé."
+        ),
+        "library.unchanged": "Rien à enregistrer : ce sont déjà les informations de {name}.",
+        "library.no_title": "Donnez un titre au document : ses citations le nomment.",
+        "library.long_title": "Le titre est trop long : restez sous {limit} caractères.",
+        "library.long_author": "L'auteur est trop long : restez sous {limit} caractères.",
+        "library.bad_date": (
+            "«{date}» n'est pas une date qu'une citation peut donner : écrivez une année (2024), un mois (2024-03) ou un "
+            "jour (2024-03-15, ou 15/03/2024)."
+        ),
+        "library.not_changed": "Rien n'a été changé.",
+        "library.choose": "Choisissez d'abord un document dans la liste.",
+        "library.choose_trash": "Choisissez d'abord un document dans la corbeille.",
+        "library.failed": (
+            "La modification a échoué de façon inattendue ; rien n'a été changé. Réessayez ; si l'échec se répète, "
+            "demandez à la personne qui gère cette application de consulter son journal."
+        ),
+        "library.working_add": "Lecture et indexation de {name}…",
+        "library.working_replace": "Mise en place de la nouvelle version de {name}…",
+        "library.working_remove": "Retrait de {name}…",
+        "library.working_restore": "Restauration de {name}…",
+        "library.working_describe": "Enregistrement des informations de {name}…",
+        "docs.passage": "{n} passage",
+        "docs.passages": "{n} passages",
+        "docs.added": "ajouté le {date}",
+        "docs.added_by": "ajouté le {date} par {user}",
+        "docs.uploaded": "ajouté ici",
+        "docs.none_uploaded": "Aucun document n'a encore été ajouté dans l'application.",
+        "docs.trash_empty": "La corbeille est vide.",
+        "docs.removed": "retiré le {date}",
+        "docs.replaced": "remplacé par une nouvelle version le {date}",
+        "docs.interrupted": "ajout interrompu le {date}",
+        "docs.by": " par {user}",
         "page.page": "Voir la page {page}",
         "page.alt": "Page {page} de {source}, le passage marqué",
         "page.full": "ouvrir en grand",

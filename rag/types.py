@@ -161,6 +161,9 @@ class Hit:
     strength: float | None = None
     # STRONG, FAIR or WEAK: how closely this passage matches the question, read from ``strength``; None when not measured.
     match: str | None = None
+    # Where each character of the passage's text was read in the document's (None when the index does not know it): any
+    # part of the passage, such as a quote cut short, is cited by exact document offsets (``document_span``).
+    offsets: OffsetMap | None = field(default=None, repr=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -193,6 +196,10 @@ class Hit:
     @property
     def id(self) -> str:
         return self.passage.id
+
+    def document_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The document ``[start, end)`` of the passage's ``text[start:end]``; None without the offset map."""
+        return None if self.offsets is None else self.offsets.span(start, end)
 
     @property
     def ocr(self) -> float | None:

@@ -20,6 +20,30 @@ def squash(s: str) -> str:
     return re.sub(r"[\s*#\-‐]", "", unicodedata.normalize("NFC", s))
 
 
+# The copyable citation (ui.render.citation_string): its quote, the quote's document ranges, the passage's, the file.
+CITED = re.compile(
+    r"«(?P<quote>.*)» — .*, quote chars (?P<pieces>\d+–\d+(?: \+ \d+–\d+)*), "
+    r"passage chars (?P<start>\d+)–(?P<end>\d+) of (?P<source>.+)$"
+)
+
+
+def cited_source(citation: str) -> str:
+    match = CITED.match(citation)
+    assert match, f"not a citation with its quote's offsets: {citation}"
+    return match["source"]
+
+
+def check_quote(citation: str, text: str) -> None:
+    """The quote of ``citation`` is what its offsets give of ``text`` (its document's), within the passage's offsets
+    (``[…]`` between pieces; ``…`` at the end of a quote cut short, whose range ends where it does)."""
+    match = CITED.match(citation)
+    assert match, f"not a citation with its quote's offsets: {citation}"
+    pieces = [tuple(map(int, piece.split("–"))) for piece in match["pieces"].split(" + ")]
+    assert all(int(match["start"]) <= a < b <= int(match["end"]) for a, b in pieces), citation
+    recovered = " […] ".join(text[a:b] for a, b in pieces)
+    assert squash(recovered) == squash(match["quote"].removesuffix("…")), (citation, recovered)
+
+
 def downgrade(index: Path, version: int) -> None:
     """Make ``index`` what format 2 wrote (flat files named after their generation, no journal, no checksums for the
     vector files), or format 1 (the same, with float32 sentence vectors)."""

@@ -40,6 +40,9 @@ def test_defaults_without_file_or_environment() -> None:
         "workers": 1,
         "ray_address": "local",
         "store": "faiss",
+        "trash_days": 30.0,
+        "access_log": "stderr",
+        "log_questions": False,
     }
     assert set(config.origins.values()) == {"default"}
     assert config.max_upload_bytes == 20 * 1024 * 1024
@@ -49,7 +52,8 @@ def test_rag_toml_beats_defaults(tmp_path: Path) -> None:
     (tmp_path / "rag.toml").write_text(
         'index = "my-index"\ncorpus = "docs"\nembedder = "minilm"\nk = 3\nmode = "lexical"\n'
         'host = "0.0.0.0"\nport = 8000\nmax_upload_mb = 2.5\nuploads = "my-uploads"\n'
-        'executor = "ray"\nworkers = 4\nray_address = "auto"\nstore = "milvus://127.0.0.1:19530"\n',
+        'executor = "ray"\nworkers = 4\nray_address = "auto"\nstore = "milvus://127.0.0.1:19530"\n'
+        'trash_days = 7\naccess_log = "access.log"\nlog_questions = true\n',
         encoding="utf-8",
     )
     config = load_config()
@@ -67,6 +71,9 @@ def test_rag_toml_beats_defaults(tmp_path: Path) -> None:
         "workers": 4,
         "ray_address": "auto",
         "store": "milvus://127.0.0.1:19530",
+        "trash_days": 7.0,
+        "access_log": "access.log",
+        "log_questions": True,
     }
     assert set(config.origins.values()) == {str(tmp_path / "rag.toml")}
 
@@ -183,6 +190,9 @@ def test_every_embedder_the_registry_knows_is_accepted(monkeypatch: pytest.Monke
         ("RAG_STORE", "qdrant://x", "milvus://HOST:PORT"),
         ("RAG_STORE", "milvus://relative/path.db", "milvus:///path/to/vectors.db"),
         ("RAG_STORE", "milvus:///no/suffix", "milvus:///path/to/vectors.db"),
+        ("RAG_TRASH_DAYS", "0", "a positive number, such as 30"),
+        ("RAG_TRASH_DAYS", "forever", "a positive number, such as 30"),
+        ("RAG_LOG_QUESTIONS", "sometimes", "log_questions must be true or false"),
     ],
 )
 def test_bad_environment_variable(monkeypatch: pytest.MonkeyPatch, var: str, value: str, expected: str) -> None:
@@ -205,6 +215,8 @@ def test_bad_environment_variable(monkeypatch: pytest.MonkeyPatch, var: str, val
         ("index = 3\n", "the index path must be a string"),
         ('corpus = "  "\n', "the corpus path must not be empty"),
         ("max_upload_mb = 0\n", "positive number of megabytes"),
+        ('log_questions = "yes"\n', "log_questions must be true or false"),
+        ("trash_days = -1\n", "a positive number, such as 30"),
     ],
 )
 def test_bad_value_in_rag_toml(tmp_path: Path, content: str, expected: str) -> None:
@@ -273,6 +285,20 @@ def test_modes_and_keys_match_the_library() -> None:
     assert tuple(rank.MODE_WEIGHTS) == MODES
     assert tuple(k for k in Config.__dataclass_fields__ if k != "origins") == KEYS
     assert all(s.env == "RAG_" + s.key.upper() for s in SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), ("true", True), ("Yes", True), ("on", True), ("0", False), ("off", False)]
+)
+def test_yes_no_settings_read_the_usual_words(monkeypatch: pytest.MonkeyPatch, raw: str, value: bool) -> None:
+    monkeypatch.setenv("RAG_LOG_QUESTIONS", raw)
+    assert load_config().log_questions is value
+
+
+def test_yes_no_settings_take_toml_booleans(tmp_path: Path) -> None:
+    (tmp_path / "rag.toml").write_text("log_questions = true\ntrash_days = 7\naccess_log = \"logs/access.log\"\n", "utf-8")
+    config = load_config()
+    assert (config.log_questions, config.trash_days, config.access_log) == (True, 7.0, "logs/access.log")
 
 
 def test_config_is_frozen() -> None:

@@ -15,7 +15,7 @@ import rag.index.build
 from rag import store
 from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError, IndexIncompatibleError, NoPassageError
-from rag.index import add_documents, build_index, ensure_index
+from rag.index import add_documents, build_index, ensure_index, remove_documents, replace_documents
 from rag.ingest.chunk import ChunkSettings
 from rag.ingest.load import load_file
 from rag.retrieve.retriever import Retriever
@@ -133,6 +133,97 @@ def test_add_documents_refuses_what_is_already_indexed_and_changes_nothing(
     with pytest.raises(NoPassageError, match="no passage"):
         add_documents(index, [blank], fake_embedder, folder=uploads)
     assert (index / store.MANIFEST).read_bytes() == manifest
+
+
+def test_remove_documents_reads_and_embeds_nothing_and_keeps_every_other_document_as_stored(
+    index: Path, tmp_path: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uploads = tmp_path / "uploads"
+    docs = [upload(uploads, "a.txt", JUMELAGE), upload(uploads, "b.txt", "Le jumelage de Besançon avec Kouvola date de 1959.")]
+    add_documents(index, docs, fake_embedder, folder=uploads)
+    before = Retriever.load(index, embedder=fake_embedder)
+    monkeypatch.setattr(rag.index.build, "chunk_document", lambda *a: pytest.fail("nothing is chunked again"))
+    report = remove_documents(index, ["a.txt"], fake_embedder)
+    assert (report.documents, report.removed_documents, report.embedded) == (6, 1, 0)
+    after = Retriever.load(index, embedder=fake_embedder)
+    assert "a.txt" not in {i.source for i in after.documents} and "a.txt" not in documents_entry(index)
+    kept = [i.source for i in before.documents if i.source != "a.txt"]
+    assert [after.document(s) for s in kept] == [before.document(s) for s in kept]
+    assert [p for p in after.data.passages] == [p for p in before.data.passages if p.source != "a.txt"]
+    assert documents_entry(index)["b.txt"]["folder"] == str(uploads.resolve())
+    assert (uploads / "a.txt").is_file()  # the index only: the file is the caller's (the web app moves it to its trash)
+
+
+def test_remove_documents_refuses_the_corpus_and_an_unknown_name(index: Path, fake_embedder: FakeEmbedder) -> None:
+    manifest = (index / store.MANIFEST).read_bytes()
+    with pytest.raises(BadInputError, match="is a document of the corpus: to take it out, delete its file"):
+        remove_documents(index, ["cuf_groupe-pays-russie.txt"], fake_embedder)
+    with pytest.raises(BadInputError, match=r"nope\.txt is not in the index"):
+        remove_documents(index, ["nope.txt"], fake_embedder)
+    assert (index / store.MANIFEST).read_bytes() == manifest
+
+
+def test_replace_documents_embeds_only_what_changed(index: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    uploads = tmp_path / "uploads"
+    add_documents(index, [upload(uploads, "a.txt", JUMELAGE)], fake_embedder, folder=uploads)
+    before = Retriever.load(index, embedder=fake_embedder)
+    # A new text under the same name: its passage and its sentences are embedded, nothing else.
+    new = upload(uploads, "a.txt", "Le jumelage entre Dijon et Volgograd a été suspendu en 2022. Il reprendra.")
+    embedder = FakeEmbedder()
+    report = replace_documents(index, {"a.txt": new}, embedder, folder=uploads)
+    assert (report.documents, report.embedded, embedder.texts_embedded) == (6, 3, 3)  # one passage, two sentences
+    after = Retriever.load(index, embedder=fake_embedder)
+    assert after.document("a.txt").text == new.text and after.document("a.txt").sha256 == new.sha256
+    others = [i.source for i in before.documents if i.source != "a.txt"]
+    assert [after.document(s) for s in others] == [before.document(s) for s in others]
+    # Only the bibliographic data: the date alone embeds nothing; the title, the passages (embedded with it).
+    info = DocumentInfo("a.txt", new.info.title, date="2022-05-01", author="Ville de Dijon")
+    dated = Document(info, new.text, "txt", new.sha256)
+    assert replace_documents(index, {"a.txt": dated}, fake_embedder, folder=uploads).embedded == 0
+    info = Retriever.load(index, embedder=fake_embedder).document("a.txt").info
+    assert (info.date, info.author) == ("2022-05-01", "Ville de Dijon")
+    titled = Document(DocumentInfo("a.txt", "Suspension du jumelage"), new.text, "txt", new.sha256)
+    assert replace_documents(index, {"a.txt": titled}, fake_embedder, folder=uploads).embedded == 1
+    # Under another name (another format): the old name leaves the index, the new one is recorded in the folder.
+    md = upload(uploads, "a.md", "# Suspension\n\nLe jumelage entre Dijon et Volgograd est suspendu depuis 2022.")
+    replace_documents(index, {"a.txt": md}, fake_embedder, folder=uploads)
+    entries = documents_entry(index)
+    assert "a.txt" not in entries and entries["a.md"]["folder"] == str(uploads.resolve())
+
+
+def test_replace_documents_refuses_the_corpus_and_another_document_s_text(
+    index: Path, corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    uploads = tmp_path / "uploads"
+    add_documents(index, [upload(uploads, "a.txt", JUMELAGE)], fake_embedder, folder=uploads)
+    manifest = (index / store.MANIFEST).read_bytes()
+    new = upload(uploads, "cuf_groupe-pays-russie.txt", "Un autre texte.")
+    with pytest.raises(BadInputError, match="is a document of the corpus"):
+        replace_documents(index, {"cuf_groupe-pays-russie.txt": new}, fake_embedder, folder=uploads)
+    copy = upload(uploads, "a.txt", (corpus_copy / "cuf_groupe-pays-russie.txt").read_text(encoding="utf-8"))
+    with pytest.raises(BadInputError, match="already in the index"):
+        replace_documents(index, {"a.txt": copy}, fake_embedder, folder=uploads)
+    assert (index / store.MANIFEST).read_bytes() == manifest
+
+
+def test_a_rebuild_reads_the_uploads_catalogue(
+    index: Path, corpus_copy: Path, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """The details the web app keeps in the uploads folder's catalogue are the document's: a rebuild of the corpus
+    applies them (edited by hand meanwhile, or for a file that changed and is read again)."""
+    from rag.ingest.catalog import write_catalog
+
+    uploads = tmp_path / "uploads"
+    docs = [upload(uploads, "a.txt", JUMELAGE), upload(uploads, "b.txt", "Besançon et Kouvola.")]
+    add_documents(index, docs, fake_embedder, folder=uploads)
+    write_catalog(uploads, {"a.txt": {"title": "Jumelage Dijon – Volgograd", "date": "1966", "author": "Ville de Dijon"}})
+    (uploads / "b.txt").write_text("Le jumelage de Besançon avec Kouvola date de 1959.", encoding="utf-8")
+    report = build_index(corpus_copy, index, embedder=fake_embedder)
+    retriever = Retriever.load(index, embedder=fake_embedder)
+    info = retriever.document("a.txt").info
+    assert (info.title, info.date, info.author) == ("Jumelage Dijon – Volgograd", "1966", "Ville de Dijon")
+    assert report.embedded == 1 + 2  # a.txt's passage (its title changed) and b.txt's new passage and sentence
+    assert "1959" in retriever.document("b.txt").text
 
 
 def test_add_documents_needs_an_index_and_its_embedder(tmp_path: Path, index: Path) -> None:

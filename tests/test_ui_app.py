@@ -69,22 +69,32 @@ def test_interface_texts_carry_the_upload_limit() -> None:
     assert texts["en"].keys() == texts["fr"].keys()
 
 
-def test_add_document_handler_reports_and_refreshes(library: Library, tmp_path: Path) -> None:
+def test_add_document_handler_reports_and_the_view_is_read_again(library: Library, tmp_path: Path) -> None:
+    before = app.collection_view(library, "en", ["cuf_groupe-pays-russie.txt"])
     upload = tmp_path / "Dijon.txt"
     upload.write_text("Le jumelage entre Dijon et Volgograd date de 1966.", encoding="utf-8")
-    status, docs, panel, dropdown, cleared = app.add_document(library, str(upload), ["cuf_groupe-pays-russie.txt"])
-    assert "rag-ok" in status and "Dijon.txt" in docs
-    assert "(6)" in panel.label
+    status, outcome, added = app.add_document(library, str(upload), {"author": "Ville de Dijon"}, user="alice")
+    assert "rag-ok" in status and outcome == "added" and added is not None and added.stored_as == "Dijon.txt"
+    panel, docs, dropdown, managed, none_here, form, trash_panel, trashed, trash_empty, trash_form, version = (
+        app.collection_view(library, "en", ["cuf_groupe-pays-russie.txt", "gone.txt"], "Dijon.txt")
+    )
+    assert version == before[-1] + 1 and "(6)" in panel.label and "(5)" in before[0].label
+    assert "Dijon.txt" in docs and "Ville de Dijon" in docs and "by alice" in docs and "added here" in docs
     assert ("Dijon", "Dijon.txt") in dropdown.choices and dropdown.value == ["cuf_groupe-pays-russie.txt"]
-    assert cleared is None
+    assert managed.choices == [("Dijon", "Dijon.txt")] and managed.value == "Dijon.txt"  # only what was added here
+    assert not none_here.visible and form.visible and "No document has been added" in before[4].value
+    assert before[4].visible and not before[5].visible  # before: a note, and no form
+    assert "Trash (0)" in trash_panel.label and trashed.choices == [] and "empty" in trash_empty.value
+    assert trash_empty.visible and not trash_form.visible
     bad = tmp_path / "fake.pdf"
     bad.write_bytes(b"%PDF-1.4 not a pdf")
-    status, *_ = app.add_document(library, str(bad), None)
+    status, outcome, added = app.add_document(library, str(bad))
     assert "rag-error" in status and "fake.pdf could not be read as a PDF" in status and "Nothing was added." in status
-    assert "Error" not in status
-    status, *_ = app.add_document(library, str(bad), None, lang="fr")
+    assert "Error" not in status and outcome == "refused:unreadable_pdf" and added is None
+    status, *_ = app.add_document(library, str(bad), lang="fr")
     assert "rag-error" in status and "fake.pdf n&#x27;a pas pu être lu comme un PDF" in status
     assert "Rien n&#x27;a été ajouté." in status
+    assert library.version == version  # nothing changed
 
 
 def test_build_app_and_launch_options(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,14 +132,20 @@ def test_serve_builds_missing_index_then_launches(
         return "library"
 
     monkeypatch.setattr(app, "open_library", open_library)
-    monkeypatch.setattr(app, "build_app", lambda library: Demo())
-    app.serve("i", "c", "u", host="127.0.0.1", port=7999, max_upload_bytes=1234, auth=("rag", "pw"), k=7, mode="dense")
-    assert calls[0] == ("library", ("i", "c", "u", 1234, True, {"k": 7, "mode": "dense"}))
-    kwargs = calls[1][1]
-    assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
+    monkeypatch.setattr(app, "build_app", lambda library, access: calls.append(("access", access)) or Demo())
+    monkeypatch.setattr(app, "configure", lambda destination: calls.append(("log", destination)))
+    app.serve(
+        "i", "c", "u", host="127.0.0.1", port=7999, max_upload_bytes=1234, auth=("rag", "pw"), k=7, mode="dense",
+        trash_days=3.0, access_log="access.log", log_questions=True,
+    )  # fmt: skip
+    assert calls.pop(0) == ("log", "access.log")
+    assert calls.pop(0) == ("library", ("i", "c", "u", 1234, True, {"k": 7, "mode": "dense", "trash_days": 3.0}))
+    assert calls.pop(0) == ("access", app.AccessLog(questions=True))
+    kind, kwargs = calls.pop(0)
+    assert kind == "launch" and kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7999
     assert kwargs["auth"] == ("rag", "pw")
     # Gradio's start-up lines (with their hint about share links) are silenced; rag says where the app is, then serves.
-    assert kwargs["quiet"] and kwargs["prevent_thread_lock"] and calls[2] == ("block", {})
+    assert kwargs["quiet"] and kwargs["prevent_thread_lock"] and calls == [("block", {})]
     assert capsys.readouterr().out == (
         "rag: the web app is at http://127.0.0.1:7999/ (sign in with RAG_USER / RAG_PASSWORD); Ctrl-C stops it\n"
     )

@@ -70,7 +70,9 @@ def test_the_page_before_login_says_nothing_about_the_collection(library: Librar
         assert login(client, "s3cret")[0] == 200
         assert client.get("/").text.count("window.gradio_api_info = null;") == 1
         info = client.get("/gradio_api/info").json()
-        assert "/search" in info["named_endpoints"] and SOURCE in json.dumps(info)
+        assert "/search" in info["named_endpoints"] and "/remove_document" in info["named_endpoints"]
+        # The lists of documents are read when a page loads (and only then, signed in): the description has none.
+        assert SOURCE not in json.dumps(info)
 
 
 # -- login throttling ----------------------------------------------------------------------------------------------
@@ -135,7 +137,8 @@ def test_an_upload_is_deleted_from_the_cache_once_handled(library: Library) -> N
         ]:
             cached = post_upload(client, name, data).json()[0]
             assert Path(cached).is_file()
-            status = call(client, "add_document", [{"path": cached, "meta": {"_type": "gradio.FileData"}}, []])[0]
+            upload = {"path": cached, "meta": {"_type": "gradio.FileData"}}
+            status = call(client, "add_document", [upload, "", "", "", [], None, None])[0]
             assert outcome in status
             assert not Path(cached).exists() and not Path(cached).parent.exists()
         # Gradio serves files from its upload cache only: not the corpus, the index or the uploads folder.

@@ -32,7 +32,7 @@ def test_recognised_text_says_so_with_its_confidence_on_the_card_and_in_the_cita
     recognised = hit(2, ocr=((2, 91.4),))
     html = render.render_card(recognised, lang="en")
     assert "text recognised (OCR) · 91 %" in html and "may hold recognition errors" in html
-    assert ", OCR 91 %, chars 10–50 of scan <1>.pdf" in render.citation_string(recognised)
+    assert ", OCR 91 %, passage chars 10–50 of scan <1>.pdf" in render.citation_string(recognised)
     assert recognised.citation.endswith("p. 2, ¶2, OCR 91 %")
     assert hit(3, ocr=((2, 91.4),)).ocr is None  # another page of the document has its text layer
 

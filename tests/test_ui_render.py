@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
 
 from rag.ingest.lang import guess_language
 from rag.retrieve.abstention import match
-from rag.types import ANSWERS, BELOW_NULL, MAYBE, Answer, Decision, DocumentInfo, Hit, Passage, Results, Span
-from tests.helpers import missing_decision
+from rag.types import ANSWERS, BELOW_NULL, MAYBE, Answer, Decision, DocumentInfo, Hit, OffsetMap, Passage, Results, Span
+from tests.helpers import check_quote, missing_decision, squash
 from ui import render
+from ui.collection import Removed
+from ui.library import Listed
 
 TEXT = "Premier point. L'OTAN condamne ces référendums illégaux. Dernier point."
 SENTENCE = "L'OTAN condamne ces référendums illégaux."
+# The passage read from its document at 452 character for character (``text[i]`` is the document's ``452 + i``).
+AT_452 = OffsetMap((0,), (452,), (453,))
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
 
 
@@ -25,13 +32,14 @@ def make_hit(
     rank: int = 1,
     paragraph: int = 3,
     strength: float | None = None,
+    offsets: OffsetMap | None = AT_452,
 ) -> Hit:
     if highlights is None:
         start = text.find(SENTENCE)
         highlights = (Span(start, start + len(SENTENCE), 0.9),) if start >= 0 else ()
     passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905, text=text, page=page)
     info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
-    return Hit(passage, info, 0.8734, rank, highlights, strength, match(strength))
+    return Hit(passage, info, 0.8734, rank, highlights, strength, match(strength), offsets)
 
 
 NO_ANSWER = "Nothing in the corpus seems to answer this question"
@@ -76,8 +84,11 @@ def test_script_in_context_and_document_list_is_escaped() -> None:
     hit = make_hit()
     html = render.render_card(hit, neighbours(hit))
     assert "<b>" not in html and "&lt;b&gt;gras&lt;/b&gt;" in html
-    docs = render.render_documents([(DocumentInfo(source=f"{EVIL}.txt", title=EVIL), 3)])
-    assert "<script" not in docs and "<img" not in docs
+    listed = Listed(DocumentInfo(source=f"{EVIL}.txt", title=EVIL, author=EVIL), 3, uploaded=True, added="2025", added_by=EVIL)
+    docs = render.render_documents([listed])
+    assert "<script" not in docs and "<img" not in docs and docs.count("&lt;script&gt;") == 5  # (the source twice)
+    item = Removed("20250101T000000.000000000-abcd", f"{EVIL}.txt", "0" * 64, {"title": EVIL}, "2025-01-01", by=EVIL)
+    assert render.trash_label(item).startswith(EVIL)  # a dropdown's label: Gradio shows it as text
 
 
 def test_mark_wraps_exactly_the_highlighted_sentence() -> None:
@@ -143,9 +154,14 @@ def test_results_speak_the_question_language() -> None:
 
 
 def test_citation_string() -> None:
+    at = 452 + TEXT.index(SENTENCE)
     assert render.citation_string(make_hit()) == (
-        f"«{SENTENCE}» — Déclaration de l'OTAN (2022-09-23), ¶3, chars 452–905 of doc.txt"
+        f"«{SENTENCE}» — OTAN, Déclaration de l'OTAN (2022-09-23), ¶3, quote chars {at}–{at + len(SENTENCE)}, "
+        "passage chars 452–905 of doc.txt"
     )
+    # An index that does not know where the quote is read (no offset map): the passage's offsets alone.
+    assert render.citation_string(make_hit(offsets=None)).endswith(f"«{SENTENCE}» — OTAN, Déclaration de l'OTAN "
+                                                                   "(2022-09-23), ¶3, passage chars 452–905 of doc.txt")
 
 
 def test_citation_string_with_page_without_date_and_two_sentences() -> None:
@@ -153,8 +169,44 @@ def test_citation_string_with_page_without_date_and_two_sentences() -> None:
     spans = (Span(4, 21), Span(29, 47))
     hit = make_hit(text, spans, date="", page=2)
     assert render.citation_string(hit) == (
-        "«Deux phrases ici. […] Quatre phrases là.» — Déclaration de l'OTAN, p. 2, ¶3, chars 452–905 of doc.txt"
+        "«Deux phrases ici. […] Quatre phrases là.» — OTAN, Déclaration de l'OTAN, p. 2, ¶3, "
+        "quote chars 456–473 + 481–499, passage chars 452–905 of doc.txt"
     )
+
+
+def test_sentences_apart_by_spaces_only_are_one_piece() -> None:
+    text = "Un. Deux phrases ici.\n  Trois phrases là. Fin."
+    hit = make_hit(text, (Span(4, 21), Span(24, 41)))
+    assert render.quote(hit) == render.Quote("Deux phrases ici. Trois phrases là.", ((4, 41),))
+
+
+def test_the_quote_is_recovered_from_the_document_through_its_offsets() -> None:
+    """The document's text, hard-wrapped and hyphenated; the passage is its cleaned text (rag.ingest.clean): each
+    quote, whole, in pieces or cut short, is read back from the document with the offsets its citation gives."""
+    document = "Titre.\n\nLa coopé-\nration décentralisée est un levier. Les villes jumelées\nsont nombreuses. " * 3
+    text = " ".join(document.replace("-\n", "").split())
+    starts, i = [], 0
+    for char in text:  # where each character of the cleaned text was read: the raw text's characters, in order
+        while document[i] != char and not (char == " " and document[i].isspace()):
+            i += 1
+        starts.append(i)
+        i += 1
+    hit = make_hit(text, None, offsets=OffsetMap.of(starts, [s + 1 for s in starts]))
+    sentence = text.index("Les villes")
+    for spans, max_chars in [
+        ((Span(7, 7 + len("La coopération décentralisée est un levier.")),), 240),
+        ((Span(7, 50), Span(sentence, sentence + 40)), 240),
+        ((Span(7, 50),), 20),
+        ((), 30),
+    ]:
+        quoted = render.quote(make_hit(text, spans), max_chars)
+        assert len(quoted.text) <= max_chars
+        pieces = [hit.document_span(start, end) for start, end in quoted.pieces]
+        recovered = " […] ".join(document[a:b] for a, b in pieces if a is not None)  # type: ignore[misc]
+        assert squash(recovered) == squash(quoted.text.removesuffix("…")), (spans, max_chars)
+    cited = render.citation_string(make_hit(text, (Span(7, 50),), offsets=hit.offsets))
+    start, end = map(int, re.search(r"quote chars (\d+)–(\d+),", cited).groups())  # type: ignore[union-attr]
+    assert document[start:end] == "La coopé-\nration décentralisée est un levier."
 
 
 def test_too_long_highlights_quote_the_best_one() -> None:
@@ -163,14 +215,16 @@ def test_too_long_highlights_quote_the_best_one() -> None:
     text = f"{first} Entre les deux. {answer}"
     a, b = text.index(answer), text.index(answer) + len(answer)
     hit = make_hit(text, (Span(0, len(first), 0.80), Span(a, b, 0.91)))
-    assert render.quote(hit, max_chars=120) == answer
-    assert render.quote(hit, max_chars=1000).endswith(f"[…] {answer}")
+    assert render.quote(hit, max_chars=120) == render.Quote(answer, ((a, b),))
+    assert render.quote(hit, max_chars=1000).text.endswith(f"[…] {answer}")
 
 
 def test_citation_without_highlight_quotes_the_passage_start() -> None:
     hit = make_hit("mot " * 200, ())
     quoted = render.quote(hit)
-    assert quoted.endswith("…") and len(quoted) <= render.QUOTE_MAX_CHARS
+    assert quoted.text.endswith(" mot…") and len(quoted.text) <= render.QUOTE_MAX_CHARS  # cut after a word
+    assert quoted.pieces == ((0, len(quoted.text) - 1),)
+    assert f"quote chars 452–{452 + len(quoted.text) - 1}, passage chars 452–905" in render.citation_string(hit)
 
 
 def test_card_shows_citation_fields_and_context() -> None:
@@ -230,3 +284,37 @@ def test_the_three_states_look_different_and_the_answer_is_marked_in_its_sentenc
     assert states == [["answer"], ["subject"], ["none"]]
     kinds = [re.findall(r'class="rag-notice rag-(\w+)', h)[0] for h in (html, subject, nothing)]
     assert kinds == ["ok", "info", "warn"]  # three colours; green only for a found answer
+
+
+QUESTIONS = [
+    "Qui porte la responsabilité de la guerre selon l'OTAN ?",
+    "Which regions held the sham referendums?",
+    "Quand le groupe-pays Russie a-t-il été créé ?",
+    "coopération décentralisée budget 2026",
+    "What is decentralised cooperation a lever for, according to the letter?",
+]
+
+
+def _quotes_round_trip(index: Path, corpus: Path, **load: object) -> int:
+    """Every hit's citation to copy checked against its file as read from disk; how many."""
+    from rag.retrieve.retriever import Retriever
+
+    retriever = Retriever.load(index, **load)  # type: ignore[arg-type]
+    checked = 0
+    for question in QUESTIONS:
+        for hit in retriever.search(question, k=5):
+            check_quote(render.citation_string(hit), (corpus / hit.source).read_text(encoding="utf-8"))
+            checked += 1
+    return checked
+
+
+def test_every_copied_quote_is_recovered_from_its_file(corpus_copy: Path, tmp_path: Path, fake_embedder: object) -> None:
+    from rag.index import build_index
+
+    build_index(corpus_copy, tmp_path / "index", embedder=fake_embedder)  # type: ignore[arg-type]
+    assert _quotes_round_trip(tmp_path / "index", corpus_copy, embedder=fake_embedder) == len(QUESTIONS) * 5
+
+
+@pytest.mark.slow
+def test_every_copied_quote_is_recovered_from_its_file_with_the_real_model(real_index: Path) -> None:
+    assert _quotes_round_trip(real_index, Path(__file__).resolve().parent.parent / "corpus") == len(QUESTIONS) * 5

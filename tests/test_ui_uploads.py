@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,9 @@ import rag.index.build
 from rag.embed.fake import FakeEmbedder
 from rag.index import BuildReport, build_index
 from rag.retrieve.retriever import Retriever
-from rag.types import Document
 from ui import uploads
 from ui.library import Library
-from ui.uploads import UploadRejected, check_upload, reserve_destination, safe_filename
+from ui.uploads import Refused, UploadRejected, check_date, check_details, check_upload, free_name, safe_filename
 
 JUMELAGE = "Le jumelage entre Dijon et Volgograd a été signé en 1966 par les deux maires."
 
@@ -70,13 +70,45 @@ def test_rejections_speak_french_too(tmp_path: Path) -> None:
     # Every text exists in both languages, with the same fields to fill: tests/test_i18n.py.
 
 
-def test_reserve_destination_never_overwrites(tmp_path: Path) -> None:
-    folder = tmp_path / "new" / "folder"
-    assert reserve_destination(folder, "a.txt", b"old").read_bytes() == b"old"  # the folder is created
-    dest = reserve_destination(folder, "a.txt", b"new")
-    assert dest.name == "a-2.txt" and dest.read_bytes() == b"new"
-    assert (folder / "a.txt").read_bytes() == b"old"
-    assert reserve_destination(folder, "b.txt", b"b", taken={"b.txt", "b-2.txt"}).name == "b-3.txt"  # indexed names
+def test_free_name_never_takes_a_name_in_use(tmp_path: Path) -> None:
+    folder = tmp_path / "uploads"
+    assert free_name(folder, "a.txt") == "a.txt"  # (the folder need not exist yet)
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"old")
+    (folder / ".a-2.txt.tmp").write_bytes(b"being written")
+    assert free_name(folder, "a.txt") == "a-3.txt"
+    assert free_name(folder, "b.txt", taken={"b.txt", "b-2.txt"}) == "b-3.txt"  # indexed names
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("2024", "2024"), ("2024-03", "2024-03"), (" 2024-03-15 ", "2024-03-15"), ("15/03/2024", "2024-03-15"),
+     ("5.3.2024", "2024-03-05"), ("03/2024", "2024-03"), ("", "")],
+)  # fmt: skip
+def test_dates_are_stored_as_citations_give_them(given: str, stored: str) -> None:
+    assert check_date(given) == stored
+
+
+@pytest.mark.parametrize("bad", ["mars 2024", "2024-13", "2024-02-30", "31/02/2024", "24", "2024/03/15", "hier"])
+def test_a_date_that_cannot_be_cited_is_refused_with_how_to_write_it(bad: str) -> None:
+    with pytest.raises(Refused) as refused:
+        check_date(bad)
+    assert "write a year (2024), a month (2024-03) or a day (2024-03-15, or 15/03/2024)" in str(refused.value)
+    assert "écrivez une année (2024)" in refused.value.message("fr")
+
+
+def test_details_are_one_line_each_and_bounded() -> None:
+    given = {"title": "  Convention\nde   jumelage ", "date": "1994", "author": " Ville  de Trouville "}
+    assert check_details(given, title_required=True) == {
+        "title": "Convention de jumelage", "date": "1994", "author": "Ville de Trouville"
+    }  # fmt: skip
+    assert check_details({}, title_required=False) == {"title": "", "date": "", "author": ""}
+    with pytest.raises(Refused, match="Give the document a title"):
+        check_details({"title": "  "}, title_required=True)
+    with pytest.raises(Refused, match="under 300 characters"):
+        check_details({"title": "x" * 301}, title_required=True)
+    with pytest.raises(Refused, match="under 200 characters"):
+        check_details({"title": "t", "author": "x" * 201}, title_required=True)
 
 
 @pytest.fixture
@@ -163,7 +195,7 @@ def test_duplicate_content_is_rejected(library: Library, corpus_copy: Path, tmp_
     assert not (library.uploads / "copy.txt").exists()
 
 
-def test_failed_indexing_removes_the_file_and_says_what_to_do(
+def test_failed_indexing_removes_the_copy_and_says_what_to_do(
     library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from rag.errors import IndexIncompatibleError
@@ -176,19 +208,21 @@ def test_failed_indexing_removes_the_file_and_says_what_to_do(
         library.add_document(upload_file(tmp_path, "j.txt", JUMELAGE.encode()))
     assert "the index could not be updated. Try again in a moment" in str(rejected.value)
     assert "FAISS" not in str(rejected.value) and "FAISS cannot read it" in caplog.text
-    assert not (library.uploads / "j.txt").exists()
+    # The person who gave it was told that nothing was added: the copy goes (the trash is for what was added).
+    assert not (library.uploads / "j.txt").exists() and not library.trash()
+    assert not (library.uploads / ".pending.json").exists()
 
 
 def test_search_runs_while_indexing(library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started, release = threading.Event(), threading.Event()
-    real = Library._add
+    real = rag.index.build.build_from_documents
 
-    def slow(self: Library, current: Retriever, document: Document) -> tuple[Retriever, BuildReport]:
+    def slow(*args: Any, **kwargs: Any) -> BuildReport:
         started.set()
         release.wait(10)
-        return real(self, current, document)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(Library, "_add", slow)
+    monkeypatch.setattr(rag.index.build, "build_from_documents", slow)
     worker = threading.Thread(target=library.add_document, args=(upload_file(tmp_path, "j.txt", JUMELAGE.encode()),))
     worker.start()
     assert started.wait(10)

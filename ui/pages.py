@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
+    from ui.access import AccessLog
     from ui.library import Library
 
 log = logging.getLogger("rag.ui")
@@ -69,22 +70,32 @@ def page_control(hit: Hit, lang: str = "en") -> str:
     )
 
 
-async def signed_in(request: Request) -> bool:
-    """Whether the visitor may see the collection: no login is set, or Gradio knows its session cookie (what
-    Gradio's own ``/gradio_api/user`` checks)."""
+async def signed_in_as(request: Request) -> str | None:
+    """Who the visitor is signed in as ("" when no login is set); None when a login is set and the visitor has not
+    signed in (Gradio's session cookie unknown: what Gradio's own ``/gradio_api/user`` checks)."""
     app: Any = request.app
     if getattr(app, "auth", None) is None and getattr(app, "auth_dependency", None) is None:
-        return True
+        return ""
     if app.auth_dependency is not None:
         user = app.auth_dependency(request)
-        return (await user if inspect.isawaitable(user) else user) is not None
+        user = await user if inspect.isawaitable(user) else user
+        return None if user is None else str(user)
     cookie = getattr(app, "cookie_id", "")
     token = request.cookies.get(f"access-token-{cookie}") or request.cookies.get(f"access-token-unsecure-{cookie}")
-    return app.tokens.get(token) is not None
+    user = app.tokens.get(token)
+    return None if user is None else str(user)
 
 
-def routes(library: Library) -> list[BaseRoute]:
-    """The page view's route over ``library`` (its current retriever at each request)."""
+async def signed_in(request: Request) -> bool:
+    """Whether the visitor may see the collection: no login is set, or the visitor has signed in."""
+    return await signed_in_as(request) is not None
+
+
+def routes(library: Library, access: AccessLog | None = None) -> list[BaseRoute]:
+    """The page view's route over ``library`` (its current retriever at each request); each request is a line of
+    ``access`` (``ui.access``)."""
+    import time
+
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
@@ -94,7 +105,15 @@ def routes(library: Library) -> list[BaseRoute]:
     views = PageViews(library.index)
 
     async def page(request: Request) -> Response:
-        if not await signed_in(request):
+        started = time.perf_counter()
+        user = await signed_in_as(request)
+        response = await answer(request, user)
+        if access is not None:
+            access.write("page", started, user, status=response.status_code)
+        return response
+
+    async def answer(request: Request, user: str | None) -> Response:
+        if user is None:
             return JSONResponse({"detail": "Not authenticated"}, status_code=401)
         try:
             passage_id, spans, number, width = _query(request)

@@ -7,12 +7,16 @@ Every piece of document-derived text (passages, titles, file names) and the ques
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 from rag.i18n import area, colon, text
 from rag.retrieve.highlight import mark, merge_spans
-from rag.types import Answer, DocumentInfo, Hit, Passage, Results, Span, where
+from rag.types import Answer, Hit, Passage, Results, Span, where
+from ui.collection import Removed
+from ui.library import Listed
 from ui.pages import ocr_badge, page_control
 
 QUOTE_MAX_CHARS = 240
@@ -59,26 +63,66 @@ def _joined(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return out
 
 
-def quote(hit: Hit, max_chars: int = QUOTE_MAX_CHARS) -> str:
-    """The answering sentence(s) of a hit (or the start of its passage when none is highlighted).
+@dataclass(frozen=True)
+class Quote:
+    """What a citation quotes of a hit: its ``text`` on one line, made of the ``pieces`` (``[start, end)`` in the
+    passage's text) with ``[…]`` between two of them, ending with ``…`` when the last one was cut short."""
+
+    text: str
+    pieces: tuple[tuple[int, int], ...]
+
+
+def _pieces(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
+    """The highlighted ranges of ``text`` (one piece where only whitespace separates them), without outer spaces."""
+    out = []
+    for start, end in merge_spans(text, spans, across_whitespace=True):
+        start, end = start + len(text[start:end]) - len(text[start:end].lstrip()), len(text[:end].rstrip())
+        if start < end:
+            out.append((start, end))
+    return out
+
+
+def _cut(text: str, start: int, end: int, limit: int) -> int:
+    """Where to end ``text[start:end]`` so that it takes at most ``limit`` characters on one line (after a word)."""
+    length, cut = 0, start
+    for word in re.finditer(r"\S+", text[start:end]):
+        length += len(word.group()) + (1 if length else 0)
+        if length > limit:
+            break
+        cut = start + word.end()
+    return cut if cut > start else start + limit  # a first word longer than the limit: cut inside it
+
+
+def quote(hit: Hit, max_chars: int = QUOTE_MAX_CHARS) -> Quote:
+    """The answering sentence(s) of a hit (or the start of its passage when none is highlighted), and where they are.
 
     When all the highlights together are longer than ``max_chars``, the quote is the best-scoring one alone, so that
-    the answer is not what gets cut off."""
-    spans = merge_spans(hit.text, hit.highlights)
-    text = _joined(hit.text, spans) if spans else _one_line(hit.text)
-    if len(text) > max_chars and len(spans) > 1:
-        best = max(hit.highlights, key=lambda h: h.score)
-        text = _joined(hit.text, merge_spans(hit.text, [best]))
-    if len(text) > max_chars:
-        text = text[: max_chars - 1].rstrip() + "…"
-    return text
+    the answer is not what gets cut off; a quote still too long is cut after a word."""
+    text = hit.text
+    pieces = _pieces(text, hit.highlights) or _pieces(text, [Span(0, len(text))])
+    if not pieces:
+        return Quote("", ())
+    if len(_joined(text, pieces)) > max_chars and len(pieces) > 1:
+        pieces = _pieces(text, [max(hit.highlights, key=lambda h: h.score)])
+    if len(_joined(text, pieces)) <= max_chars:
+        return Quote(_joined(text, pieces), tuple(pieces))
+    start, end = pieces[0]
+    end = _cut(text, start, end, max_chars - 1)
+    return Quote(_one_line(text[start:end]) + "…", ((start, end),))
 
 
 def citation_string(hit: Hit) -> str:
-    """Plain-text citation to copy: ``«sentence» — Title (date), ¶3, chars 452–905 of file.txt``."""
+    """Plain-text citation to copy: ``«sentence» — Author, Title (date), ¶3, quote chars 460–575, passage chars
+    452–905 of file.txt``: the quote is ``text[460:575]`` of the document's text as read from disk (``+`` between the
+    ranges of a quote in several pieces), its passage ``text[452:905]``."""
     doc = f"{hit.title} ({hit.document.date})" if hit.document.date else hit.title
+    doc = f"{hit.document.author}, {doc}" if hit.document.author else doc
     ocr = f", OCR {hit.ocr:.0f} %" if hit.ocr is not None else ""  # recognised text: it may hold errors
-    return f"«{quote(hit)}» — {doc}, {where(hit.passage)}{ocr}, chars {hit.start}–{hit.end} of {hit.source}"
+    quoted = quote(hit)
+    spans = [hit.document_span(start, end) for start, end in quoted.pieces]
+    known = [span for span in spans if span is not None]
+    at = f"quote chars {' + '.join(f'{a}–{b}' for a, b in known)}, " if known and len(known) == len(spans) else ""
+    return f"«{quoted.text}» — {doc}, {where(hit.passage)}{ocr}, {at}passage chars {hit.start}–{hit.end} of {hit.source}"
 
 
 def _match_html(hit: Hit, lang: str = "en") -> str:
@@ -148,9 +192,11 @@ def render_card(
 
 
 def notice(text: str, kind: str = "info", state: str | None = None) -> str:
-    """A one-paragraph message box; ``kind`` is info, warn, error or ok; ``state`` names the results' state."""
+    """A one-paragraph message box; ``kind`` is info, warn, error, ok, or working (a change in progress: a spinner
+    before the text, and ``aria-busy``); ``state`` names the results' state (answer, subject, none)."""
+    busy = ' aria-busy="true"' if kind == "working" else ""
     data = f' data-state="{esc(state)}"' if state else ""
-    return f'<div class="rag-notice rag-{esc(kind)}" role="status"{data}>{esc(text)}</div>'
+    return f'<div class="rag-notice rag-{esc(kind)}" role="status"{busy}{data}>{esc(text)}</div>'
 
 
 def answer_html(results: Results) -> str:
@@ -194,18 +240,34 @@ def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ())
     return f'<section class="rag-results">{head}{"".join(cards)}</section>'
 
 
-def render_documents(documents: Sequence[tuple[DocumentInfo, int]], lang: str = "en") -> str:
-    """The list of indexed documents: title, date, number of passages, file."""
+def render_documents(documents: Sequence[Listed], lang: str = "en") -> str:
+    """The list of indexed documents: title, author, date, number of passages, file; for those added in the app,
+    when and by whom."""
     if not documents:
         return notice(text("results.no_documents", lang), "warn")
+    t = area("docs", lang)
     items = []
-    for info, count in documents:
-        meta = [info.date, f"{count} passage{'s' if count != 1 else ''}", info.source]
+    for doc in documents:
+        info = doc.info
+        count = t["passage" if doc.passages == 1 else "passages"].format(n=doc.passages)
+        meta = [info.author, info.date, count, info.source]
+        if doc.added:
+            day = doc.added[:10]
+            meta.append(t["added_by"].format(date=day, user=doc.added_by) if doc.added_by else t["added"].format(date=day))
+        badge = f'<span class="rag-badge rag-uploaded">{esc(t["uploaded"])}</span>' if doc.uploaded else ""
         items.append(
-            f'<li><div class="rag-doc-title">{esc(info.title)}</div>'
+            f'<li data-source="{esc(info.source)}"><div class="rag-doc-title">{esc(info.title)}{badge}</div>'
             f'<div class="rag-meta">{" · ".join(esc(m) for m in meta if m)}</div></li>'
         )
     return f'<ul class="rag-docs">{"".join(items)}</ul>'
+
+
+def trash_label(item: Removed, lang: str = "en") -> str:
+    """How a trash item is named in the list to restore from: title, file, what happened to it, when, by whom."""
+    t = area("docs", lang)
+    what = t.get(item.why, t["removed"]).format(date=item.removed[:10])
+    by = t["by"].format(user=item.by) if item.by else ""
+    return f"{item.title} — {item.source}, {what}{by}"
 
 
 def intro(lang: str = "en") -> str:

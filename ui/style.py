@@ -74,6 +74,16 @@ CSS = """
 .rag-card mark strong.rag-answer-mark { background: #86efac; color: inherit; padding: 1px 2px; border-radius: 3px; }
 .dark .rag-card mark strong.rag-answer-mark { background: #166534; }
 .rag-card-answer { border-color: #86efac; }
+.rag-working { border-color: #c7d2fe; background: #eef2ff; color: #312e81; }
+.rag-working::before {
+  content: ""; display: inline-block; width: .9em; height: .9em; margin-right: .55em; vertical-align: -.1em;
+  border: 2px solid currentColor; border-right-color: transparent; border-radius: 50%; animation: rag-spin .8s linear infinite;
+}
+@keyframes rag-spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .rag-working::before { animation: none; } }
+.rag-hint p { margin: 0 0 .4rem; font-size: .88em; color: var(--body-text-color-subdued); }
+.rag-uploaded { background: #e0f2fe; color: #075985; }
+#rag-status:empty { display: none; }
 .rag-empty { color: var(--body-text-color-subdued); padding: 8px 2px; }
 .rag-docs { list-style: none; margin: 0; padding: 0; }
 .rag-docs li { padding: 8px 0; border-bottom: 1px solid var(--border-color-primary); overflow-wrap: anywhere; }

@@ -1,11 +1,12 @@
-"""Checks for uploaded documents: accepted types, size limit, safe file names, a non-clobbering destination; and
-which message says what went wrong with an upload (``UploadRejected``)."""
+"""Checks for uploaded documents: accepted types, size limit, safe file names, a free name in the uploads folder, the
+title, date and author a person gives; and which message says what went wrong (``Refused``, ``UploadRejected``)."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from rag.i18n import number, text
@@ -35,13 +36,24 @@ def reading_problem(reason: str, name: str) -> str:
     return UNREADABLE.get(Path(name).suffix.lower(), "unreadable")
 
 
-class UploadRejected(Exception):
-    """An uploaded file that is not added to the corpus; ``message(lang)`` says why (shown to the user; the texts are
-    rag.i18n's ``upload.*``). ``str()`` gives the English message (logs, tests)."""
+class Refused(Exception):
+    """A change of the collection that the app does not make; ``message(lang)`` says why and what to do (shown to
+    the user; the texts are rag.i18n's ``library.*``). ``str()`` gives the English message (logs, tests)."""
+
+    area = "library"
 
     def __init__(self, key: str, **params: object) -> None:
         self.key, self.params = key, params
         super().__init__(self.message("en"))
+
+    def message(self, lang: str = "en") -> str:
+        return text(f"{self.area}.{self.key}", lang, **self.params)
+
+
+class UploadRejected(Refused):
+    """An uploaded file that is not added to the collection (the texts are rag.i18n's ``upload.*``)."""
+
+    area = "upload"
 
     def message(self, lang: str = "en") -> str:
         # Sizes in MB are numbers: written with the reader's decimal separator.
@@ -79,23 +91,56 @@ def check_upload(path: Path, name: str, limit: int) -> None:
         raise UploadRejected("too_large", name=name, size=size / 2**20, limit=limit / 2**20)
 
 
-def reserve_destination(folder: Path, name: str, data: bytes, taken: Collection[str] = ()) -> Path:
-    """Create ``folder/name`` (or ``name-2``, ``name-3``… when a file there, or a document in ``taken``, has that
-    name) holding ``data``; the folder is created if needed. Never overwrites anything.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
+def free_name(folder: Path, name: str, taken: Collection[str] = ()) -> str:
+    """``name``, or ``name-2``, ``name-3``… when a file of ``folder`` (or a document in ``taken``) has it."""
     root = folder.resolve()
     stem, suffix = Path(name).stem, Path(name).suffix
     for n in range(1, 1000):
-        candidate = root / (name if n == 1 else f"{stem}-{n}{suffix}")
-        if candidate.parent != root:  # defence in depth: safe_filename already prevents this
+        candidate = name if n == 1 else f"{stem}-{n}{suffix}"
+        if (root / candidate).parent != root:  # defence in depth: safe_filename already prevents this
             raise UploadRejected("bad_name", name=name)
-        if candidate.name in taken or candidate.exists():
-            continue
-        try:
-            with open(candidate, "xb") as fh:  # exclusive create: a concurrent writer cannot be clobbered
-                fh.write(data)
-        except FileExistsError:
-            continue
-        return candidate
+        if candidate not in taken and not (root / candidate).exists() and not (root / f".{candidate}.tmp").exists():
+            return candidate
     raise UploadRejected("too_many", name=name)
+
+
+MAX_TITLE_CHARS = 300
+MAX_AUTHOR_CHARS = 200
+_DAY_FIRST = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")  # 15/03/2024, as French readers write it
+_MONTH_FIRST = re.compile(r"^(\d{1,2})[/.](\d{4})$")  # 03/2024
+_ISO = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def check_date(value: str) -> str:
+    """A date as citations give it (``2024``, ``2024-03``, ``2024-03-15``; ``15/03/2024`` and ``03/2024`` are read
+    too); "" for none. Raises ``Refused`` for anything else."""
+    value = value.strip()
+    if not value:
+        return ""
+    if match := _DAY_FIRST.match(value):
+        day, month, year = (int(g) for g in match.groups())
+        value = f"{year:04d}-{month:02d}-{day:02d}"
+    elif match := _MONTH_FIRST.match(value):
+        value = f"{int(match.group(2)):04d}-{int(match.group(1)):02d}"
+    if not _ISO.match(value):
+        raise Refused("bad_date", date=value)
+    parts = [int(p) for p in value.split("-")]
+    try:
+        datetime.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+    except ValueError:
+        raise Refused("bad_date", date=value) from None
+    return value
+
+
+def check_details(details: Mapping[str, str | None], title_required: bool) -> dict[str, str]:
+    """The title, date and author a person gives a document, each on one line and checked ("" when not given;
+    ``title_required``: a title must be given). Raises ``Refused`` saying what to write instead."""
+    title = " ".join(str(details.get("title") or "").split())
+    author = " ".join(str(details.get("author") or "").split())
+    if title_required and not title:
+        raise Refused("no_title")
+    if len(title) > MAX_TITLE_CHARS:
+        raise Refused("long_title", limit=MAX_TITLE_CHARS)
+    if len(author) > MAX_AUTHOR_CHARS:
+        raise Refused("long_author", limit=MAX_AUTHOR_CHARS)
+    return {"title": title, "date": check_date(str(details.get("date") or "")), "author": author}

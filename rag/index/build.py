@@ -1,7 +1,8 @@
 """``build_index``: load → clean → chunk → embed (only what changed) → store, atomically.
 
-``add_documents`` adds documents to an index without re-reading its corpus (the web app's uploads);
-``ensure_index`` builds or upgrades the index a server is about to open.
+``add_documents`` adds documents to an index without re-reading its corpus (the web app's uploads),
+``remove_documents`` and ``replace_documents`` take them out or put new versions in (every other document's text,
+passages and vectors reused); ``ensure_index`` builds or upgrades the index a server is about to open.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,13 +132,15 @@ def build_from_documents(
     keep: Keep | None = None,
     executor: Executor | None = None,
     store_uri: str | None = None,
+    drop: Collection[str] = (),
 ) -> BuildReport:
     """Index already-loaded documents into ``index_dir`` (replacing what is there, atomically).
 
     ``index_dir`` must be new, empty or an index (``store.check_folder``), and outside ``corpus``. ``folder``: where
     ``documents`` were read from when it is not ``corpus`` (recorded for each, see ``add_documents``). ``keep``:
     documents of the current index kept beside them, chosen under the build's lock: ``"all"`` (``add_documents``) or
-    ``"added"``, those added from other folders (``build_index``). ``executor``: where the texts the build lacks are
+    ``"added"``, those added from other folders (``build_index``); never those named in ``drop`` (removed, or
+    replaced by one of ``documents``). ``executor``: where the texts the build lacks are
     embedded (``rag.index.executors``; None: in this process, as one batch job). ``store_uri``: where the vectors
     are kept (``faiss``, the index folder's files, or a vector database: ``rag.store.backends``); None keeps the
     current index's store (``faiss`` for a new index).
@@ -147,7 +150,7 @@ def build_from_documents(
     store.check_folder(path, corpus)
     settings = settings or _previous_settings(path) or ChunkSettings()
     with store.lock(path):
-        documents, folders, chunked = with_kept(path, documents, folder, keep, settings)
+        documents, folders, chunked = with_kept(path, documents, folder, keep, settings, drop)
         second = second_opinion_for(embedder)
         previous = previous_vectors(path, embedder.id, second.id if second else None)
         previous_annotations = annotating.previous_annotations(path)
@@ -391,21 +394,99 @@ def add_documents(
     is gone). ``embedder`` defaults to the index's own. Raises ``BadInputError`` when a document's name or content
     is already indexed, ``NoPassageError`` when one holds no passage to search; the index is then unchanged.
     """
-    path = Path(index_dir)
-    manifest = store.read_manifest(path)
-    recorded = manifest.get("embedder") or {}
-    spec = str(recorded.get("spec") or DEFAULT_EMBEDDER)
-    model = embedder or get_embedder(spec)
-    if model.id != recorded.get("id"):
-        raise IndexIncompatibleError(f"{path} was built with the embedder {recorded.get('id')!r}, not {model.id!r}")
-    settings = _previous_settings(path) or ChunkSettings()
-    for doc in documents:
-        if not chunk_document(doc, settings):
-            raise NoPassageError(f"{doc.info.source}: no passage to index (no paragraph of text was found)")
-    return build_from_documents(
-        list(documents), path, model, embedder_spec=spec, settings=settings,
-        corpus=manifest.get("corpus"), folder=folder, keep=KEEP_ALL, progress=progress,
-    )  # fmt: skip
+    current = _Current.open(index_dir, embedder)
+    current.check_passages(documents)
+    return current.build(list(documents), folder=folder, progress=progress)
+
+
+def remove_documents(
+    index_dir: str | os.PathLike[str], sources: Collection[str], embedder: Embedder | None = None, *, progress: bool = False
+) -> BuildReport:
+    """Take documents added from other folders (``add_documents``) out of an index, atomically; nothing is read or
+    embedded (the other documents' text, passages and vectors are reused). Their files are left where they are.
+
+    Raises ``BadInputError`` when a source is not indexed or is a document of the corpus (delete its file there and
+    run ``rag index`` instead; an index always holds its corpus); the index is then unchanged.
+    """
+    current = _Current.open(index_dir, embedder)
+    current.check_added(sources)
+    return current.build([], folder=None, drop=set(sources), progress=progress)
+
+
+def replace_documents(
+    index_dir: str | os.PathLike[str],
+    replacements: Mapping[str, Document],
+    embedder: Embedder | None = None,
+    *,
+    folder: str | os.PathLike[str],
+    progress: bool = False,
+) -> BuildReport:
+    """Put new versions of documents added from other folders into an index, atomically: ``replacements`` maps the
+    source of each indexed document to the document that takes its place (a new text under the same or another
+    name, read from ``folder``, or the same text with other bibliographic data). Only what changed is embedded: a
+    new text's passages, or a document's passages again when its title changed (passages are embedded with their
+    document's title); the other documents are reused as stored.
+
+    Raises ``BadInputError`` when a source is not indexed, is a document of the corpus, or a new document has the
+    name or the text of another indexed document; ``NoPassageError`` when one holds no passage; the index is then
+    unchanged.
+    """
+    current = _Current.open(index_dir, embedder)
+    current.check_added(replacements)
+    current.check_passages(list(replacements.values()))
+    return current.build(list(replacements.values()), folder=folder, drop=set(replacements), progress=progress)
+
+
+@dataclass(frozen=True)
+class _Current:
+    """The index that ``add_documents``, ``remove_documents`` and ``replace_documents`` change: its manifest's
+    documents, the embedder and chunking it was built with."""
+
+    path: Path
+    manifest: dict[str, Any]
+    spec: str
+    model: Embedder
+    settings: ChunkSettings
+
+    @classmethod
+    def open(cls, index_dir: str | os.PathLike[str], embedder: Embedder | None) -> _Current:
+        path = Path(index_dir)
+        manifest = store.read_manifest(path)
+        recorded = manifest.get("embedder") or {}
+        spec = str(recorded.get("spec") or DEFAULT_EMBEDDER)
+        model = embedder or get_embedder(spec)
+        if model.id != recorded.get("id"):
+            raise IndexIncompatibleError(f"{path} was built with the embedder {recorded.get('id')!r}, not {model.id!r}")
+        return cls(path, manifest, spec, model, _previous_settings(path) or ChunkSettings())
+
+    @property
+    def entries(self) -> dict[str, Any]:
+        entries = self.manifest.get("documents")
+        return entries if isinstance(entries, dict) else {}
+
+    def check_added(self, sources: Collection[str]) -> None:
+        for source in sources:
+            entry = self.entries.get(source)
+            if not isinstance(entry, dict):
+                raise BadInputError(f"{source} is not in the index {self.path}; `rag docs` lists what it holds")
+            if not entry.get("folder"):
+                raise BadInputError(
+                    f"{source} is a document of the corpus: to take it out, delete its file from the corpus and run "
+                    "`rag index` again"
+                )
+
+    def check_passages(self, documents: Sequence[Document]) -> None:
+        for doc in documents:
+            if not chunk_document(doc, self.settings):
+                raise NoPassageError(f"{doc.info.source}: no passage to index (no paragraph of text was found)")
+
+    def build(
+        self, documents: list[Document], *, folder: str | os.PathLike[str] | None, drop: Collection[str] = (), progress: bool
+    ) -> BuildReport:
+        return build_from_documents(
+            documents, self.path, self.model, embedder_spec=self.spec, settings=self.settings,
+            corpus=self.manifest.get("corpus"), folder=folder, keep=KEEP_ALL, drop=drop, progress=progress,
+        )  # fmt: skip
 
 
 def ensure_index(

@@ -121,7 +121,8 @@ class Extractor:
             raise OSError(reply["oserror"])
         if "error" in reply:
             raise SkipFile(f"could not be read ({reply['error']})")
-        return Extracted(reply["text"], tuple(reply["pages"]), tuple((int(p), float(c)) for p, c in reply["ocr"]))
+        ocr = tuple((int(p), float(c)) for p, c in reply["ocr"])
+        return Extracted(reply["text"], tuple(reply["pages"]), ocr, str(reply.get("title") or ""))
 
     def call(self, request: dict[str, Any], seconds: float) -> dict[str, Any]:
         """Run another job of the child's (``request["op"]``: ``render``, a page view of ``rag.render.worker``) within
@@ -348,7 +349,7 @@ def _answer(request: dict[str, Any], started: Callable[[int], None] | None = Non
             return {"error": f"{exc.__class__.__name__}: {str(exc)[:200]}"}
     try:
         extracted = read_text(Path(request["path"]), request["format"], _job(request, started))
-        return {"text": extracted.text, "pages": extracted.pages, "ocr": extracted.ocr}
+        return {"text": extracted.text, "pages": extracted.pages, "ocr": extracted.ocr, "title": extracted.title}
     except SkipFile as exc:
         return {"skip": str(exc)}
     except MemoryError:

@@ -113,12 +113,14 @@ def _mostly_utf8(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Extracted:
-    """What a reader gives: the text rag cites, where each page starts in it (paginated formats), and for each page
-    whose text was recognised by OCR, its 1-based number and the mean confidence of its words (0-100)."""
+    """What a reader gives: the text rag cites, where each page starts in it (paginated formats), for each page
+    whose text was recognised by OCR its 1-based number and the mean confidence of its words (0-100), and the title
+    the file declares (PDF and .docx metadata, HTML ``<title>``; "" when it declares none: ``rag.ingest.titles``)."""
 
     text: str
     pages: tuple[int, ...] = ()
     ocr: tuple[tuple[int, float], ...] = ()
+    title: str = ""
 
 
 # A page whose text layer has fewer letters and digits than this, and that shows an image, is a scan to recognise
@@ -146,6 +148,7 @@ def read_pdf(path: Path, job: OcrJob | None = None) -> Extracted:
                 raise SkipFile("PDF is encrypted with a password; save a copy without the password to index it")
         pages = [page.extract_text() or "" for page in reader.pages]
         scanned = [i for i, page in enumerate(reader.pages) if _is_scan(pages[i], page)]
+        title = _pdf_title(reader)
     except (SkipFile, MemoryError):
         raise
     except (PdfReadError, ValueError, KeyError, OSError, TypeError) as exc:
@@ -175,7 +178,17 @@ def read_pdf(path: Path, job: OcrJob | None = None) -> Extracted:
     for page in pages:
         starts.append(offset)
         offset += len(page) + 1
-    return Extracted("\f".join(pages), tuple(starts), tuple(confidences))
+    return Extracted("\f".join(pages), tuple(starts), tuple(confidences), title)
+
+
+def _pdf_title(reader: Any) -> str:
+    """The title in a PDF's document information ("" when there is none or it cannot be read)."""
+    try:
+        metadata = reader.metadata
+        title = metadata.title if metadata is not None else None
+    except Exception:  # a damaged information dictionary does not make the text unreadable
+        return ""
+    return str(title)[:1000] if title else ""
 
 
 def _letters(text: str) -> int:
@@ -249,16 +262,43 @@ def read_image(path: Path, job: OcrJob | None = None) -> Extracted:
 
 def read_docx(path: Path) -> str:
     """Body paragraphs, then table rows (cells joined by " | "), as python-docx gives them, read in a stream."""
+    return _read_docx(path).text
+
+
+def _read_docx(path: Path) -> Extracted:
     try:
         with zipfile.ZipFile(path) as archive:
             info = archive.getinfo(_main_part(archive))
             _check_part(info)
             with archive.open(info) as xml:
-                return _docx_text(xml)
+                text = _docx_text(xml)
+            return Extracted(text, title=_docx_title(archive))
     except (SkipFile, MemoryError):
         raise
     except Exception as exc:  # BadZipFile, KeyError (no such part), XMLSyntaxError, zlib.error...
         raise SkipFile(f"not a valid .docx ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
+
+
+CORE_PROPERTIES = "docProps/core.xml"
+DUBLIN_CORE = "{http://purl.org/dc/elements/1.1/}"
+
+
+def _docx_title(archive: zipfile.ZipFile) -> str:
+    """``dc:title`` of the document's core properties ("" when there is none, or the part is missing or too large)."""
+    from lxml import etree
+
+    try:
+        info = archive.getinfo(CORE_PROPERTIES)
+    except KeyError:
+        return ""
+    if info.file_size > 2**20:
+        return ""
+    try:
+        root = etree.fromstring(archive.read(info), _xml_parser())
+    except etree.XMLSyntaxError:
+        return ""
+    title = root.find(f"{DUBLIN_CORE}title")
+    return "".join(title.itertext()) if title is not None else ""
 
 
 OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
@@ -410,15 +450,22 @@ _END = object()  # marks the end of a block element in the walk below
 
 def read_html(data: bytes) -> str:
     """The page's text without scripts, styles and other hidden parts; block elements separated by blank lines."""
+    return _read_html(data).text
+
+
+def _read_html(data: bytes) -> Extracted:
+    """The page's text (``read_html``) and its title: its ``<title>``, else its first ``<h1>``."""
     from bs4 import BeautifulSoup
 
     tags = len(re.findall(rb"<[A-Za-z]", data))
     if tags > MAX_HTML_TAGS:
         raise SkipFile(f"has {tags:,} HTML tags (more than {MAX_HTML_TAGS:,}); save it as text to index it")
     soup = BeautifulSoup(data, "html.parser")
+    named = soup.find("title") or soup.find("h1")
+    title = named.get_text(" ") if named is not None else ""
     for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
         tag.decompose()
-    return re.sub(r"\n\s*\n(\s*\n)+", "\n\n", _html_text(soup)).strip()
+    return Extracted(re.sub(r"\n\s*\n(\s*\n)+", "\n\n", _html_text(soup)).strip(), title=title[:1000])
 
 
 def _html_text(soup: BeautifulSoup) -> str:
@@ -461,7 +508,7 @@ def read_text(path: Path, fmt: str, job: OcrJob | None = None) -> Extracted:
     if fmt == "image":
         return _without_nul(path, read_image(path, job))
     if fmt == "docx":
-        return Extracted(read_docx(path))  # XML cannot hold a NUL
+        return _read_docx(path)  # XML cannot hold a NUL
     data = path.read_bytes()
     if fmt == "html":
         stray = data.count(b"\x00")
@@ -469,7 +516,7 @@ def read_text(path: Path, fmt: str, job: OcrJob | None = None) -> Extracted:
         if stray and stray * 10 < len(data) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             _nul_removed(path, stray)
             data = data.replace(b"\x00", b"")
-        return _without_nul(path, Extracted(read_html(data)))
+        return _without_nul(path, _read_html(data))
     text, note = decode(data)
     if note:
         log.warning("%s: %s", path, note)
@@ -489,7 +536,7 @@ def _without_nul(path: Path, extracted: Extracted) -> Extracted:
         starts.append(start - removed)
         previous = start
     _nul_removed(path, text.count("\x00"))
-    return Extracted(text.replace("\x00", ""), tuple(starts), extracted.ocr)
+    return Extracted(text.replace("\x00", ""), tuple(starts), extracted.ocr, extracted.title.replace("\x00", ""))
 
 
 def _nul_removed(path: Path, count: int) -> None:

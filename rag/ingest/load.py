@@ -12,15 +12,17 @@ import hashlib
 import logging
 import os
 import re
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rag.errors import BadInputError
 from rag.errors import SkipFile as SkipFile  # re-exported: callers of load_file catch it from here
+from rag.ingest.catalog import CATALOG_NAME as CATALOG_NAME  # re-exported: the loader's names
+from rag.ingest.catalog import load_catalog as load_catalog
 from rag.ingest.extraction import Extractor
 from rag.ingest.formats import read_text
+from rag.ingest.titles import title_of
 from rag.types import Document, DocumentInfo
 
 log = logging.getLogger("rag")
@@ -31,7 +33,6 @@ SUPPORTED = {
     ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image",
 }  # fmt: skip
 IMAGE_SUFFIXES = tuple(suffix for suffix, fmt in SUPPORTED.items() if fmt == "image")
-CATALOG_NAME = "catalog.toml"
 MAX_FILE_BYTES = 200 * 1024 * 1024
 IN_CHILD = {"pdf", "docx", "html", "image"}  # formats whose libraries can be made to work without end by a small file
 
@@ -41,29 +42,22 @@ def title_from_filename(path: Path) -> str:
     return re.sub(r"[_-]+", " ", stem).strip().capitalize() or path.stem
 
 
-def load_catalog(corpus: Path) -> dict[str, dict[str, Any]]:
-    """Bibliographic entries keyed by file path relative to the corpus (``catalog.toml``; optional)."""
-    path = corpus / CATALOG_NAME
-    if not path.is_file():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{path}: invalid TOML ({exc}); fix the file or remove it") from exc
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
+def date_from_filename(path: Path) -> str:
+    """The date a file name starts with (``2022-09-23_...``), "" when it starts with none."""
+    match = re.match(r"^(\d{4}(?:-\d{2}){0,2})", path.stem)
+    return match.group(1) if match else ""
 
 
 def document_info(
-    source: str, path: Path, entry: dict[str, Any] | None, ocr: tuple[tuple[int, float], ...] = ()
+    source: str, path: Path, entry: dict[str, Any] | None, ocr: tuple[tuple[int, float], ...] = (), title: str = ""
 ) -> DocumentInfo:
+    """A document's bibliographic data: its catalogue ``entry``, else what the document says of itself (``title``,
+    see ``rag.ingest.titles``), else what its file name says."""
     entry = entry or {}
-    date = str(entry.get("date", ""))
-    if not date:
-        match = re.match(r"^(\d{4}(?:-\d{2}){0,2})", path.stem)
-        date = match.group(1) if match else ""
+    date = str(entry.get("date", "")) or date_from_filename(path)
     return DocumentInfo(
         source=source,
-        title=str(entry.get("title") or title_from_filename(path)),
+        title=str(entry.get("title") or title or title_from_filename(path)),
         short_title=str(entry.get("short_title", "")),
         date=date,
         author=str(entry.get("author", "")),
@@ -102,7 +96,8 @@ def load_file(
                 log.info("%s: %d page(s) recognised by OCR", path, reader.recognised)
     if not extracted.text.strip():
         raise SkipFile("no text (empty or whitespace only)")
-    info = document_info(source, path, entry, extracted.ocr)
+    own = "" if (entry or {}).get("title") else title_of(extracted.text, fmt, extracted.title)
+    info = document_info(source, path, entry, extracted.ocr, own)
     return Document(info, extracted.text, fmt, digest, extracted.pages)
 
 

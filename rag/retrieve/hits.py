@@ -103,7 +103,8 @@ def hits(
         spans = highlight(view, row, query.vector, memo) if options.highlight and query.vector is not None else ()
         strength = _strength(query, view, candidates, evidence, position[row], score)
         document = view.documents[passage.source].info
-        out.append(Hit(passage, document, score, len(out) + 1, spans, strength, match(strength)))
+        offsets = view.data.offsets[row] if view.data.offsets is not None else None
+        out.append(Hit(passage, document, score, len(out) + 1, spans, strength, match(strength), offsets))
     return tuple(out)
 
 
