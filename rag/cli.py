@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag import i18n
 from rag.config import SETTINGS, load_config, setting
 from rag.errors import RagError
 from rag.types import MODES
@@ -239,6 +240,10 @@ def _print_results(results: Results, width: int = 100) -> None:
         return
     if results.abstain:
         print(f"{results.explanation('en')} The closest passages:\n")
+    elif results.answer is not None:
+        print(_printable(answer_line(results)) + "\n")
+    else:  # on the subject, but nothing read as the answer: the reader checks (issue 21's second state)
+        print(f"{i18n.text('answer.on_subject', results.lang)}\n")
     for hit in results:
         match = f"{hit.match} match; " if hit.match else ""
         where = f"({match}score {hit.score:.3f}; chars {hit.start}-{hit.end} of {hit.source})"
@@ -248,6 +253,16 @@ def _print_results(results: Results, width: int = 100) -> None:
         for para in _printable(text, keep="\n\t\r\f\v").split("\n"):  # textwrap makes the others spaces
             print(textwrap.fill(para, width=width, initial_indent="    ", subsequent_indent="    "))
         print()
+
+
+def answer_line(results: Results) -> str:
+    """ "Réponse : 2 mars 2022 — [1] Déclaration de l'OTAN (2022), ¶3" / "Answer: …", in the question's language."""
+    answer = results.answer
+    assert answer is not None
+    hit = results.answer_hit
+    where = hit.citation if hit is not None else answer.source
+    short = " ".join(answer.normalized.split())
+    return f"{i18n.text('answer.label', results.lang)}{i18n.colon(results.lang)}{short} — [{answer.rank}] {where}"
 
 
 def require_extra(module: str, extra: str, command: str) -> None:

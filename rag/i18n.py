@@ -14,24 +14,32 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         # Why a question is flagged (rag.retrieve.abstention): ``{what}`` is a ``kind.*`` text.
         "decision.flagged": "Nothing in the corpus seems to answer this question",
-        "decision.missing_kind": "none of the {depth} best passages gives {what}",
         "decision.below_null": "the closest passages are no closer to it than to questions this corpus does not answer",
-        # How far the best passages stand above the corpus's null distribution (Results.confidence).
-        "confidence.answers": (
-            "The best passages match this question far more closely than unrelated questions match these documents."
-        ),
-        "confidence.maybe": (
-            "The best passages match this question only a little more closely than unrelated questions match these documents."
-        ),
         # How one passage matches the question (Hit.match).
-        "match.strong": "strong match",
-        "match.fair": "fair match",
-        "match.weak": "weak match",
-        # The kinds of figure a question asks for, as a message names them ("none of the 5 best passages gives a number").
-        "kind.percentage": "a percentage",
-        "kind.amount": "an amount of money",
-        "kind.date": "a date",
-        "kind.number": "a number",
+        "match.strong": "on the subject",
+        "match.fair": "near the subject",
+        "match.weak": "far from the subject",
+        # What typed reading found missing (rag.retrieve.read): ``{what}`` is one of the ``read.*`` phrases below.
+        "read.missing": "none of the passages gives {what}",
+        "read.missing_named": "none of the passages names {what}",
+        "read.named": "a {noun}",
+        "read.named_vowel": "an {noun}",
+        "read.count_of": "a number of {noun}",
+        "read.count_of_vowel": "a number of {noun}",
+        "read.count": "a number",
+        "read.person": "the name of a person",
+        "read.organization": "the name of an organisation",
+        "read.place": "a place",
+        "read.date": "a date",
+        "read.year": "a year",
+        "read.century": "a century",
+        "read.month": "a month",
+        "read.amount": "an amount of money",
+        "read.percentage": "a percentage",
+        # The short answer of a typed question (rag ask, the web app), and the state where none was read.
+        "answer.label": "Answer",
+        "answer.on_subject": "These passages are on the subject of the question; check that they answer it.",
+        "answer.title": "Read from passage [{rank}]: check it in its sentence, marked below.",
         # The results area of the web app (ui.render), in the question's language.
         "results.weak_shown": "The closest passages are shown below, marked as weak.",
         "results.none_found": "No passage found for «{question}».",
@@ -46,7 +54,6 @@ TEXTS: dict[str, dict[str, str]] = {
             "How closely this passage matches the question, compared with how unrelated questions match these documents "
             "(ranking score {score:.3f})"
         ),
-        "results.check": "Check the highlighted sentences before you quote them.",
         "results.empty_question": "Type a question, in French or English.",
         "results.search_failed": "The search failed unexpectedly; the server log has the details.",
         "results.no_documents": "No document is indexed yet.",
@@ -210,25 +217,31 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "decision.flagged": "Rien dans le corpus ne semble répondre à cette question",
-        "decision.missing_kind": "aucun des {depth} meilleurs passages ne donne {what}",
         "decision.below_null": (
             "les passages les plus proches n'en sont pas plus proches que de questions auxquelles ce corpus ne répond pas"
         ),
-        "confidence.answers": (
-            "Les meilleurs passages sont bien plus proches de cette question que des questions sans rapport ne le sont de "
-            "ces documents."
-        ),
-        "confidence.maybe": (
-            "Les meilleurs passages ne sont qu'un peu plus proches de cette question que des questions sans rapport ne le "
-            "sont de ces documents."
-        ),
-        "match.strong": "très proche",
-        "match.fair": "assez proche",
-        "match.weak": "peu proche",
-        "kind.percentage": "de pourcentage",
-        "kind.amount": "de montant",
-        "kind.date": "de date",
-        "kind.number": "de nombre",
+        "match.strong": "dans le sujet",
+        "match.fair": "proche du sujet",
+        "match.weak": "loin du sujet",
+        "read.missing": "aucun des passages ne donne {what}",
+        "read.missing_named": "aucun des passages ne nomme {what}",
+        "read.named": "de {noun}",
+        "read.named_vowel": "d'{noun}",
+        "read.count_of": "un nombre de {noun}",
+        "read.count_of_vowel": "un nombre d'{noun}",
+        "read.count": "un nombre",
+        "read.person": "le nom d'une personne",
+        "read.organization": "le nom d'une organisation",
+        "read.place": "un lieu",
+        "read.date": "une date",
+        "read.year": "une année",
+        "read.century": "un siècle",
+        "read.month": "un mois",
+        "read.amount": "un montant",
+        "read.percentage": "un pourcentage",
+        "answer.label": "Réponse",
+        "answer.on_subject": "Ces passages portent sur le sujet de la question ; vérifiez qu'ils y répondent.",
+        "answer.title": "Lue dans le passage [{rank}] : vérifiez-la dans sa phrase, marquée ci-dessous.",
         "results.weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
         "results.none_found": "Aucun passage trouvé pour «{question}».",
         "results.summary": "{n} passage{s} pour",
@@ -242,7 +255,6 @@ TEXTS: dict[str, dict[str, str]] = {
             "Proximité de ce passage avec la question, comparée à celle de questions sans rapport avec ces documents (score "
             "de classement {score:.3f})"
         ),
-        "results.check": "Vérifiez les phrases surlignées avant de les citer.",
         "results.empty_question": "Saisissez une question, en français ou en anglais.",
         "results.search_failed": "La recherche a échoué de façon inattendue ; le journal du serveur donne les détails.",
         "results.no_documents": "Aucun document n'est encore indexé.",

@@ -45,6 +45,7 @@ def hit_to_document(hit: Hit, results: Results | None = None) -> Document:
         metadata.update(
             abstain=results.abstain, confidence=results.confidence, reason=results.reason, missing=results.missing,
             explanation=results.explanation(),
+            answer=None if results.answer is None else results.answer.to_dict(),
         )  # fmt: skip
     return Document(id=hit.id, page_content=hit.text, metadata=metadata)
 

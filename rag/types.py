@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
-from rag.i18n import colon, text
+from rag.i18n import colon, language, text
 
 # Retrieval modes (rag.retrieve.rank gives each its fusion weights); here so that reading settings does not load numpy.
 MODES = ("dense", "lexical", "hybrid")
@@ -16,7 +16,7 @@ DEFAULT_MODE = "hybrid"
 # Why a question is flagged (``Decision.reason``; rag.retrieve.abstention decides).
 NO_PASSAGE = "no_passage"  # nothing was found at all
 BELOW_NULL = "below_null"  # the evidence is no stronger than what unrelated questions get on this corpus
-MISSING_KIND = "missing_kind"  # the question asks for a figure that none of the best passages gives
+MISSING_KIND = "missing_kind"  # the question asks for a kind of answer (a count of soldiers, a date…) none gives
 # How far a question's evidence stands above the corpus's null (``Decision.confidence``), and one passage's (``Hit.match``).
 ANSWERS, MAYBE, DOES_NOT_ANSWER = "answers", "maybe", "does_not_answer"
 STRONG, FAIR, WEAK = "strong", "fair", "weak"
@@ -248,13 +248,49 @@ def where(passage: Passage) -> str:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """The short answer of a typed question, read from a hit's answering sentence (``rag.retrieve.answer``).
+
+    ``text == document_text[start:end]``: the document's own characters, cited like every hit; ``normalized`` is the
+    same answer as read in the passage's cleaned text (line breaks joined, hyphenation undone: what to display).
+    ``kind`` is what the question asked for (``person``, ``organization``, ``place``, ``date``, ``count``,
+    ``amount``, ``percentage``), ``label`` the candidate's (PER, ORG, LOC, MISC, DATE, COUNT, AMOUNT, PERCENT).
+    ``rank`` is the hit it was read from (1 = best; a search for fewer hits than ``rag.retrieve.read.DEPTH`` may give a
+    rank beyond them), ``passage_start``/``passage_end`` its span in that hit's passage text, ``sentence`` the
+    sentence it was read from (passage and document offsets)."""
+
+    text: str
+    normalized: str
+    kind: str
+    label: str
+    rank: int
+    source: str
+    start: int
+    end: int
+    passage_start: int
+    passage_end: int
+    sentence: Span
+
+    def to_dict(self, passage_text: str = "") -> dict[str, Any]:
+        sentence: dict[str, Any] = {"start": self.sentence.start, "end": self.sentence.end, "doc_start": self.sentence.doc_start,
+                    "doc_end": self.sentence.doc_end}  # fmt: skip
+        if passage_text:
+            sentence["text"] = passage_text[self.sentence.start : self.sentence.end]
+        return {
+            "text": self.text, "normalized": self.normalized, "kind": self.kind, "label": self.label, "rank": self.rank,
+            "source": self.source, "start": self.start, "end": self.end, "passage_start": self.passage_start,
+            "passage_end": self.passage_end, "sentence": sentence,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Decision:
     """Whether the corpus seems to answer a question, and if not why (see ``rag.retrieve.abstention``)."""
 
     abstain: bool = False
     reason: str | None = None  # NO_PASSAGE, BELOW_NULL or MISSING_KIND when flagged
-    # The kind of answer the question asks for that none of the best passages holds ("percentage", "amount", "date",
-    # "number"; see rag.retrieve.answer_kind), when that is the reason; ``searched``: how many passages were read for it.
+    # The kind of answer the question asks for that none of the ``searched`` best passages gives (a kind of
+    # rag.retrieve.question_type: "count", "person", "date"…), when that is the reason.
     missing: str | None = None
     # How far the question's evidence stands above this corpus's null distribution (rag.retrieve.calibration): 0 at
     # the median of questions it cannot answer, 1 at their 90th percentile; None without a calibration.
@@ -263,15 +299,17 @@ class Decision:
     # ANSWERS, MAYBE or DOES_NOT_ANSWER, read from ``abstain`` and ``strength``; None when nothing was measured.
     confidence: str | None = None
     searched: int = 0
+    # What is missing, in words, per language: (("en", "none of the passages gives a number of soldiers"), ("fr", …)).
+    missing_words: tuple[tuple[str, str], ...] = ()
 
     def explanation(self, lang: str | None = "en") -> str | None:
         """Why the question was flagged, as one sentence in ``lang`` (``fr``, else English); None when it was not."""
         if not self.abstain:
             return None
         flagged = text("decision.flagged", lang)
-        if self.reason == MISSING_KIND and self.missing:
-            what = text(f"kind.{self.missing}", lang)
-            return f"{flagged}{colon(lang)}{text('decision.missing_kind', lang, depth=self.searched, what=what)}."
+        words = dict(self.missing_words).get(language(lang))
+        if self.reason == MISSING_KIND and words:
+            return f"{flagged}{colon(lang)}{words}."
         if self.reason == BELOW_NULL:
             return f"{flagged}{colon(lang)}{text('decision.below_null', lang)}."
         return f"{flagged}."
@@ -287,6 +325,8 @@ class Results(Sequence[Hit]):
     decision: Decision = field(default_factory=Decision)
     # The question's language as guessed once for the search ("fr", "en", "und"): what renderers speak.
     lang: str = "und"
+    # The short answer of a typed question, when one was read and the question is not flagged (rag.retrieve.answer).
+    answer: Answer | None = None
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -322,6 +362,16 @@ class Results(Sequence[Hit]):
         """Why nothing seems to answer, as a sentence in ``lang`` (``fr`` or English); None when something does."""
         return self.decision.explanation(lang)
 
+    @property
+    def answer_hit(self) -> Hit | None:
+        """The hit the answer was read from, when it is among the hits."""
+        answer = self.answer
+        return next((h for h in self.hits if answer is not None and h.rank == answer.rank), None)
+
+    def _answer_passage(self) -> str:
+        hit = self.answer_hit
+        return hit.text if hit is not None else ""
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (the shape of ``rag ask --json``)."""
         return {
@@ -334,5 +384,6 @@ class Results(Sequence[Hit]):
             "strength": None if self.decision.strength is None else round(self.decision.strength, 3),
             "second_opinion": self.decision.second_opinion,
             "explanation": self.explanation(),
+            "answer": None if self.answer is None else self.answer.to_dict(self._answer_passage()),
             "hits": [hit.to_dict() for hit in self.hits],
         }

@@ -12,6 +12,7 @@ import numpy as np
 from rag import store
 from rag.store import directory
 from rag.store import files as store_files
+from rag.types import MISSING_KIND, Decision
 
 
 def squash(s: str) -> str:
@@ -50,6 +51,9 @@ def downgrade(index: Path, version: int) -> None:
     folder = index / manifest.pop("generation")
     manifest.pop("block_checksums")
     manifest.pop("calibration")  # format 4 on
+    manifest.pop("annotator")  # format 7 on
+    for kind in ("annotations", "annotation_meta"):
+        (index / manifest["files"].pop(kind)).unlink()
     (index / manifest["files"].pop("questions")).unlink()
     for kind in [k for k in manifest["files"] if k.endswith(("_keys", "_record"))]:  # format 6 on
         (index / manifest["files"].pop(kind)).unlink()
@@ -72,6 +76,28 @@ def downgrade(index: Path, version: int) -> None:
     (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 
 
+def downgrade_to_format_6(index: Path) -> None:
+    """Make ``index`` what format 6 wrote: no annotations, no annotator in the manifest."""
+    manifest = json.loads((index / store.MANIFEST).read_text("utf-8"))
+    manifest.pop("annotator")
+    for kind in ("annotations", "annotation_meta"):
+        name = manifest["files"].pop(kind)
+        (index / name).unlink()
+        manifest["sizes"].pop(name)
+        manifest["checksums"].pop(name)
+    manifest["format_version"] = 6
+    (index / store.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
 def downgrade_to_format_1(index: Path) -> None:
     """Make ``index`` what format 1 wrote."""
     downgrade(index, 1)
+
+
+def missing_decision(kind: str) -> Decision:
+    """The decision of a typed question (asking for ``kind``) none of the 3 best passages answers, as a search makes it."""
+    from rag.retrieve.question_type import QuestionType
+    from rag.retrieve.read import missing_text
+
+    words = tuple((lang, missing_text(QuestionType(kind), lang)) for lang in ("en", "fr"))
+    return Decision(True, MISSING_KIND, kind, searched=3, missing_words=words)

@@ -12,7 +12,8 @@ import pytest
 from rag.errors import BadInputError
 from rag.evaluation import report, run
 from rag.evaluation.questions import Answer, Question, load_questions
-from rag.types import BELOW_NULL, MISSING_KIND, Decision, DocumentInfo, Hit, Passage, Results
+from rag.types import BELOW_NULL, Decision, DocumentInfo, Hit, Passage, Results
+from tests.helpers import missing_decision
 
 # Passages of a tiny corpus: (id, source, text).
 PASSAGES = {
@@ -47,7 +48,7 @@ class FakeRetriever:
         missing = self.missing.get(query)
         hits = tuple(_hit(pid, i) for i, pid in enumerate(self.answers[query][:k], start=1))
         if missing is not None:
-            return Results(query, hits, Decision(True, MISSING_KIND, missing, searched=5))
+            return Results(query, hits, missing_decision(missing))
         return Results(query, hits, Decision(True, BELOW_NULL) if query in self.abstain or not hits else Decision())
 
 
@@ -249,8 +250,9 @@ def test_reports_say_which_missing_figure_made_a_question_abstain(tmp_path: Path
     assert [(q["id"], q["abstained"], q["missing"]) for q in data["questions"]] == [("q1", False, None), ("q2", True, "date")]
     md = report.write_reports(data, tmp_path)[1].read_text(encoding="utf-8")
     block = md.split("### q2 (fr): abstained on an answerable question")[1]
-    assert "- flagged: Nothing in the corpus seems to answer this question: none of the 5 best passages gives a date." in (
-        block.split("###")[0]
+    assert (
+        "- flagged: Nothing in the corpus seems to answer this question: none of the passages gives a date."
+        in (block.split("###")[0])
     )
 
 

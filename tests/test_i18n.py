@@ -21,10 +21,10 @@ def test_both_languages_have_the_same_texts_with_the_same_fields() -> None:
 
 def test_one_fallback_rule_french_for_fr_english_for_anything_else() -> None:
     assert [i18n.language(lang) for lang in ("fr", "en", "und", "de", None, "")] == ["fr", "en", "en", "en", "en", "en"]
-    assert i18n.text("match.strong", "fr") == "très proche"
-    assert i18n.text("match.strong", "und") == i18n.text("match.strong", "en") == "strong match"
+    assert i18n.text("match.strong", "fr") == "dans le sujet"
+    assert i18n.text("match.strong", "und") == i18n.text("match.strong", "en") == "on the subject"
     assert i18n.text("upload.passages", "fr", n=3) == "3 passages"
-    assert i18n.area("match", "fr") == {"strong": "très proche", "fair": "assez proche", "weak": "peu proche"}
+    assert i18n.area("match", "fr") == {"strong": "dans le sujet", "fair": "proche du sujet", "weak": "loin du sujet"}
 
 
 def test_numbers_and_colons_are_written_for_the_language() -> None:

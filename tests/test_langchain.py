@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NATO = "2022-09-23_otan_referendums-ukraine.txt"
 METADATA = {
     "id", "citation", "source", "title", "date", "author", "paragraph", "page", "start", "end", "score", "rank",
-    "highlights", "strength", "match", "ocr", "abstain", "confidence", "reason", "missing", "explanation",
+    "highlights", "strength", "match", "ocr", "abstain", "confidence", "reason", "missing", "explanation", "answer",
 }  # fmt: skip
 
 
@@ -145,6 +145,11 @@ def test_invoke_with_the_real_model(real_index: Path) -> None:
     created = next(d for d in french if "20 février 2013" in d.page_content)
     assert created.metadata["source"] == "cuf_groupe-pays-russie.txt"
     assert any("créé" in h["text"] for h in created.metadata["highlights"])
+    # The short answer travels with every document, cited by its document offsets.
+    answer = kherson.metadata["answer"]
+    assert answer is not None and answer["kind"] == "place" and answer["text"] == "Donetsk, Louhansk, Zaporizhia et Kherson"
+    document = retriever.retriever.document(answer["source"]).text
+    assert document[answer["start"] : answer["end"]] == answer["text"]
 
 
 @pytest.mark.slow

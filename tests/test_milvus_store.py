@@ -98,8 +98,9 @@ def test_same_answers_as_faiss_on_the_shipped_corpus(corpus_copy: Path, tmp_path
     manifest = store.read_manifest(tmp_path / "milvus")
     assert manifest["store"]["backend"] == "milvus" and "faiss" not in manifest["files"]
     # no passage or sentence vector file: the row keys, and the calibration questions' vectors (read whole at load)
-    # with the keys of their texts (their record: rag.store.vector_files)
-    assert {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")} == {"keys.npy", "null_questions.npy", "question_keys.npy"}
+    # with the keys of their texts (their record: rag.store.vector_files), and the passages' annotations
+    npy = {p.name for p in (tmp_path / "milvus").glob("gen-*/*.npy")}
+    assert npy == {"keys.npy", "null_questions.npy", "question_keys.npy", "annotations.npy"}
     faiss, milvus = Retriever.load(tmp_path / "faiss"), Retriever.load(tmp_path / "milvus")
     for mode in ("hybrid", "dense"):
         assert_same_answers(top10(faiss, QUESTIONS, mode=mode), top10(milvus, QUESTIONS, mode=mode))

@@ -52,13 +52,19 @@ def test_cli_ask_json(real_index: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert hit["citation"].startswith("Déclaration de l'OTAN sur les référendums (2022), ¶")
 
 
-def test_cli_ask_says_which_figure_no_passage_gives(real_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ask_says_what_no_passage_gives_and_prints_an_answer_first(
+    real_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ask", "What is Cités Unies France's annual budget?", "--index", str(real_index)]) == 0
-    assert "none of the 5 best passages gives an amount of money" in capsys.readouterr().out
+    assert "none of the passages gives an amount of money" in capsys.readouterr().out
     assert main(["ask", "Quel est le budget annuel de Cités Unies France ?", "--json", "--index", str(real_index)]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["abstain"] is True and payload["reason"] == "missing_kind" and payload["missing"] == "amount"
-    assert payload["explanation"].endswith("none of the 5 best passages gives an amount of money.")
+    assert payload["answer"] is None and payload["explanation"].endswith("none of the passages gives an amount of money.")
+    question = "Quand l'Assemblée générale des Nations unies a-t-elle adopté sa résolution ?"
+    assert main(["ask", question, "--index", str(real_index), "-k", "2"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "Réponse : 2 mars 2022 — [1] Déclaration de l'OTAN sur les référendums (2022), ¶3"
 
 
 def test_cli_output_into_a_closed_pipe_stops_quietly(real_index: Path) -> None:

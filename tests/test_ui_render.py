@@ -9,8 +9,8 @@ import pytest
 
 from rag.ingest.lang import guess_language
 from rag.retrieve.abstention import match
-from rag.types import ANSWERS, BELOW_NULL, MAYBE, MISSING_KIND, Decision, DocumentInfo, Hit, OffsetMap, Passage, Results, Span
-from tests.helpers import check_quote, squash
+from rag.types import ANSWERS, BELOW_NULL, MAYBE, Answer, Decision, DocumentInfo, Hit, OffsetMap, Passage, Results, Span
+from tests.helpers import check_quote, missing_decision, squash
 from ui import render
 from ui.collection import Removed
 from ui.library import Listed
@@ -37,8 +37,7 @@ def make_hit(
     if highlights is None:
         start = text.find(SENTENCE)
         highlights = (Span(start, start + len(SENTENCE), 0.9),) if start >= 0 else ()
-    passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905,
-                      text=text, page=page)
+    passage = Passage(id=f"doc.txt#{paragraph}", source="doc.txt", paragraph=paragraph, start=452, end=905, text=text, page=page)
     info = DocumentInfo(source="doc.txt", title=title, date=date, author="OTAN")
     return Hit(passage, info, 0.8734, rank, highlights, strength, match(strength), offsets)
 
@@ -48,10 +47,10 @@ NO_ANSWER = "Nothing in the corpus seems to answer this question"
 
 def results(question: str, *hits: Hit, abstain: bool = False, missing: str | None = None) -> Results:
     """Results for ``question`` (in its language, as a search gives them); flagged as weak (``abstain``) or for a
-    ``missing`` figure (looked for in the 5 best passages)."""
+    ``missing`` kind of answer (looked for in the 3 best passages, as a search does)."""
     lang = guess_language(question)
     if missing is not None:
-        return Results(question, hits, Decision(True, MISSING_KIND, missing, searched=5), lang)
+        return Results(question, hits, missing_decision(missing), lang)
     return Results(question, hits, Decision(True, BELOW_NULL) if abstain else Decision(), lang)
 
 
@@ -126,10 +125,10 @@ def test_no_abstain_no_notice() -> None:
 
 def test_abstaining_for_a_missing_figure_says_which_in_the_question_language() -> None:
     english = render.render_results(results("What is the budget?", make_hit(), missing="amount"))
-    assert "none of the 5 best passages gives an amount of money." in english
-    assert english.count('class="rag-card rag-weak"') == 1
+    assert "none of the passages gives an amount of money." in english and 'data-state="none"' in english
+    assert english.count('class="rag-card rag-weak"') == 1 and "rag-ok" not in english
     french = render.render_results(results("Quel taux de participation ?", make_hit(), missing="percentage"))
-    assert "aucun des 5 meilleurs passages ne donne de pourcentage." in french
+    assert "aucun des passages ne donne un pourcentage." in french
     assert "questions this corpus does not answer" not in english  # the specific reason replaces the generic one
 
 
@@ -238,20 +237,53 @@ def test_card_shows_citation_fields_and_context() -> None:
     assert html.count("<mark>") == 2  # in the passage and in its emphasised copy in the context
 
 
-def test_cards_say_how_closely_each_passage_matches_in_words_not_as_a_cosine() -> None:
+def test_cards_say_how_close_each_passage_is_to_the_subject_in_words_not_as_a_cosine() -> None:
     hits = [make_hit(strength=4.0), make_hit(rank=2, strength=1.6), make_hit(rank=3, strength=0.2)]
     answered = Results("Qui ?", tuple(hits), Decision(False, strength=4.0, confidence=ANSWERS), "fr")
     french = render.render_results(answered)
     assert re.findall(r'class="rag-match rag-match-(\w+)"[^>]*>([^<]+)<', french) == [
-        ("strong", "très proche"), ("fair", "assez proche"), ("weak", "peu proche"),
+        ("strong", "dans le sujet"), ("fair", "proche du sujet"), ("weak", "loin du sujet"),
     ]  # fmt: skip
     assert "score de classement 0.873" in french and "0.87<" not in french  # the score only in the tooltip
-    assert "rag-ok" in french and "bien plus proches de cette question" in french
+    # No short answer read: the passages are on the subject, to be checked; never the green of an answer.
+    assert 'data-state="subject"' in french and "rag-ok" not in french and "vérifiez qu&#x27;ils y répondent" in french
     fair = Decision(False, strength=1.6, confidence=MAYBE)
     english = render.render_results(Results("Who?", (make_hit(strength=1.6),), fair, "en"))
-    assert ">fair match<" in english and "only a little more closely" in english and "rag-info" in english
-    unmeasured = render.render_results(results("Who?", make_hit()))  # dense or lexical mode: no label, no banner
+    assert ">near the subject<" in english and "check that they answer it" in english and "rag-info" in english
+    unmeasured = render.render_results(results("Who?", make_hit()))  # dense or lexical mode: no label
     assert "rag-match-" not in unmeasured and "rag-ok" not in unmeasured
+
+
+def _answer(hit: Hit, text: str) -> Answer:
+    start = hit.text.index(text)
+    s = hit.text.index("Dernier")
+    sentence = Span(s, len(hit.text), 0.0, 452 + s, 452 + len(hit.text))
+    return Answer(
+        text, text, "date", "DATE", hit.rank, hit.source, 452 + start, 452 + start + len(text), start, start + len(text),
+        sentence,
+    )  # fmt: skip
+
+
+def test_the_three_states_look_different_and_the_answer_is_marked_in_its_sentence() -> None:
+    text = "Premier point. L'OTAN condamne ces référendums illégaux. Dernier point, le 2 mars 2022."
+    first, second = make_hit(text, strength=4.0), make_hit(text, rank=2, strength=3.0)
+    answer = _answer(second, "2 mars 2022")
+    found = Results("Quand ?", (first, second), Decision(False, strength=4.0, confidence=ANSWERS), "fr", answer)
+    html = render.render_results(found)
+    assert 'data-state="answer"' in html and "rag-ok" in html and 'data-state="subject"' not in html
+    assert 'Réponse :</span> <span class="rag-answer-text">2 mars 2022</span>' in html
+    assert "[2] Déclaration de l&#x27;OTAN (2022), ¶3 · chars" in html
+    # Marked inside its sentence, highlighted on its card only (the sentence was not among the highlights).
+    cards = html.split("<article")[1:]
+    assert '<strong class="rag-answer-mark">' not in cards[0]
+    assert '<mark>Dernier point, le <strong class="rag-answer-mark">2 mars 2022</strong>.</mark>' in cards[1]
+    assert "rag-card-answer" in cards[1] and "rag-card-answer" not in cards[0]
+    subject = render.render_results(Results("Quoi ?", (first,), Decision(False, strength=4.0, confidence=ANSWERS), "fr"))
+    nothing = render.render_results(results("Quel taux de participation ?", first, missing="percentage"))
+    states = [re.findall(r'data-state="(\w+)"', h) for h in (html, subject, nothing)]
+    assert states == [["answer"], ["subject"], ["none"]]
+    kinds = [re.findall(r'class="rag-notice rag-(\w+)', h)[0] for h in (html, subject, nothing)]
+    assert kinds == ["ok", "info", "warn"]  # three colours; green only for a found answer
 
 
 QUESTIONS = [

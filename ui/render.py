@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from rag.i18n import area, text
+from rag.i18n import area, colon, text
 from rag.retrieve.highlight import mark, merge_spans
-from rag.types import ANSWERS, MAYBE, Hit, Passage, Results, Span, where
+from rag.types import Answer, Hit, Passage, Results, Span, where
 from ui.collection import Removed
 from ui.library import Listed
 from ui.pages import ocr_badge, page_control
@@ -29,9 +29,26 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def highlight_html(text: str, spans: Sequence[Span]) -> str:
-    """``text`` escaped, with the ``spans`` (character offsets into ``text``) wrapped in ``<mark>``."""
-    return mark(text, spans, "<mark>", "</mark>", esc)
+def highlight_html(text: str, spans: Sequence[Span], answer: tuple[int, int] | None = None) -> str:
+    """``text`` escaped, with the ``spans`` (character offsets into ``text``) wrapped in ``<mark>``, and the short
+    ``answer`` (offsets inside one of them) in ``<strong class="rag-answer-mark">`` within its sentence's mark."""
+    if answer is None:
+        return mark(text, spans, "<mark>", "</mark>", esc)
+    a, b = answer
+
+    def inside(piece_start: int, piece: str) -> str:  # the answer marked within the highlighted text that holds it
+        lo, hi = max(a - piece_start, 0), min(b - piece_start, len(piece))
+        if lo >= hi:
+            return esc(piece)
+        return f'{esc(piece[:lo])}<strong class="rag-answer-mark">{esc(piece[lo:hi])}</strong>{esc(piece[hi:])}'
+
+    parts: list[str] = []
+    last = 0
+    for start, end in merge_spans(text, spans):
+        parts += [esc(text[last:start]), "<mark>", inside(start, text[start:end]), "</mark>"]
+        last = end
+    parts.append(esc(text[last:]))
+    return "".join(parts)
 
 
 def _one_line(text: str) -> str:
@@ -144,10 +161,19 @@ def _context_html(hit: Hit, context: Sequence[Passage], lang: str = "en") -> str
     )
 
 
-def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, lang: str = "en") -> str:
-    """One result: citation, score, passage with its answering sentence(s) marked, context, copyable citation."""
+def render_card(
+    hit: Hit, context: Sequence[Passage] = (), weak: bool = False, lang: str = "en", answer: Answer | None = None
+) -> str:
+    """One result: citation, score, passage with its answering sentence(s) marked, context, copyable citation; the
+    card the short ``answer`` was read from marks it inside its sentence (highlighted, if it was not already)."""
     t = area("results", lang)
     classes = "rag-card rag-weak" if weak else "rag-card"
+    spans: Sequence[Span] = hit.highlights
+    answered = answer is not None and answer.rank == hit.rank
+    if answer is not None and answered:
+        spans = (*hit.highlights, answer.sentence)
+        classes += " rag-card-answer"
+    at = (answer.passage_start, answer.passage_end) if answer is not None and answered else None
     badge = (f'<span class="rag-badge">{t["weak"]}</span>' if weak else "") + ocr_badge(hit, lang)
     return (
         f'<article class="{classes}" data-rank="{hit.rank}">'
@@ -156,7 +182,7 @@ def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, l
         f'<div class="rag-cite"><div class="rag-title">{esc(hit.title)}{badge}</div>'
         f'<div class="rag-meta">{_meta_html(hit)}</div></div>'
         f"{_match_html(hit, lang)}</header>"
-        f'<div class="rag-text">{highlight_html(hit.text, hit.highlights)}</div>'
+        f'<div class="rag-text">{highlight_html(hit.text, spans, at)}</div>'
         f"{_context_html(hit, context, lang)}{page_control(hit, lang)}"
         '<div class="rag-citation"><code class="rag-cite-string">'
         f"{esc(citation_string(hit))}</code>"
@@ -165,11 +191,29 @@ def render_card(hit: Hit, context: Sequence[Passage] = (), weak: bool = False, l
     )
 
 
-def notice(text: str, kind: str = "info") -> str:
+def notice(text: str, kind: str = "info", state: str | None = None) -> str:
     """A one-paragraph message box; ``kind`` is info, warn, error, ok, or working (a change in progress: a spinner
-    before the text, and ``aria-busy``)."""
+    before the text, and ``aria-busy``); ``state`` names the results' state (answer, subject, none)."""
     busy = ' aria-busy="true"' if kind == "working" else ""
-    return f'<div class="rag-notice rag-{esc(kind)}" role="status"{busy}>{esc(text)}</div>'
+    data = f' data-state="{esc(state)}"' if state else ""
+    return f'<div class="rag-notice rag-{esc(kind)}" role="status"{busy}{data}>{esc(text)}</div>'
+
+
+def answer_html(results: Results) -> str:
+    """The short answer above the cards: "Réponse" / "Answer", the answer, its citation (the hit it was read from)."""
+    answer = results.answer
+    assert answer is not None
+    lang = results.lang
+    hit = results.answer_hit
+    where_from = hit.citation if hit is not None else answer.source
+    cite = f"[{answer.rank}] {where_from} · chars {answer.start}–{answer.end} of {answer.source}"
+    return (
+        f'<div class="rag-notice rag-ok rag-answer" role="status" data-state="answer" data-rank="{answer.rank}">'
+        f'<span class="rag-answer-label">{esc(text("answer.label", lang) + colon(lang).rstrip())}</span> '
+        f'<span class="rag-answer-text">{esc(_one_line(answer.normalized))}</span>'
+        f'<div class="rag-answer-cite">{esc(cite)}</div>'
+        f'<div class="rag-answer-note">{esc(text("answer.title", lang, rank=answer.rank))}</div></div>'
+    )
 
 
 def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ()) -> str:
@@ -181,13 +225,16 @@ def render_results(results: Results, contexts: Sequence[Sequence[Passage]] = ())
         return notice(t["none_found"].format(question=_one_line(question)), "warn")
     summary = t["summary"].format(n=len(results), s="s" if len(results) > 1 else "")
     head = f'<div class="rag-summary">{summary} <q>{esc(_one_line(question))}</q></div>'
+    # Three states, told apart by words, colour and ``data-state``: a short answer read from a passage (the only green
+    # one), passages on the subject that the reader must check, nothing that answers.
     if results.abstain:
-        head += notice(f"{results.explanation(lang)} {t['weak_shown']}", "warn")
-    elif results.confidence in (ANSWERS, MAYBE):
-        level = "ok" if results.confidence == ANSWERS else "info"
-        head += notice(f"{text(f'confidence.{results.confidence}', lang)} {t['check']}", level)
+        head += notice(f"{results.explanation(lang)} {t['weak_shown']}", "warn", "none")
+    elif results.answer is not None:
+        head += answer_html(results)
+    else:
+        head += notice(text("answer.on_subject", lang), "info", "subject")
     cards = [
-        render_card(hit, contexts[i] if i < len(contexts) else (), weak=results.abstain, lang=lang)
+        render_card(hit, contexts[i] if i < len(contexts) else (), weak=results.abstain, lang=lang, answer=results.answer)
         for i, hit in enumerate(results)
     ]
     return f'<section class="rag-results">{head}{"".join(cards)}</section>'

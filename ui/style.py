@@ -33,7 +33,7 @@ CSS = """
 .rag-meta { font-size: .85em; line-height: 1.45; color: var(--body-text-color-subdued); margin-top: 2px; }
 .rag-match { flex: none; font-size: .78em; padding: 2px 8px; border-radius: 999px; white-space: nowrap; }
 .rag-match:empty { display: none; }
-.rag-match-strong { background: #dcfce7; color: #14532d; }
+.rag-match-strong { background: #dbeafe; color: #1e3a8a; }  /* on the subject: never the green of an answer */
 .rag-match-fair { background: #fef3c7; color: #78350f; }
 .rag-match-weak { background: var(--neutral-200); color: var(--neutral-700); }
 .rag-text { margin: 10px 0 6px; line-height: 1.6; white-space: pre-line; }
@@ -68,6 +68,12 @@ CSS = """
 .rag-warn { border-color: #fcd34d; background: #fffbeb; color: #78350f; }
 .rag-error { border-color: #fca5a5; background: #fef2f2; color: #7f1d1d; }
 .rag-ok { border-color: #86efac; background: #f0fdf4; color: #14532d; }
+.rag-answer-label { font-weight: 600; }
+.rag-answer-text { font-size: 1.15em; font-weight: 600; }
+.rag-answer-cite, .rag-answer-note { font-size: .85em; margin-top: 2px; }
+.rag-card mark strong.rag-answer-mark { background: #86efac; color: inherit; padding: 1px 2px; border-radius: 3px; }
+.dark .rag-card mark strong.rag-answer-mark { background: #166534; }
+.rag-card-answer { border-color: #86efac; }
 .rag-working { border-color: #c7d2fe; background: #eef2ff; color: #312e81; }
 .rag-working::before {
   content: ""; display: inline-block; width: .9em; height: .9em; margin-right: .55em; vertical-align: -.1em;

@@ -57,7 +57,7 @@ class QuestionResult:
     rank: int | None  # first passage containing a quote
     doc_rank: int | None  # first passage from an answer's document
     hits: tuple[HitSummary, ...]
-    missing: str | None = None  # the kind of figure asked for that no passage gave (why it abstained; rag.retrieve.answer_kind)
+    missing: str | None = None  # the kind of answer asked for that no passage gave (why it abstained; rag.retrieve.answer)
     reason: str | None = None  # why it abstained (a reason code of rag.types: no_passage, below_null, missing_kind)
     explanation: str | None = None  # why it abstained, in words (``Results.explanation``)
     kind: str = ""  # answerable, near or off, when the question set says (rag.evaluation.questions.Question.kind)

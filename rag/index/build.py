@@ -23,6 +23,7 @@ import numpy.typing as npt
 from rag import store
 from rag.embed import DEFAULT_EMBEDDER, Embedder, get_embedder, second_opinion_for
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError, NoPassageError
+from rag.index import annotate as annotating
 from rag.index import shards as shard_files
 from rag.index import vectors as reuse
 from rag.index.executors import Executor, embed_missing
@@ -76,6 +77,7 @@ class BuildReport:
     index_type: str
     calibration_embedded: int = 0  # calibration questions embedded (rag.retrieve.calibration; none for the default model)
     second_embedded: int = 0  # passages embedded by the second opinion (rag.embed.use)
+    annotated: int = 0  # passages annotated (rag.index.annotate); the others' annotations were reused
     # Of the texts embedded (all three kinds), those whose vectors the previous index held but damaged.
     damaged_embedded: int = 0
     resumed: Resumed | None = None  # the work an interrupted build of this index had done (its shards)
@@ -88,6 +90,7 @@ class BuildReport:
         return resumed + (
             f"{self.documents} documents, {self.passages} passages ({self.index_type} index); "
             f"embedded {self.embedded} texts{''.join(' and ' + e for e in extra)}{why}, reused {self.reused}; "
+            f"annotated {self.annotated} passages; "
             f"{self.removed_documents} documents removed; {self.seconds:.1f} s"
         )
 
@@ -169,9 +172,14 @@ def build_from_documents(
         documents, folders, chunked = with_kept(path, documents, folder, keep, settings, drop)
         second = second_opinion_for(embedder)
         previous = previous_vectors(path, embedder.id, second.id if second else None)
+        previous_annotations = annotating.previous_annotations(path)
         cache = previous.vectors
         pieces = _chunk(documents, settings, chunked)
         passages, spans = [c.passage for c in pieces], [c.sentences for c in pieces]
+        # Before embedding: a missing annotation model fails the build in seconds, not after the embedding.
+        langs = annotating.passage_languages(documents, passages)
+        annotation_table, n_annotated = annotating.annotations_for(passages, langs, previous_annotations)
+        del previous_annotations
         sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
         passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
@@ -221,6 +229,7 @@ def build_from_documents(
             "chunking": settings.to_dict(),
             "passage_embedding": "document title + newline + passage text; sentences embedded alone",
             "index_type": kind,
+            "annotator": annotating.manifest_entry(),
             "documents": {d.info.source: _entry(d, per_source[d.info.source], folders) for d in documents},
         }
         if record is not None:
@@ -239,6 +248,7 @@ def build_from_documents(
             # costs a copy of the vectors, not an HNSW build); saving writes them to the database, not this index.
             faiss_index=_faiss(vectors, kind if record is None else "flat", embedder.dim),
             second_vectors=second_vectors,
+            annotations=annotation_table,
         )
         data.lexical = LexicalIndex.build(store.lexical_texts(data))
         # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
@@ -268,6 +278,7 @@ def build_from_documents(
         second_embedded=n_second,
         damaged_embedded=len(set(lost)) + len(set(lost_second)),
         resumed=resumed,
+        annotated=n_annotated,
     )
 
 
@@ -546,13 +557,15 @@ def ensure_index(
     if not (path / store.MANIFEST).is_file():
         return build_index(corpus, path, embedder=embedder or DEFAULT_EMBEDDER, progress=progress)
     try:
-        store.read_manifest(path)
-        return None
+        current = store.read_manifest(path)
+        if annotating.current(current):
+            return None
+        current_error = IndexIncompatibleError(annotating.stale_message(path, current))
     except IndexIncompatibleError as exc:
         current_error = exc
     old = store.read_manifest(path, reuse_old=True)  # raises for a damaged index or one from a newer rag
     if old.get("corpus") != str(Path(corpus).resolve()):
         raise current_error
-    log.warning("%s was written by an older rag (format %s): rebuilding it from %s", path, old["format_version"], corpus)
+    log.warning("%s was written by an older rag (%s): rebuilding it from %s", path, current_error, corpus)
     spec = embedder or (old.get("embedder") or {}).get("spec") or DEFAULT_EMBEDDER
     return build_index(corpus, path, embedder=spec, progress=progress)

@@ -1,3 +1,3 @@
-"""Question → cited hits: ``retriever`` gathers candidates and their evidence, ``rank`` fuses them (one formula for
-every mode), ``abstention`` decides whether they answer and says why, ``answer_kind`` checks the kind of answer a
-question asks for, ``highlight`` chooses the answering sentences."""
+"""Question → cited hits: ``retriever`` lists the stages, ``rank`` fuses the candidates (one formula for every mode),
+``abstention`` decides whether they answer and says why, ``answer`` reads a typed question's short answer from the
+answering sentences (``question_type``, ``read``, ``nouns``), ``highlight`` chooses the answering sentences."""

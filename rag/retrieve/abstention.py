@@ -129,14 +129,18 @@ def weigh(query: Query, candidates: Candidates, ranking: Ranking, view: IndexVie
     return Evidence(measured, evidence_strength(view.calibration, query.lang, measured), sims)
 
 
-def decide(ranking: Ranking, evidence: Evidence, missing: str | None = None, searched: int = 0) -> Decision:
-    """The decision for a ranking: ``missing`` (the kind of figure asked for that the ``searched`` best passages lack)
-    flags the question in every mode; a ``strength`` below the null's flags it in hybrid mode."""
+def decide(
+    ranking: Ranking, evidence: Evidence, missing: str | None = None, searched: int = 0,
+    words: tuple[tuple[str, str], ...] = (),
+) -> Decision:  # fmt: skip
+    """The decision for a ranking: ``missing`` (the kind of answer a typed question asks for that the ``searched`` best
+    passages do not give, said in ``words``: rag.retrieve.answer) flags the question in every mode; a ``strength``
+    below the null's flags it in hybrid mode."""
     strength, consulted = evidence.strength, evidence.second is not None
     if len(ranking.rows) == 0:
         return Decision(True, NO_PASSAGE, confidence=DOES_NOT_ANSWER)
     if missing is not None:
-        return Decision(True, MISSING_KIND, missing, strength, consulted, DOES_NOT_ANSWER, searched)
+        return Decision(True, MISSING_KIND, missing, strength, consulted, DOES_NOT_ANSWER, searched, words)
     if strength is not None and strength < MIN_STRENGTH:
         return Decision(True, BELOW_NULL, None, strength, consulted, DOES_NOT_ANSWER)
     level = None if strength is None else MAYBE if strength < MIN_STRENGTH + MAYBE_MARGIN else ANSWERS

@@ -62,19 +62,34 @@ def collapse(view: IndexView, rows: RowIds) -> RowIds:
     return rows[kept]
 
 
-def highlight(view: IndexView, row: int, vector: Vector) -> tuple[Span, ...]:
+# Each passage row's sentence similarities to the question, computed once per search (highlighting and reading share them).
+Similarities = dict[int, list[float]]
+
+
+def similarities(view: IndexView, row: int, vector: Vector | None, memo: Similarities) -> list[float]:
+    """The similarity of each sentence of passage ``row`` to the question (all 0 without a vector: a lexical search
+    without highlights), kept in ``memo``."""
+    if row not in memo:
+        memo[row] = view.sentence_similarities(row, vector) if vector is not None else [0.0] * len(view.data.sentence_spans[row])
+    return memo[row]
+
+
+def highlight(view: IndexView, row: int, vector: Vector, memo: Similarities | None = None) -> tuple[Span, ...]:
     """The sentence(s) of passage ``row`` closest to the question, as spans of its text and of its document's."""
     spans = view.data.sentence_spans[row]
     if not spans:
         return ()
-    chosen = highlight_spans(view.data.passages[row].text, spans, view.sentence_similarities(row, vector))
+    sims = similarities(view, row, vector, {} if memo is None else memo)
+    chosen = highlight_spans(view.data.passages[row].text, spans, sims)
     return tuple(Span(s.start, s.end, s.score, *view.document_span(row, s.start, s.end)) for s in chosen)
 
 
 def hits(
-    query: Query, view: IndexView, candidates: Candidates, ranking: Ranking, evidence: Evidence, options: HitOptions
+    query: Query, view: IndexView, candidates: Candidates, ranking: Ranking, evidence: Evidence, options: HitOptions,
+    memo: Similarities | None = None,
 ) -> tuple[Hit, ...]:
-    """The hits of ``ranking``, best first, as ``options`` says."""
+    """The hits of ``ranking``, best first, as ``options`` says; the sentence similarities computed are kept in
+    ``memo`` (the reading stage reads the same sentences)."""
     k = options.k
     rows = collapse(view, ranking.rows[: k + COLLAPSE_EXTRA]) if options.collapse else ranking.rows
     score_of = dict(zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True))
@@ -85,7 +100,7 @@ def hits(
         if options.min_score is not None and score < options.min_score:
             continue
         passage = view.data.passages[row]
-        spans = highlight(view, row, query.vector) if options.highlight and query.vector is not None else ()
+        spans = highlight(view, row, query.vector, memo) if options.highlight and query.vector is not None else ()
         strength = _strength(query, view, candidates, evidence, position[row], score)
         document = view.documents[passage.source].info
         offsets = view.data.offsets[row] if view.data.offsets is not None else None

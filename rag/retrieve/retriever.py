@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rag import store
 from rag.embed import Embedder, get_embedder
 from rag.errors import IndexIncompatibleError
+from rag.ingest.annotate import ANNOTATOR
 from rag.ingest.lang import guess_language
-from rag.retrieve import rank
+from rag.retrieve import answer, rank
 from rag.retrieve.abstention import SecondOpinion, decide, evidence_of, weigh
-from rag.retrieve.answer_kind import ANSWER_DEPTH, missing_kind
 from rag.retrieve.candidates import candidates
-from rag.retrieve.hits import HitOptions, hits
+from rag.retrieve.hits import HitOptions, Similarities, hits
 from rag.retrieve.query import Query, Vector, make_query
 from rag.retrieve.view import IndexView
 from rag.types import DOES_NOT_ANSWER, NO_PASSAGE, Decision, Document, DocumentInfo, Hit, Passage, Results
@@ -64,6 +65,12 @@ class Retriever:
                     f"{path} was built with the second opinion {recorded.get('id')!r}, not {second.id!r}; re-run "
                     "`rag index` (its vectors are reused)"
                 )
+        annotator = (data.manifest.get("annotator") or {}).get("id")
+        if annotator != ANNOTATOR:  # typed reading would read candidates other rules found
+            raise IndexIncompatibleError(
+                f"{path} was annotated by {annotator!r}, not {ANNOTATOR!r}; re-run `rag index` to annotate it again "
+                "(its vectors are reused: nothing is embedded again)"
+            )
         return cls(data, embedder, Path(path), second=second)
 
     def warm(self) -> None:
@@ -155,15 +162,18 @@ class Retriever:
         found = candidates(q, self.view, options.depth, allowed)
         ranking = rank.fuse(found)
         evidence = weigh(q, found, ranking, self.view, self.second_opinion)
-        missing = self._read(q, ranking)
-        decision = decide(ranking, evidence, missing, ANSWER_DEPTH)
-        return Results(query, hits(q, self.view, found, ranking, evidence, options), decision, q.lang)
-
-    def _read(self, query: Query, ranking: rank.Ranking) -> str | None:
-        """The kind of figure the question asks for that none of the best passages gives (None: given, or not asked)."""
-        passages = self.view.data.passages
-        return missing_kind(query.text, (passages[row].text for row in ranking.rows[:ANSWER_DEPTH].tolist()))
-
+        memo: Similarities = {}  # each sentence's similarity: computed once, for highlighting and reading
+        # Reading takes the DEPTH best hits whatever k is (the decision does not depend on how many are shown).
+        shown = hits(q, self.view, found, ranking, evidence, replace(options, k=max(k, answer.DEPTH)), memo)
+        qtype = answer.question_type(q.text)
+        reading = answer.read_hits(q, qtype, self.view, shown, memo) if qtype is not None else None
+        missing = reading is not None and reading.answer is None
+        decision = decide(
+            ranking, evidence, qtype.kind if missing and qtype else None, answer.DEPTH,
+            answer.missing_words(reading) if missing and reading else (),
+        )  # fmt: skip
+        given = answer.cited(reading, self.view, shown) if reading is not None and not decision.abstain else None
+        return Results(query, shown[:k], decision, q.lang, given)
 
 def _corpus_language(documents: list[Document], sample: int = 200) -> str:
     """The main language of the indexed text (catalogue ``lang`` when given, else guessed from each text's start)."""

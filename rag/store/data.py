@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.ingest.annotations import AnnotationTable
 from rag.store.lexical import LexicalIndex
 from rag.store.rows import Rows, Vectors
 from rag.store.vector_files import TextKeys
@@ -36,6 +37,9 @@ class IndexData:
     offsets: Sequence[OffsetMap] | None = field(default=None, repr=False)
     # The key of the text behind each vector (given by a build; saved with the vectors, never loaded for serving).
     text_keys: TextKeys | None = field(default=None, repr=False)
+    # The typed candidates of every passage (rag.ingest.annotations; the manifest's ``annotator`` found them); None in
+    # formats before 7.
+    annotations: AnnotationTable | None = field(default=None, repr=False)
 
 
 def lexical_texts(data: IndexData) -> list[str]:

@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
-from rag.store import ann, backends, files, generations, vector_files
+from rag.store import ann, annotation_files, backends, files, generations, vector_files
 from rag.store.data import SECOND_DTYPE, IndexData, lexical_texts
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
@@ -56,6 +56,8 @@ from rag.store.rows import FaissRows, NpyRows, OffsetTable, Rows, SpanTable, Vec
 from rag.types import Document, DocumentInfo, OffsetMap, Passage
 from rag.version import version
 
+# 7: the typed candidates of every passage (names, dates, counts, amounts, percentages: rag.store.annotation_files),
+# found at index time so that no model reads text at query time; the manifest names their ``annotator``.
 # 6: each vector file has a record beside it (its embedder, the key of the text behind each row, its block checksums:
 # rag.store.vector_files), so that a rebuild reuses its vectors whatever else is damaged. 5: each passage row carries
 # the map from its text to its document's (``offsets``: every highlight and answer is cited by document offsets).
@@ -63,9 +65,9 @@ from rag.version import version
 # journal of the generations written, a checksum for every file (per block for the vector files). 2: sentence vectors
 # stored as float16 (format 1: float32). An older index is refused for serving; `rag index` (and `rag serve` on the
 # same corpus) rebuild it reusing its vectors, checked first.
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 # Formats whose data ``load(..., reuse_old=True)`` still reads, so a rebuild can reuse their vectors (not re-embed).
-REUSABLE_FORMATS = (1, 2, 3, 4, 5, 6)
+REUSABLE_FORMATS = (1, 2, 3, 4, 5, 6, 7)
 # The vector files of a generation (each with a record, from format 6 on).
 VECTOR_FILES = {
     "vectors": "vectors.npy",
@@ -88,6 +90,8 @@ FILES = {
     "sentence_keys": "sentence_keys.npy",
     "question_keys": "question_keys.npy",
     **{f"{kind}_record": vector_files.record_name(name) for kind, name in VECTOR_FILES.items()},
+    "annotations": "annotations.npy",  # format 7 on: the passages' typed candidates (rag.store.annotation_files)
+    "annotation_meta": "annotations.json",
 }
 # Read by position rather than whole: checksummed per block.
 ROW_FILES = ("vectors", "sentences", "second")
@@ -99,7 +103,10 @@ RECORDED = {
     "questions": ("question_keys", "embedder", "query"),
 }
 # What a load reads (and so checks: sizes, checksums); the keys and records are for a rebuild and `rag verify`.
-READ_AT_LOAD = ("documents", "passages", "vectors", "sentences", "faiss", "bm25", "questions", "second", "keys")
+READ_AT_LOAD = (
+    "documents", "passages", "vectors", "sentences", "faiss", "bm25", "questions", "second", "keys", "annotations",
+    "annotation_meta",
+)  # fmt: skip
 # The files of a generation that hold its passage and sentence vectors: the store's (``rag.store.backends``) and
 # written by it, wherever it keeps them (the FAISS files: these names; a vector database: only the key of each row).
 # The calibration questions' and the second opinion's vectors stay files whatever the store: the first are read
@@ -155,6 +162,8 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
 
     The caller holds ``lock`` and has checked the folder (``check_folder``).
     """
+    if data.annotations is None:
+        raise ValueError("a generation is written with the annotations of every passage (rag.index.annotate)")
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
     backend = backends.backend_for(data.manifest.get("store"))
@@ -171,6 +180,7 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         passage_rows = zip(data.passages, data.sentence_spans, data.offsets, strict=True)
         files.write_jsonl(path / names["passages"], (_passage_row(p, spans, o) for p, spans, o in passage_rows))
         manifest = dict(data.manifest)
+        annotation_files.save(path / names["annotations"], path / names["annotation_meta"], data.annotations)
         if data.null_vectors is not None:
             files.save_npy(path / names["questions"], data.null_vectors)
         if data.second_vectors is not None:
@@ -376,6 +386,13 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         vectors, sentence_vectors, faiss_index = backend.open(generation, passages, spans.starts, dim, whole=with_vectors)
         if with_vectors:
             vectors, sentence_vectors = np.asarray(vectors), np.asarray(sentence_vectors)
+        annotations = None
+        if "annotations" in names:  # format 7 on
+            lengths = [len(p.text) for p in passages]
+            rows_path, meta_path = path / names["annotations"], path / names["annotation_meta"]
+            annotations = _parsed(
+                path, manifest, names["annotations"], lambda: annotation_files.load(rows_path, meta_path, lengths)
+            )
         # Small (400 rows), and checked whole at load like the other files read whole.
         null_vectors = None
         if "questions" in names:
@@ -391,7 +408,7 @@ def _load_generation(path: Path, manifest: dict[str, Any], with_vectors: bool) -
         raise IndexIncompatibleError(f"{path} is incomplete ({exc.filename} is missing); re-run `rag index`") from exc
     data = IndexData(
         manifest, documents, passages, spans, vectors, sentence_vectors, faiss_index, lexical, null_vectors, second_vectors,
-        offsets,
+        offsets, annotations=annotations,
     )  # fmt: skip
     return _checked(path, data)
 
@@ -546,6 +563,7 @@ def _checked(path: Path, data: IndexData) -> IndexData:
         and all(p.source in sources for p in passages)
         and (not isinstance(listed, dict) or set(listed) == sources)
         and (data.offsets is not None or manifest.get("format_version", 0) < 5)
+        and (data.annotations is not None or manifest.get("format_version", 0) < 7)
     )
     if not consistent:
         raise IndexIncompatibleError(f"{path} is inconsistent (its files disagree on sizes); re-run `rag index`")

@@ -47,7 +47,7 @@ def _problem(m: dict[str, Any]) -> str | None:
     embedder = m.get("embedder")
     if not isinstance(embedder, dict) or type(embedder.get("dim", 0)) is not int or not isinstance(embedder.get("id", ""), str):
         return "its embedder is not a record with an id and a dimension"
-    for key in ("documents", "second_opinion", "calibration", "chunking"):
+    for key in ("documents", "second_opinion", "calibration", "chunking", "annotator"):
         if m.get(key) is not None and not isinstance(m[key], dict):
             return f"{key} is not a record"
     second = m.get("second_opinion")

@@ -208,3 +208,35 @@ def test_login_page_shows_nothing_of_the_collection_and_signing_in_works(browser
         assert RUSSIE in first_card(page).locator(".rag-cite").inner_text()
     finally:
         context.close()
+
+
+def _state(page: Any) -> tuple[str, str, str]:
+    """The results' state notice: its data-state, its background colour, its text."""
+    notice = page.locator("#rag-results [data-state]").first
+    notice.wait_for()
+    colour = notice.evaluate("e => getComputedStyle(e).backgroundColor")
+    return str(notice.get_attribute("data-state")), str(colour), notice.inner_text()
+
+
+def test_the_three_states_are_visibly_different(page: Any) -> None:
+    # A typed question whose answer a passage gives: the answer above the cards, cited, marked inside its sentence.
+    ask(page, "Quand l'Assemblée générale des Nations unies a-t-elle adopté sa résolution ?")
+    answered = _state(page)
+    assert answered[0] == "answer" and answered[2].startswith("Réponse : 2 mars 2022")
+    assert "[1] Déclaration de l'OTAN sur les référendums (2022), ¶3" in answered[2]
+    marked = page.locator("#rag-results .rag-card-answer .rag-text mark strong.rag-answer-mark")
+    assert marked.count() == 1 and marked.inner_text() == "2 mars 2022" and marked.is_visible()
+    # Passages on the subject but no short answer read: check them; no green notice.
+    ask(page, "Quel est le rôle de Cités Unies France ?")
+    page.locator('#rag-results [data-state="subject"]').wait_for()
+    subject = _state(page)
+    assert subject[0] == "subject" and "vérifiez qu'ils y répondent" in subject[2]
+    assert page.locator("#rag-results .rag-ok, #rag-results .rag-answer-mark").count() == 0
+    # The issue's question: no number of soldiers anywhere; flagged, saying what is missing in words.
+    ask(page, "Combien de soldats la France va-t-elle envoyer en Ukraine ?")
+    page.locator('#rag-results [data-state="none"]').wait_for()
+    nothing = _state(page)
+    assert nothing[0] == "none" and "aucun des passages ne donne un nombre de soldats" in nothing[2]
+    assert page.locator("#rag-results .rag-card.rag-weak").count() >= 1
+    assert len({answered[1], subject[1], nothing[1]}) == 3, (answered[1], subject[1], nothing[1])
+    assert not page.errors
