@@ -239,7 +239,8 @@ def _print_results(results: Results, width: int = 100) -> None:
         print("No passage found.")
         return
     if results.abstain:
-        print(f"{results.explanation('en')} The closest passages:\n")
+        # In the question's language, as the answer line and the "on the subject" line are.
+        print(f"{results.explanation(results.lang)} {i18n.text('results.closest', results.lang)}\n")
     elif results.answer is not None:
         print(_printable(answer_line(results)) + "\n")
     else:  # on the subject, but nothing read as the answer: the reader checks (issue 21's second state)

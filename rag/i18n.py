@@ -42,6 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "answer.title": "Read from passage [{rank}]: check it in its sentence, marked below.",
         # The results area of the web app (ui.render), in the question's language.
         "results.weak_shown": "The closest passages are shown below, marked as weak.",
+        "results.closest": "The closest passages:",
         "results.none_found": "No passage found for «{question}».",
         "results.summary": "{n} passage{s} for",
         "results.weak": "weak",
@@ -243,6 +244,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "answer.on_subject": "Ces passages portent sur le sujet de la question ; vérifiez qu'ils y répondent.",
         "answer.title": "Lue dans le passage [{rank}] : vérifiez-la dans sa phrase, marquée ci-dessous.",
         "results.weak_shown": "Les passages les plus proches sont affichés ci-dessous, marqués comme faibles.",
+        "results.closest": "Les passages les plus proches :",
         "results.none_found": "Aucun passage trouvé pour «{question}».",
         "results.summary": "{n} passage{s} pour",
         "results.weak": "faible",

@@ -176,6 +176,30 @@ def test_the_question_of_the_issue_is_flagged_and_says_what_is_missing(retriever
 
 
 @pytest.mark.parametrize(
+    ("question", "first_line"),
+    [
+        (
+            "Combien de soldats la France va-t-elle envoyer en Ukraine ?",
+            "Rien dans le corpus ne semble répondre à cette question : aucun des passages ne donne un nombre de soldats."
+            " Les passages les plus proches :",
+        ),
+        (
+            "How many soldiers will France send to Ukraine?",
+            "Nothing in the corpus seems to answer this question: none of the passages gives a number of soldiers."
+            " The closest passages:",
+        ),
+    ],
+)
+def test_rag_ask_says_what_is_missing_in_the_questions_language(
+    real_index: Path, question: str, first_line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    assert main(["ask", "--index", str(real_index), question]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == first_line
+
+
+@pytest.mark.parametrize(
     ("question", "words"),
     [
         ("Quel est le budget annuel de Cités Unies France ?", "aucun des passages ne donne un montant"),
