@@ -98,28 +98,24 @@ _port = _whole("the port must be a whole number from 1 to 65535, such as 7860", 
 _workers = _whole("the number of workers must be a whole number of at least 1, such as 2", 1)
 
 
-def _megabytes(value: Any, from_text: bool) -> float:
-    problem = "the upload limit must be a positive number of megabytes, such as 20 or 2.5"
-    if from_text and isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ValueError(problem) from None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise ValueError(problem)
-    return float(value)
+def _positive(problem: str) -> Callable[[Any, bool], float]:
+    """The check of a positive finite number, read from text when it comes from the environment."""
+
+    def check(value: Any, from_text: bool) -> float:
+        if from_text and isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ValueError(problem) from None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise ValueError(problem)
+        return float(value)
+
+    return check
 
 
-def _days(value: Any, from_text: bool) -> float:
-    problem = "the days documents stay in the trash must be a positive number, such as 30 or 0.5"
-    if from_text and isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ValueError(problem) from None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise ValueError(problem)
-    return float(value)
+_megabytes = _positive("the upload limit must be a positive number of megabytes, such as 20 or 2.5")
+_days = _positive("the days documents stay in the trash must be a positive number, such as 30 or 0.5")
 
 
 def _yes_no(what: str) -> Callable[[Any, bool], bool]:

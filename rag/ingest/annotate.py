@@ -29,6 +29,7 @@ from typing import Any
 from rag.errors import RagError
 from rag.ingest import figures
 from rag.ingest.annotations import AMOUNT, COUNT, DATE, LOC, MISC, ORG, PER, PERCENT, Annotation
+from rag.ingest.lang import english_singular
 
 MODEL = "fr_core_news_md"
 MODEL_VERSION = "3.8.0"
@@ -98,18 +99,8 @@ _EN_WORD = re.compile(r"\s+([A-Za-z][A-Za-z'-]*)")
 
 
 def _singular(word: str) -> str:
-    """A light English singular for a counted noun's lemma ("countries" → "country", "sacks" → "sack")."""
-    w = word.casefold()
-    irregular = {"people": "person", "men": "man", "women": "woman", "children": "child", "feet": "foot"}
-    if w in irregular:
-        return irregular[w]
-    if w.endswith("ies") and len(w) > 4:
-        return w[:-3] + "y"
-    if w.endswith(("ches", "shes", "sses", "xes")):
-        return w[:-2]
-    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        return w[:-1]
-    return w
+    """A light English singular for a counted noun's lemma (``rag.ingest.lang.english_singular``)."""
+    return english_singular(word.casefold())
 
 
 def english_counted_noun(text: str, end: int) -> str:

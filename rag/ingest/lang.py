@@ -25,3 +25,18 @@ def guess_language(text: str) -> str:
         accents = sum(ch in "éèêàâçîôûœ" for ch in text.casefold())
         return "fr" if accents else ("und" if fr == 0 else "en")
     return "fr" if fr > en else "en"
+
+
+_IRREGULAR_SINGULARS = {"people": "person", "men": "man", "women": "woman", "children": "child", "feet": "foot"}
+
+
+def english_singular(word: str) -> str:
+    """A light English singular of a folded noun ("countries" → "country", "sacks" → "sack", "people" → "person"):
+    shared by the counted nouns of passages (rag.ingest.annotate) and the focus nouns of questions, so they meet."""
+    if word in _IRREGULAR_SINGULARS:
+        return _IRREGULAR_SINGULARS[word]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith(("ss", "us", "is")) else word

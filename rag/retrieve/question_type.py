@@ -22,6 +22,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from rag.ingest.lang import english_singular
+
 # The kinds a question can ask for (``QuestionType.kind``).
 PERSON, ORGANIZATION, PLACE, DATE, COUNT, AMOUNT, PERCENTAGE = (
     "person", "organization", "place", "date", "count", "amount", "percentage",
@@ -383,14 +385,7 @@ def singular(word: str, lang: str) -> str:
     """A light singular of a question's noun ("villes" → "ville", "cities" → "city", "people" → "person")."""
     w = _fold(word)
     if lang == "en":
-        irregular = {"people": "person", "men": "man", "women": "woman", "children": "child"}
-        if w in irregular:
-            return irregular[w]
-        if w.endswith("ies") and len(w) > 4:
-            return w[:-3] + "y"
-        if w.endswith(("ches", "shes", "sses", "xes")):
-            return w[:-2]
-        return w[:-1] if w.endswith("s") and not w.endswith(("ss", "us", "is")) else w
+        return english_singular(w)
     if w.endswith("aux") and len(w) > 4:
         return w[:-3] + "al"
     return w[:-1] if w.endswith(("s", "x")) and len(w) > 3 and not w.endswith(("ss", "is", "ys", "as")) else w
