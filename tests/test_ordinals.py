@@ -68,22 +68,27 @@ def test_a_rank_the_passages_do_not_hold_is_not_answered_by_another_ranks_date()
 
 # The corpus's list of Rencontres: an item runs over the sentences after its rank, until the next rank.
 EVENTS = (
+    "Organisées par l’Ambassade de France à Moscou, les rencontres franco-russes réunissent les collectivités. "
     "• la 2ème Rencontre franco-russe s’est déroulée à Saint-Pétersbourg avec le soutien du ministère russe du "
     "Développement régional. • la 3ème Rencontre franco-russe a été organisée à Strasbourg. Cités Unies France a "
     "participé à cet événement."
 )
 EVENTS_ANN = [
-    _at(EVENTS, "Saint-Pétersbourg", LOC), _at(EVENTS, "ministère russe du Développement régional", ORG),
+    _at(EVENTS, "Ambassade de France", ORG), _at(EVENTS, "Moscou", LOC), _at(EVENTS, "Saint-Pétersbourg", LOC),
+    _at(EVENTS, "ministère russe du Développement régional", ORG),
     _at(EVENTS, "Strasbourg", LOC), _at(EVENTS, "Cités Unies France", ORG),
 ]  # fmt: skip
 
 
 def test_an_item_of_a_list_runs_until_the_next_rank() -> None:
     question = "Quelle organisation a participé à la troisième Rencontre franco-russe ?"
-    assert _answer(question, EVENTS, EVENTS_ANN, [0.90, 0.85, 0.70]) == "Cités Unies France"
+    assert _answer(question, EVENTS, EVENTS_ANN, [0.80, 0.90, 0.85, 0.70]) == "Cités Unies France"
     assert _answer("Quelle organisation a soutenu la deuxième Rencontre ?", EVENTS, EVENTS_ANN) == (
         "ministère russe du Développement régional"
     )
+    # What the passage says before its first item is about none of the ranked Rencontres: not the tenth one's place.
+    tenth = "Où la dixième Rencontre franco-russe s'est-elle tenue ?"
+    assert _answer(tenth, EVENTS, EVENTS_ANN, [0.95, 0.8, 0.8, 0.8]) is None
 
 
 def test_a_question_without_a_rank_reads_as_before() -> None:

@@ -155,9 +155,13 @@ def relation(candidate: Annotation, question: Sequence[Ordinal], qlang: str, tex
     belongs to another rank of that noun, None when the question asks no rank or the candidate has none of its noun."""
     if not question:
         return None
-    mine = _attached(candidate, text, sentence, annotations, lambda o: _asked_noun(o, question, qlang, lang))
+    def keep(o: Ordinal) -> bool:
+        return _asked_noun(o, question, qlang, lang)
+
+    mine = _attached(candidate, text, sentence, annotations, keep)
     if not mine:
-        return None
+        # In a list of ranked items of the noun asked about, what precedes the first item is about none of them.
+        return False if len({o.rank for o in _of_passage(text, tuple(annotations)) if keep(o)}) >= 2 else None
     return any(o.rank == q.rank and nouns.same_noun(q.noun, qlang, o.noun, lang) for o in mine for q in question)
 
 
