@@ -31,6 +31,10 @@ from rag.retrieve.question_type import (
         ("Dans combien de pays les collectivités françaises ont-elles des partenaires ?", COUNT, "pays"),
         ("Combien coûte le programme ?", AMOUNT, None),
         ("How much money did Cités Unies France raise for emergency aid?", AMOUNT, None),
+        # "How much" with an auxiliary and a money verb several words on, as French "Combien coûtera…" is.
+        ("How much will building the new town hall cost?", AMOUNT, None),
+        ("How much does France contribute each year to the fund?", AMOUNT, None),
+        ("How much does a first-class ticket cost?", AMOUNT, None),
         ("Quel budget le ministère consacre-t-il chaque année à la coopération décentralisée ?", AMOUNT, None),
         ("What annual budget does the French foreign ministry devote to decentralised cooperation?", AMOUNT, None),
         ("Quel pourcentage de « oui » les autorités d'occupation ont-elles annoncé ?", PERCENTAGE, None),
@@ -85,6 +89,7 @@ def test_who_without_a_noun_accepts_more_than_a_person() -> None:
         "Comment l'OTAN décrit-elle sa propre nature ?",
         "Why did the Alliance condemn the referendums?",
         "Combien de temps dure le mandat ?",
+        "How much does the statue weigh?",  # a quantity, not money
         "Quel prix la ville a-t-elle reçu ?",
         "Evolution of what part of the immune system occurred in jawed vertebrates?",
         "What is the time rate of change of electric charge?",

@@ -192,3 +192,12 @@ def test_what_is_missing_in_words(question: str, fr: str, en: str) -> None:
     typed = question_type(question)
     assert typed is not None
     assert (missing_text(typed, "fr"), missing_text(typed, "en"), missing_text(typed, "und")) == (fr, en, en)
+
+
+def test_the_question_words_near_the_answer_count_across_languages() -> None:
+    # Two names as close to the question as each other; the English question's "mayor" stands near the French "maire"
+    # of one of them (the bilingual noun groups of rag.retrieve.nouns), as "maire" would in a French question.
+    text = "Le groupe réunit Jean Valère, président du réseau, et Marie Rocher, maire de Lunel depuis 2020."
+    hit = _hit(text, [_at(text, "Jean Valère", PER), _at(text, "Marie Rocher", PER)])
+    assert _read("Who is the mayor in the group?", hit)[0] == "Marie Rocher"
+    assert _read("Who is the president in the group?", hit)[0] == "Jean Valère"

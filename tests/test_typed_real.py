@@ -166,6 +166,22 @@ def test_an_english_question_on_french_text(retriever: Retriever) -> None:
     assert _answer(retriever, "Who is the president of Cités Unies France?").label == PER
 
 
+def test_the_date_of_the_meeting_of_the_rank_asked_in_a_list_of_meetings(retriever: Retriever) -> None:
+    # cuf_groupe-pays-russie.txt lists the meetings by rank ("…le 12 février 2014 et la deuxième réunion le 30 juin
+    # 2015", "La 3ème réunion a eu lieu le 5 juillet 2016", up to the 7th): each rank gets its own date, in French and
+    # in English, and a rank the brochure does not hold is not answered by another's date or place.
+    second = "À quelle date le groupe-pays Russie a-t-il tenu sa deuxième réunion ?"
+    assert _answer(retriever, second).normalized == "30 juin 2015"
+    assert _answer(retriever, "When did the Russia country group hold its third meeting?").normalized == "5 juillet 2016"
+    eighth = "Où la huitième réunion du groupe-pays Russie se tiendra-t-elle ?"
+    assert "aucun des passages ne donne un lieu" in _missing(retriever, eighth, "fr")
+    assert "a date" in _missing(retriever, "When will the Russia country group hold its ninth meeting?", "en")
+
+
+def test_how_much_with_an_auxiliary_asks_for_an_amount(retriever: Retriever) -> None:
+    assert "an amount" in _missing(retriever, "How much will the new defence depots cost?", "en")
+
+
 def test_the_question_of_the_issue_is_flagged_and_says_what_is_missing(retriever: Retriever) -> None:
     # No number of soldiers anywhere in the corpus; its dates ("jeudi 24 février 2022") and its counts of other things
     # do not answer it: a date is no count.

@@ -155,6 +155,12 @@ def same_noun(a: str, lang_a: str, b: str, lang_b: str, *, bilingual: bool = Tru
     return bool(groups.get(ka, frozenset()) & groups.get(kb, frozenset()))
 
 
+@lru_cache(maxsize=1 << 16)
+def groups_of(word: str, lang: str) -> tuple[str, ...]:
+    """The bilingual groups ``word`` belongs to, as keys ("~3"): equal for "meeting" and "réunion"."""
+    return tuple(f"~{i}" for i in sorted(_groups().get(noun_key(word, lang), frozenset())))
+
+
 def translation(word: str, lang: str, to: str) -> str | None:
     """The first noun in language ``to`` of ``word``'s group, for saying what is missing in the reader's language;
     ``word`` itself when ``lang == to``; None when ``word`` is in no group."""

@@ -162,8 +162,9 @@ _AMOUNT_FR = _rx(
     rf"|à\s+quel\s+prix|pour\s+quel\s+(?:montant|prix|coût))"
 )
 _AMOUNT_EN = _rx(
-    r"\b(?:how\s+much\s+(?:money|funding|cash|did\s+\w+(?:\s+\w+){0,5}\s+(?:cost|spend|pay|allocate|raise|earn|receive|"
-    r"give|donate|invest|lend|borrow|fund|sell|charge|owe|collect|contribute|grant)|"
+    r"\b(?:how\s+much\s+(?:money|funding|cash|(?:did|does|do|will|would|should|could|can)\s+[\w'-]+(?:\s+[\w'-]+){0,8}?\s+"
+    r"(?:cost|spend|pay|allocate|raise|earn|receive|give|donate|invest|lend|borrow|fund|sell|charge|owe|collect|"
+    r"contribute|grant)\b|"
     r"(?:\w+\s+){0,6}?(?:costs?|cost|spent|paid|worth|allocated|raised|earned|invested|funded|priced|budgeted))"
     r"|at\s+what\s+price|for\s+how\s+much|what\s+amount(?!\s+of\b))"
 )

@@ -10,11 +10,15 @@ annotations (``rag.ingest.annotations``, found at index time).
    the question ("Who is the president of Cités Unies France?" is not answered by "Cités Unies France"), and of its
    focus: a count must count the focus noun ("soldats" ↔ "soldiers", ``rag.retrieve.nouns.same_noun``); a person
    asked by role ("Quel ministre…") must be called one near the name; a year question wants a year, a date question
-   a day; a city or a region is not a country.
+   a day; a city or a region is not a country; a question about a rank ("la deuxième réunion") is not answered by
+   what belongs to another rank of the same thing ("La 3ème réunion a eu lieu le 5 juillet 2016",
+   ``rag.retrieve.ordinals``), and the sentences about the rank asked answer too, however close the others are.
 3. No fitting candidate: the question is not answered, and ``Reading.missing(lang)`` says what is missing, in French
    or English ("aucun des passages ne donne un nombre de soldats"). Otherwise the answer is the candidate with the
    best ``score``: its sentence's similarity to the question, plus the question's words standing close to it (the
-   proximity of classic factoid QA), plus a preference for the class the question names, less a little per rank.
+   proximity of classic factoid QA; an English question's "meeting" stands near a French "réunion" through the
+   bilingual noun groups), plus a preference for the class the question names and for the rank it asks about, less
+   a little per rank of hit.
    A list of names of the kind asked for ("Donetsk, Louhansk, Zaporizhia et Kherson") is given whole, and a year
    question gets the year of a date ("1801" of "juillet 1801").
 """
@@ -29,7 +33,7 @@ from functools import cache, lru_cache
 
 from rag import i18n
 from rag.ingest.annotations import AMOUNT, COUNT, DATE, LOC, MISC, ORG, PER, PERCENT, Annotation
-from rag.retrieve import nouns
+from rag.retrieve import nouns, ordinals
 from rag.retrieve import question_type as qt
 from rag.retrieve.highlight import choose_sentences
 from rag.retrieve.question_type import QuestionType
@@ -66,6 +70,8 @@ DEPTH = 3
 PROXIMITY = 0.01
 PROXIMITY_CHARS = 100
 CLASS_BONUS = 0.05
+# The candidate belongs to the rank the question asks about ("la deuxième réunion", rag.retrieve.ordinals).
+ORDINAL_BONUS = 0.05
 RANK_PENALTY = 0.01
 # A role must be named this close to the person ("M. Alexandre Tsyboulski, Vice-Ministre russe…").
 ROLE_WINDOW = 60
@@ -313,6 +319,9 @@ def fits(candidate: Annotation, qtype: QuestionType, question: str, hit: HitText
         accepts = ENGLISH_NAMES
     if candidate.kind not in accepts or in_question(candidate, question):
         return False
+    asked = ordinals.asked(question)
+    if asked and ordinals.relation(candidate, asked, qtype.lang, hit.text, hit.lang, sentence, hit.annotations) is False:
+        return False  # "la deuxième réunion" is not answered by the date of the 3ème
     if candidate.kind == COUNT:
         return _counts_focus(candidate, qtype, hit.text[sentence[0] : sentence[1]], hit.lang, match)
     if qtype.kind == qt.PERSON and qtype.focus:
@@ -334,50 +343,38 @@ def _stopwords() -> frozenset[str]:
     return frozenset(_fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN))
 
 
-_ORDINALS = {
-    word: f"#{n}"
-    for n, words in enumerate(
-        (
-            "premier première premiers premières 1er 1re 1ère first 1st",
-            "deuxième second seconde 2e 2ème 2nd",
-            "troisième 3e 3ème third 3rd",
-            "quatrième 4e 4ème fourth 4th",
-            "cinquième 5e 5ème fifth 5th",
-            "sixième 6e 6ème sixth 6th",
-            "septième 7e 7ème seventh 7th",
-            "huitième 8e 8ème eighth 8th",
-            "neuvième 9e 9ème ninth 9th",
-            "dixième 10e 10ème tenth 10th",
-        ),
-        start=1,
-    )
-    for word in words.split()
-}
-
-
 def _key(word: str, lang: str) -> str:
     """A word's key for proximity: its stem, or its rank for an ordinal ("4ème", "quatrième" and "fourth" alike)."""
-    return _ORDINALS.get(word.casefold()) or nouns.noun_key(word, lang)
+    rank = ordinals.rank_of(word)
+    return f"#{rank}" if rank is not None else nouns.noun_key(word, lang)
 
 
-def question_keys(question: str, lang: str) -> set[str]:
-    """The question's content words as keys (stop words and the interrogatives' words aside; ordinals kept)."""
+def _word_keys(word: str, lang: str) -> frozenset[str]:
+    """A word's keys for proximity: its stem (or rank, ``_key``) and its bilingual noun groups, so that an English
+    question's "meeting" stands near a French passage's "réunion" (``rag.retrieve.nouns.groups_of``)."""
+    return frozenset((_key(word, lang), *nouns.groups_of(word, lang)))
+
+
+def question_keys(question: str, lang: str) -> dict[str, int]:
+    """The question's content words (stop words and the interrogatives' words aside; ordinals kept): each of their
+    keys (``_word_keys``) → the word's place in the question."""
     stop = _stopwords()
-    return {_key(w, lang) for w in _TOKEN.findall(question) if w.casefold() in _ORDINALS or (len(w) > 2 and _fold(w) not in stop)}
+    words = [w for w in _TOKEN.findall(question) if ordinals.rank_of(w) is not None or (len(w) > 2 and _fold(w) not in stop)]
+    return {key: i for i, w in enumerate(words) for key in _word_keys(w, lang)}
 
 
-def proximity(candidate: Annotation, text: str, lang: str, keys: set[str]) -> float:
-    """How close the question's words stand to the candidate in ``text``: each question stem found counts
-    1 - distance/PROXIMITY_CHARS at its nearest occurrence (0 beyond)."""
+def proximity(candidate: Annotation, text: str, lang: str, keys: dict[str, int]) -> float:
+    """How close the question's words stand to the candidate in ``text``: each question word found (by stem, rank or
+    bilingual group, ``_word_keys``) counts 1 - distance/PROXIMITY_CHARS at its nearest occurrence (0 beyond)."""
     lo, hi = max(0, candidate.start - PROXIMITY_CHARS), candidate.end + PROXIMITY_CHARS
-    nearest: dict[str, int] = {}
+    nearest: dict[int, int] = {}
     for m in _TOKEN.finditer(text, lo, hi):
         if candidate.start <= m.start() < candidate.end:
             continue
-        stem = _key(m.group(), lang)
-        if stem in keys:
-            d = candidate.start - m.end() if m.start() < candidate.start else m.start() - candidate.end
-            nearest[stem] = min(max(d, 0), nearest.get(stem, PROXIMITY_CHARS))
+        found = {keys[k] for k in _word_keys(m.group(), lang) if k in keys}
+        d = candidate.start - m.end() if m.start() < candidate.start else m.start() - candidate.end
+        for word in found:
+            nearest[word] = min(max(d, 0), nearest.get(word, PROXIMITY_CHARS))
     return sum(max(0.0, 1 - d / PROXIMITY_CHARS) for d in nearest.values())
 
 
@@ -399,13 +396,21 @@ def _of_class(candidate: Annotation, qtype: QuestionType, lang: str, match: Noun
     return False
 
 
-def score(candidate: Annotation, qtype: QuestionType, hit: HitText, sentence: int, keys: set[str],
-          *, match: NounMatch = nouns.same_noun) -> float:  # fmt: skip
+def _of_rank(candidate: Annotation, qtype: QuestionType, question: str, hit: HitText, sentence: int) -> bool:
+    """Whether the candidate belongs to the rank the question asks about ("la deuxième réunion le 30 juin 2015")."""
+    asked = ordinals.asked(question)
+    span = hit.sentences[sentence]
+    return bool(asked) and ordinals.relation(candidate, asked, qtype.lang, hit.text, hit.lang, span, hit.annotations) is True
+
+
+def score(candidate: Annotation, qtype: QuestionType, hit: HitText, sentence: int, keys: dict[str, int],
+          *, question: str = "", match: NounMatch = nouns.same_noun) -> float:  # fmt: skip
     """How likely ``candidate`` is the answer (see the module): higher is better."""
     return (
         hit.similarities[sentence]
         + PROXIMITY * proximity(candidate, hit.text, hit.lang, keys)
         + CLASS_BONUS * _of_class(candidate, qtype, hit.lang, match)
+        + ORDINAL_BONUS * _of_rank(candidate, qtype, question, hit, sentence)
         - RANK_PENALTY * (hit.rank - 1)
     )
 
@@ -441,13 +446,20 @@ def read(
     and the bilingual groups; eval/noun_match.py compares it with stems alone and with the embedder)."""
     keys = question_keys(question, qtype.lang)
     found: list[tuple[float, int, HitText, tuple[int, int], Annotation]] = []
+    asked = ordinals.asked(question)
     for hit in sorted(hits, key=lambda h: h.rank)[:depth]:
-        for i in answering_sentences(hit, answering, margin):
+        chosen = answering_sentences(hit, answering, margin)
+        if asked:  # the sentence that names the rank asked about answers too ("La 3ème réunion a eu lieu le…")
+            chosen += [
+                i for i, span in enumerate(hit.sentences)
+                if i not in chosen and ordinals.names(hit.text, span, asked, qtype.lang, hit.lang, hit.annotations)
+            ]  # fmt: skip
+        for i in chosen:
             start, end = hit.sentences[i]
             for a in hit.annotations:
                 # A name may run over a line break that ends a "sentence": overlapping is enough.
                 if a.start < end and a.end > start and fits(a, qtype, question, hit, (start, end), match=match):
-                    found.append((score(a, qtype, hit, i, keys, match=match), -a.start, hit, (start, end), a))
+                    found.append((score(a, qtype, hit, i, keys, question=question, match=match), -a.start, hit, (start, end), a))
     if not found:
         return Reading(qtype, None)
     _, _, hit, sentence, best = max(found, key=lambda f: (f[0], -f[2].rank, f[1]))
