@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rag.store.lexical import LexicalIndex, tokenize
 
@@ -84,3 +85,18 @@ def test_matches_within_allowed_rows() -> None:
     assert inside.rows.tolist() == sorted(r for r in allowed.tolist() if dense[r] > 0)
     assert inside.scores.tolist() == dense[inside.rows].tolist()
     assert len(found.within(np.zeros(0, dtype=np.int64))) == 0 and found.within(np.zeros(0, dtype=np.int64)).best() == 0.0
+
+
+def test_matches_of_common_terms_are_the_same_summed_densely(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Postings covering much of the index are summed in one array: the same rows and bits as sorting them."""
+    import rag.store.lexical as lexical
+
+    index = LexicalIndex.build(_random_texts(2000, 2))
+    question = "congé salarié contrat durée jours"
+    monkeypatch.setattr(lexical, "DENSE_SHARE", 0)  # never dense
+    sorted_found = index.matches(question)
+    monkeypatch.setattr(lexical, "DENSE_SHARE", 10**9)  # always
+    dense_found = index.matches(question)
+    assert len(sorted_found) > 100
+    assert dense_found.rows.tolist() == sorted_found.rows.tolist()
+    assert dense_found.scores.tobytes() == sorted_found.scores.tobytes()
