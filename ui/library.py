@@ -189,6 +189,15 @@ class Library:
 
     # -- changes -------------------------------------------------------------------------------------------------
 
+    def _read_upload(self, upload: str | Path, original_name: str | None) -> tuple[str, bytes, Document]:
+        """An uploaded file checked (name, type, size) and read: its safe name, its bytes, the document they hold.
+        Raises ``UploadRejected`` when it cannot be added."""
+        src = Path(upload)
+        name = safe_filename(original_name or src.name)
+        check_upload(src, name, self.max_upload_bytes)
+        data = src.read_bytes()
+        return name, data, _readable(data, name, self.index / OCR_CACHE)
+
     def add_document(
         self, upload: str | Path, original_name: str | None = None, *, details: Mapping[str, str] | None = None, user: str = ""
     ) -> Added:
@@ -200,11 +209,7 @@ class Library:
         cannot be added.
         """
         given = check_details(details or {}, title_required=False)
-        src = Path(upload)
-        name = safe_filename(original_name or src.name)
-        check_upload(src, name, self.max_upload_bytes)
-        data = src.read_bytes()
-        document = _readable(data, name, self.index / OCR_CACHE)
+        name, data, document = self._read_upload(upload, original_name)
         with self._index_lock:
             current = self.retriever
             _reject_duplicate(current, document, name)
@@ -224,11 +229,7 @@ class Library:
         """Put a new version of the uploaded document ``source`` in its place (its title, date and author kept);
         the previous file goes to the trash. Raises ``UploadRejected`` when the new file cannot be added, ``Refused``
         when ``source`` cannot be replaced here; nothing changes then."""
-        src = Path(upload)
-        name = safe_filename(original_name or src.name)
-        check_upload(src, name, self.max_upload_bytes)
-        data = src.read_bytes()
-        document = _readable(data, name, self.index / OCR_CACHE)
+        name, data, document = self._read_upload(upload, original_name)
         with self._index_lock:
             current = self.retriever
             old = self._own(current, source)
