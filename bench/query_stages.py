@@ -372,7 +372,8 @@ def kernels(base: Path, work: Path, copies: int, questions: list[str]) -> dict[s
         postings.append(len(found))
         del scores, matching
     after_bm25 = rss_mb()
-    table = AnnotationTable(np.load(annotations), [])
+    details = json.loads((base / names["annotation_meta"]).read_text("utf-8"))["details"]
+    table = AnnotationTable(np.load(annotations), details)
     rows = np.random.default_rng(0).integers(0, n * copies, 50).tolist()
     before_ann, now_ann = [], []
     for row in rows:
