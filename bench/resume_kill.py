@@ -12,7 +12,14 @@ shard finished by an earlier run held them (must be 0), the texts embedded in al
 excess is the chunks in flight at each kill), and whether the final index equals an uninterrupted build's.
 
 SYNTHESISED embedding cost: the embedder is rag's fake one (a hash of words, 64-d) slowed by ``--ms-per-text``, so that
-a kill lands during embedding as it would with the real model (whose 100k passages take hours here).
+a kill lands during embedding as it would with the real model (whose 100k passages take hours here). Each random kill
+waits for the run's first embedded batch, then lands uniformly within what is left of the embedding: a kill while the
+build reads, chunks or annotates the corpus would test nothing (and those steps keep no checkpoint).
+
+``--annotate stub``: the runs annotate every passage with nothing instead of spaCy. A build annotates its new
+passages before it embeds, and keeps no checkpoint of them: every rerun of a killed build annotates all of them again
+(~87 passages/s here, minutes a run at 100k), which would make this experiment last hours without testing anything
+more. ``--annotate spacy`` (the default) runs the real annotator.
 """
 
 from __future__ import annotations
@@ -47,6 +54,14 @@ from rag.index.vectors import text_key
 
 corpus, index, log_path, delay, chunk = sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), int(sys.argv[6])
 vectors.EMBED_CHUNK_BATCHES = max(1, chunk // 32)
+if sys.argv[7] == "stub":
+    from rag.index import annotate
+
+    class Stub:
+        def annotate(self, texts, langs=None):
+            return [[] for _ in texts]
+
+    annotate.shared_annotator = Stub
 
 class Slow(FakeEmbedder):
     def embed_batch(self, texts, kind):
@@ -75,6 +90,9 @@ class Result:
     embedded_twice_from_a_finished_shard: int
     final_equals_uninterrupted: bool
     resumed_line: str
+    annotate: str
+    kill_seconds_after_embedding_started: list[float]
+    seconds_before_embedding: list[float]
     seconds: float
 
 
@@ -100,9 +118,19 @@ def _answer(index: Path, q: Any) -> tuple[str, list[int]]:
     return str(data.manifest["generation"]), ann.search(data.faiss_index, q, 10)[1].tolist()
 
 
+def _embedding_started(log: Path, proc: subprocess.Popen[str]) -> float | None:
+    """Wait for the run's first embedded batch (its log written); the seconds waited, None if the run ended first."""
+    t0 = time.perf_counter()
+    while proc.poll() is None:
+        if log.exists() and log.stat().st_size:
+            return time.perf_counter() - t0
+        time.sleep(0.01)
+    return None
+
+
 def run(
     base: Path, update: Path, work: Path, *, kills: int = 10, save_kills: int = 2, ms_per_text: float = 0.2,
-    chunk_texts: int = 4096, seed: int = 0,
+    chunk_texts: int = 4096, seed: int = 0, annotate: str = "spacy",
 ) -> Result:  # fmt: skip
     """The experiment of the module docstring: ``base`` is indexed first, then ``update``'s files are added to it."""
     import shutil
@@ -124,7 +152,7 @@ def run(
     child = [sys.executable, "-c", CHILD, str(REPO), str(corpus)]
     shutil.copytree(index, reference)
     subprocess.run(
-        [*child, str(reference), str(work / "reference.log"), str(ms_per_text / 1000), str(chunk_texts)],
+        [*child, str(reference), str(work / "reference.log"), str(ms_per_text / 1000), str(chunk_texts), annotate],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     whole = time.perf_counter() - t0
@@ -132,10 +160,12 @@ def run(
     # What a run costs besides embedding (start, chunking, writing): a run with nothing left to embed.
     shutil.copytree(reference, work / "fixed")
     t0 = time.perf_counter()
-    fixed_run = [*child, str(work / "fixed"), str(work / "fixed.log"), "0", str(chunk_texts)]
+    fixed_run = [*child, str(work / "fixed"), str(work / "fixed.log"), "0", str(chunk_texts), annotate]
     subprocess.run(fixed_run, check=True, stdout=subprocess.DEVNULL)
     fixed = time.perf_counter() - t0
-    embedding = max(0.0, whole - fixed)
+    # The embedding's share of a run: what the slowed embedder sleeps at least (a run's other costs vary more than it
+    # on a loaded machine, so the difference of two runs alone can come out near 0 and every kill land at once).
+    embedding = max(whole - fixed, texts_to_embed * ms_per_text / 1000)
 
     q = FakeEmbedder().embed(["Donetsk Kherson référendum annexion coopération"], "query")[0]
     previous = _answer(index, q)
@@ -155,6 +185,8 @@ def run(
     shards = index / "embedding-shards"
     # A run lasts its fixed costs and the embedding still to do: a kill at a random moment of it.
     twice, embedded, killed, killed_saving, runs, switched_early = 0, 0, 0, 0, 0, 0
+    before_embedding: list[float] = []
+    kill_after: list[float] = []
     out = ""
     while True:
         finished = _shard_keys(shards)
@@ -163,13 +195,18 @@ def run(
         if final:
             stop.set()  # reads after the commit see the new generation
         proc = subprocess.Popen(
-            [*child, str(index), str(log), str(ms_per_text / 1000), str(chunk_texts)],
+            [*child, str(index), str(log), str(ms_per_text / 1000), str(chunk_texts), annotate],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         runs += 1
         if killed < kills:
-            left = fixed + embedding * (1 - len(finished) / max(1, texts_to_embed))
-            time.sleep(rng.uniform(0.0, 0.6 * left))
+            waited = _embedding_started(log, proc)
+            if waited is not None:
+                before_embedding.append(round(waited, 1))
+                left = embedding * (1 - len(finished) / max(1, texts_to_embed))
+                after = rng.uniform(0.0, 0.9 * left)
+                time.sleep(after)
+                kill_after.append(round(after, 1))
         elif not final:  # while it writes its generation: a new gen-* folder appears
             gens = set(index.glob("gen-*"))
             while proc.poll() is None and set(index.glob("gen-*")) == gens:
@@ -204,7 +241,7 @@ def run(
     resumed = next((part for part in out.split("; ") if part.startswith("resumed:")), "")
     return Result(
         runs, killed, switched_early, killed_saving, len(answers), wrong, texts_to_embed, embedded, twice, bool(same), resumed,
-        time.perf_counter() - started,
+        annotate, kill_after, before_embedding, time.perf_counter() - started,
     )  # fmt: skip
 
 
@@ -218,6 +255,7 @@ def main() -> None:
     parser.add_argument("--ms-per-text", type=float, default=0.2)
     parser.add_argument("--chunk-texts", type=int, default=4096, help="texts per checkpointed chunk (the default build's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--annotate", choices=["spacy", "stub"], default="spacy", help="the runs' annotator (see above)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rag-resume-") as tmp:
         work = Path(tmp)
@@ -226,7 +264,7 @@ def main() -> None:
         write_corpus(DEFAULT_SCALE_DIR, args.paragraphs, update)
         result = run(
             REPO / "corpus", update, work, kills=args.kills, save_kills=args.save_kills, ms_per_text=args.ms_per_text,
-            chunk_texts=args.chunk_texts, seed=args.seed,
+            chunk_texts=args.chunk_texts, seed=args.seed, annotate=args.annotate,
         )  # fmt: skip
     print(json.dumps({"paragraphs": args.paragraphs, **asdict(result)}, indent=2, ensure_ascii=False))
 

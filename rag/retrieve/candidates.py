@@ -13,13 +13,14 @@ from rag.retrieve import rank
 from rag.retrieve.query import Query, Vector
 from rag.retrieve.view import IndexView, RowIds, Scores
 from rag.store import ann
+from rag.store.lexical import Matches
 from rag.store.rows import read_ranges
 
 
 def candidates(query: Query, view: IndexView, depth: int = rank.CANDIDATES, allowed: RowIds | None = None) -> rank.Candidates:
     """The dense ``depth`` best by passage vector (modes ``dense`` and ``hybrid``) and the lexical ``depth`` best by
     BM25 (``lexical`` and ``hybrid``), among the rows ``allowed`` (None: all), with their evidence."""
-    lexical = lexical_scores(query, view, allowed) if query.mode != "dense" else None
+    lexical = lexical_matches(query, view, allowed) if query.mode != "dense" else None
     if query.mode == "lexical":
         assert lexical is not None
         rows = np.sort(rank.lexical_top(lexical, depth))
@@ -27,22 +28,18 @@ def candidates(query: Query, view: IndexView, depth: int = rank.CANDIDATES, allo
         assert query.vector is not None, "dense and hybrid queries are embedded (make_query)"
         _, dense_rows = ann.search(view.data.faiss_index, query.vector, depth, allowed)
         rows = np.unique(dense_rows) if lexical is None else rank.union(dense_rows, lexical, depth)
-    lexical_max = float(lexical.max(initial=0.0)) if lexical is not None else 0.0
-    lexical_rows = lexical[rows] if lexical is not None else np.zeros(len(rows), dtype=np.float32)
+    lexical_max = lexical.best() if lexical is not None else 0.0
+    lexical_rows = lexical.at(rows) if lexical is not None else np.zeros(len(rows), dtype=np.float32)
     passage, sentence = dense_evidence(view, rows, query.vector)
     return rank.Candidates(query, rows, passage, sentence, lexical_rows, lexical_max)
 
 
-def lexical_scores(query: Query, view: IndexView, allowed: RowIds | None) -> Scores:
-    """BM25 score of every passage (0 outside ``allowed``, when given)."""
+def lexical_matches(query: Query, view: IndexView, allowed: RowIds | None) -> Matches:
+    """The passages sharing a term with the question and their BM25 scores (among ``allowed``, when given)."""
     if view.data.lexical is None:
-        return np.zeros(len(view.data.passages), dtype=np.float32)
-    lexical = view.data.lexical.scores(query.text)
-    if allowed is not None:
-        mask = np.zeros(len(lexical), dtype=bool)
-        mask[allowed] = True
-        lexical = np.where(mask, lexical, np.float32(0.0))
-    return lexical
+        return Matches.none()
+    found = view.data.lexical.matches(query.text)
+    return found if allowed is None else found.within(allowed)
 
 
 def dense_evidence(view: IndexView, rows: RowIds, vector: Vector | None) -> tuple[Scores, Scores]:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.retrieve.query import Query
+from rag.store.lexical import Matches
 
 # Candidates taken from each retriever before re-scoring: cheap, and deep enough that re-scoring can promote
 # a passage whose whole-passage vector ranks low but one of whose sentences answers exactly.
@@ -93,19 +94,16 @@ def top(scores: Scores, k: int) -> RowIds:
     return order
 
 
-def union(dense_rows: RowIds, lexical: Scores, n: int) -> RowIds:
+def union(dense_rows: RowIds, lexical: Matches, n: int) -> RowIds:
     """Union of the dense top-n and the lexical top-n (passages with at least one matching term), ascending."""
     return np.unique(np.concatenate([dense_rows, lexical_top(lexical, n)]).astype(np.int64))
 
 
-def lexical_top(lexical: Scores, n: int) -> RowIds:
-    """The ``n`` best passages by BM25 among those sharing a term with the question, best first."""
-    # Only passages sharing a term with the question can be lexical candidates: select among those (a few thousand
-    # at most) rather than partitioning every score of a large index.
-    matching = np.flatnonzero(lexical > 0)
-    if not len(matching):
-        return matching.astype(np.int64)
-    chosen: RowIds = matching[top(lexical[matching], n)].astype(np.int64)
+def lexical_top(lexical: Matches, n: int) -> RowIds:
+    """The ``n`` best passages by BM25 among those sharing a term with the question, best first (ties: lower row)."""
+    if not len(lexical):
+        return np.zeros(0, dtype=np.int64)
+    chosen: RowIds = lexical.rows[top(lexical.scores, n)].astype(np.int64)
     return chosen
 
 

@@ -33,7 +33,7 @@ class IndexView:
     rows_by_source: dict[str, list[int]] = field(init=False, repr=False)
     documents: dict[str, Document] = field(init=False, repr=False)
     calibration: Calibration | None = field(init=False, repr=False)
-    _row_of: dict[str, int] | None = field(init=False, repr=False, default=None)  # built on first use: ids → rows
+    _row_of: dict[str, int] | None = field(init=False, repr=False, default=None)  # ids of other forms → rows
 
     def __post_init__(self) -> None:
         spans = self.data.sentence_spans
@@ -83,7 +83,15 @@ class IndexView:
         return offsets[row].span(start, end)
 
     def row_of(self, passage_id: str) -> int | None:
-        """The row of the passage ``passage_id`` (None when the index has no such passage)."""
+        """The row of the passage ``passage_id`` (None when the index has no such passage).
+
+        rag names a passage ``<source>:<start>-<end>`` (``rag.ingest.chunk``): it is looked for among its document's
+        rows, so that a search on 10M passages never maps every id; only an id of another form (none that rag
+        writes) builds that map, once."""
+        source = passage_id.rpartition(":")[0]
+        if source in self.rows_by_source:
+            passages = self.data.passages
+            return next((row for row in self.rows_by_source[source] if passages[row].id == passage_id), None)
         if self._row_of is None:
             self._row_of = {p.id: row for row, p in enumerate(self.data.passages)}
         return self._row_of.get(passage_id)
