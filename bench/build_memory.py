@@ -1,5 +1,6 @@
 """Peak memory of an index build, rag's own share: ``python -m bench.build_memory --paragraphs 200000``.
 
+``--passages 1000000`` builds a million passages (the scale corpora repeated); ``--no-annotate`` leaves spaCy out.
 The embedder is replaced by random unit vectors (384-d, as the default model's), so the figure is what rag holds
 (passages, sentence spans, vectors, the FAISS and BM25 builds, the writing) without the model or the benchmark's
 vector cache. Prints the peak resident memory of each phase, then of the whole build.
@@ -25,6 +26,7 @@ import numpy as np
 from bench.data import DEFAULT_SCALE_DIR
 from rag import index, store
 from rag.embed import Embedder, Kind, Vectors
+from rag.index import annotate as annotating
 from rag.index import vectors as index_vectors
 from rag.store import ann, lexical
 from rag.types import Document, DocumentInfo
@@ -40,6 +42,13 @@ class RandomEmbedder(Embedder):
         vectors = np.random.default_rng(len(texts)).standard_normal((len(texts), self.dim)).astype(np.float32)
         out: Vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         return out
+
+
+class _NoAnnotations:
+    """An annotator that finds nothing (``--no-annotate``)."""
+
+    def annotate(self, texts: list[str], langs: list[str]) -> list[list[Any]]:
+        return [[] for _ in texts]
 
 
 def _rss_mib() -> float:
@@ -79,6 +88,16 @@ def arguments(description: str | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paragraphs", type=int, default=200_000, help="service-public paragraphs (at most ~210,000)")
     parser.add_argument("--scale-dir", type=Path, default=DEFAULT_SCALE_DIR)
+    parser.add_argument(
+        "--passages", type=int, default=0,
+        help="instead of --paragraphs: about this many passages from both scale corpora, repeated (each copy's "
+        "paragraphs marked with its number) above ~100k (bench.stores.documents)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-annotate", action="store_true",
+        help="replace the annotator (spaCy, ~17 ms a passage on this machine: hours at 1M) by one that finds "
+        "nothing; the figures are then rag's own without spaCy's model and the annotations",
+    )  # fmt: skip
     args = parser.parse_args()
     if not (args.scale_dir / "fr_service_public_paragraphs.jsonl.gz").is_file():
         parser.error(f"no fr_service_public_paragraphs.jsonl.gz in {args.scale_dir}; give the folder with --scale-dir")
@@ -87,8 +106,17 @@ def arguments(description: str | None) -> argparse.Namespace:
 
 def main() -> None:
     args = arguments(__doc__)
-    docs = documents(args.scale_dir, args.paragraphs)
-    index_vectors.embed_with_cache = _traced("embedding", index_vectors.embed_with_cache)
+    if args.passages:
+        from bench.stores import documents as repeated
+
+        docs = list(repeated(args.passages))
+    else:
+        docs = documents(args.scale_dir, args.paragraphs)
+    if args.no_annotate:
+        annotating.shared_annotator = lambda: _NoAnnotations()  # type: ignore[assignment,return-value]
+    index_vectors.embed_missing = _traced("embedding", index_vectors.embed_missing)
+    index_vectors.write_vectors = _traced("writing vectors to the new generation", index_vectors.write_vectors)
+    annotating.annotations_for = _traced("annotating", annotating.annotations_for)
     ann.build = _traced("FAISS build", ann.build)
     store.save = _traced("writing (BM25 included)", store.save)
     build = lexical.LexicalIndex.build.__func__  # type: ignore[attr-defined]

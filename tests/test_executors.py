@@ -18,9 +18,11 @@ from rag.embed import Embedder, Vectors
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
 from rag.index.executors import Executor, ProcessExecutor, RayExecutor, Shard, get_executor, make_shards
+from rag.index.lookup import Lookup
 from rag.index.shards import SHARDS
 from rag.index.vectors import text_key
 from rag.retrieve.retriever import Retriever
+from rag.store.vector_files import key_array
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,13 +34,14 @@ def vectors_of(index: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def test_shards_group_whole_documents_and_skip_what_is_cached() -> None:
     documents = [["a1", "a2"], ["b1"], ["c1", "a1", "c2"]]
-    cache = {text_key("b1"): np.zeros(2, np.float32)}
+    cache = Lookup()
+    cache.add_rows(key_array([text_key("b1")]), np.zeros((1, 2), np.float32))
     shards = make_shards(documents, cache, size=2)
     # a document is never split; "b1" is cached; "a1" is embedded once
     assert [s.texts for s in shards] == [["a1", "a2"], ["c1", "c2"]]
     assert shards[0].keys == [text_key("a1"), text_key("a2")]
     assert make_shards(documents, cache, size=2)[1].name == shards[1].name  # the same texts, the same shard
-    assert make_shards(documents, {}, size=10)[0].texts == ["a1", "a2", "b1", "c1", "c2"]
+    assert make_shards(documents, Lookup(), size=10)[0].texts == ["a1", "a2", "b1", "c1", "c2"]
 
 
 def test_default_is_the_in_process_path() -> None:

@@ -14,10 +14,12 @@ from rag import store
 from rag.embed.fake import FakeEmbedder
 from rag.errors import BadInputError, IndexIncompatibleError, IndexMissingError
 from rag.index import build_index, text_key
-from rag.index.vectors import embed_with_cache
+from rag.index.lookup import Lookup
+from rag.index.vectors import Texts, embed_missing, text_keys, write_vectors
 from rag.retrieve.calibration import null_questions
 from rag.retrieve.retriever import Retriever
 from rag.store import ann
+from rag.store.vector_files import key_array, key_strings
 
 
 def build(corpus: Path, index: Path, embedder: FakeEmbedder) -> Retriever:
@@ -210,17 +212,42 @@ def test_near_duplicate_hits_are_collapsed(tmp_path: Path, fake_embedder: FakeEm
 
 
 @pytest.mark.parametrize("cached", [[], ["b"]], ids=["all new", "some cached"])
-def test_embed_with_cache_embeds_each_missing_text_once(cached: list[str]) -> None:
+def test_embed_missing_embeds_each_missing_text_once(cached: list[str]) -> None:
     embedder = FakeEmbedder()
     texts = ["alpha beta", "b", "alpha beta", "gamma delta"] if cached else ["alpha beta", "b", "gamma delta"]
     expect = FakeEmbedder().embed(texts, "passage")
-    cache = {text_key(t): FakeEmbedder().embed([t], "passage")[0] for t in cached}
-    out, n_new = embed_with_cache(embedder, texts, cache, progress=False)
-    np.testing.assert_allclose(out, expect, rtol=1e-6)
+    lookup = Lookup()
+    if cached:
+        lookup.add_rows(key_array([text_key(t) for t in cached]), FakeEmbedder().embed(cached, "passage"))
+    keys = text_keys(texts, len(texts))
+    n_new = embed_missing(embedder, Texts(keys, lambda rows: [texts[i] for i in rows.tolist()]), lookup, progress=False)
     assert n_new == embedder.texts_embedded == len(set(texts) - set(cached))
-    # The new vectors are in the cache (for the sentences embedded next), as the rows of the result.
-    assert set(cache) == {text_key(t) for t in texts}
-    assert all(np.array_equal(cache[text_key(t)], out[texts.index(t)]) for t in texts)
+    assert len(lookup) == len(set(texts))  # every text's vector is found now, once
+    blocks: list[np.ndarray] = []
+    write_vectors(keys, lookup, embedder.dim, blocks.append)
+    np.testing.assert_allclose(np.concatenate(blocks), expect, rtol=1e-6)
+
+
+def test_keys_are_the_text_keys() -> None:
+    texts = ["un", "deux", "un"]
+    assert key_strings(text_keys(texts, 3)) == [text_key(t) for t in texts]
+    assert key_strings(text_keys(texts, 3, "query")) == [text_key(t, "query") for t in texts]
+    with pytest.raises(ValueError):
+        text_keys(texts, 4)
+
+
+def test_the_lookup_keeps_the_first_sound_vector_of_a_key() -> None:
+    lookup = Lookup()
+    a, b = (np.full((3, 2), v, np.float32) for v in (1.0, 2.0))
+    keys = key_array([text_key(t) for t in ["x", "y", "z"]])
+    lookup.add_rows(keys, a, usable=np.array([True, False, True]))
+    lookup.add_rows(keys[::-1].copy(), b)  # z, y, x
+    sources, rows = lookup.find(keys)
+    assert sources.tolist() == [0, 1, 0] and rows.tolist() == [0, 1, 2]
+    assert lookup.read(keys[[2, 1, 1, 0]], 2)[:, 0].tolist() == [1.0, 2.0, 2.0, 1.0]
+    assert not lookup.contains(key_array([text_key("w")]))[0]
+    with pytest.raises(KeyError):
+        lookup.read(key_array([text_key("w")]), 2)
 
 
 RUSSIE = "cuf_groupe-pays-russie.txt"

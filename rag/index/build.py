@@ -28,8 +28,9 @@ from rag.index import shards as shard_files
 from rag.index import vectors as reuse
 from rag.index.executors import Executor, embed_missing
 from rag.index.kept import KEEP_ADDED, KEEP_ALL, Chunked, Keep, with_kept
+from rag.index.lookup import Lookup, key_view
 from rag.index.reuse import previous_vectors
-from rag.index.vectors import embedding_text, text_key
+from rag.index.vectors import embedding_text
 from rag.ingest import ocr_cache
 from rag.ingest.chunk import Chunk, ChunkSettings, chunk_document, chunks
 from rag.ingest.load import SUPPORTED, load_corpus
@@ -39,7 +40,8 @@ from rag.retrieve.query import Vector, make_query
 from rag.retrieve.view import IndexView
 from rag.store import ann, backends
 from rag.store.lexical import LexicalIndex
-from rag.store.vector_files import TextKeys, key_array
+from rag.store.rows import NpyRows
+from rag.store.vector_files import Keys, TextKeys, key_array
 from rag.types import Document, Passage
 
 log = logging.getLogger("rag")
@@ -124,10 +126,6 @@ def _previous_store(index_dir: Path) -> str:
     return str(record["uri"]) if record and "uri" in record else backends.FAISS
 
 
-def _faiss(vectors: npt.NDArray[np.float32], kind: str, dim: int) -> Any:
-    return ann.build(vectors, kind) if len(vectors) else ann.build(np.zeros((0, dim), np.float32))
-
-
 def _previous_sources(index_dir: Path) -> set[str]:
     """The documents the current index holds (none when there is no readable manifest)."""
     try:
@@ -180,43 +178,31 @@ def build_from_documents(
         langs = annotating.passage_languages(documents, passages)
         annotation_table, n_annotated = annotating.annotations_for(passages, langs, previous_annotations)
         del previous_annotations
-        sentence_texts = [p.text[s:e] for p, sp in zip(passages, spans, strict=True) for s, e in sp]
         titles = {d.info.source: d.info.title for d in documents}
-        passage_texts = [embedding_text(titles[p.source], p.text) for p in passages]
-        passage_keys, sentence_keys = [text_key(t) for t in passage_texts], [text_key(t) for t in sentence_texts]
-        lost = [k for k in (*passage_keys, *sentence_keys) if k in previous.lost and k not in cache]
+        texts = _Texts(passages, spans, titles)
+        passage_texts, sentence_texts = texts.passages(), texts.sentences()
+        passage_keys, sentence_keys = passage_texts.keys, sentence_texts.keys
+        lost = _lost(previous.lost, cache, passage_keys, sentence_keys)
         # Every build keeps what it embeds, shard by shard, until it commits: a rerun of a killed one embeds the rest.
         shards = path / shard_files.SHARDS
         resumed, missing = _resume(shards, embedder, cache, passage_keys, sentence_keys)
         n_sharded = 0
         if executor is not None:
-            per_document = _texts_by_document(passages, passage_texts, sentence_texts, spans)
-            n_sharded = embed_missing(executor, embedder, per_document, cache, shards, progress)
+            n_sharded = embed_missing(executor, embedder, texts.by_document(), cache, shards, progress)
         # A build that embeds at most one chunk keeps no shard: a kill loses what any kill loses, the chunk in flight.
         chunk = reuse.EMBED_CHUNK_BATCHES * embedder.batch_size
         checkpoint = shard_files.Checkpoint(shards, embedder.id) if missing > chunk else None
-        vectors, n_new = reuse.embed_with_cache(
-            embedder, passage_texts, cache, progress, what="passages", keys=passage_keys, checkpoint=checkpoint
-        )
-        sentence_vectors, n_new_sent = reuse.embed_with_cache(
-            embedder, sentence_texts, cache, progress, what="sentences", keys=sentence_keys, checkpoint=checkpoint
-        )
-        n_texts = len(passage_texts) + len(sentence_texts)
-        lost_second = [k for k in passage_keys if k in previous.lost_second and k not in previous.second]
-        second_vectors, n_second = None, 0
+        n_new = reuse.embed_missing(embedder, passage_texts, cache, progress, what="passages", checkpoint=checkpoint)
+        n_new_sent = reuse.embed_missing(embedder, sentence_texts, cache, progress, what="sentences", checkpoint=checkpoint)
+        n_texts = len(passage_keys) + len(sentence_keys)
+        lost_second = _lost(previous.lost_second, previous.second, passage_keys)
+        n_second = 0
         if second is not None:
             shard_files.load_shards(shards, second.id, previous.second)
-            second_vectors, n_second = reuse.embed_with_cache(
-                second, passage_texts, previous.second, progress, what="passages (second opinion)", keys=passage_keys,
+            n_second = reuse.embed_missing(
+                second, passage_texts, previous.second, progress, what="passages (second opinion)",
                 checkpoint=shard_files.Checkpoint(shards, second.id) if checkpoint else None,
             )  # fmt: skip
-        # Calibrated below on the values serving will read (these are stored in half precision): a rebuild that
-        # reuses them then records the same calibration.
-        _round_as_stored(sentence_vectors, store.SENTENCE_DTYPE)
-        if second_vectors is not None:
-            _round_as_stored(second_vectors, store.SECOND_DTYPE)
-        # Not needed for the FAISS build and the writing that follow: the texts.
-        del passage_texts, sentence_texts
         kind = ann.choose_kind(len(passages), index_type)
         record = backends.store_record(store_uri or _previous_store(path), _previous_record(path))
         if record is not None:
@@ -236,33 +222,41 @@ def build_from_documents(
             manifest["store"] = record
         if second is not None:
             manifest["second_opinion"] = {"id": second.id, "spec": second.spec or second.id, "dim": second.dim}
-        data = store.IndexData(
-            manifest=manifest,
-            documents=documents,
-            passages=passages,
-            sentence_spans=spans,
-            offsets=[c.offsets for c in pieces],
-            vectors=vectors,
-            sentence_vectors=sentence_vectors,
-            # With a vector database too: calibration below searches the vectors in memory, exactly (a flat index
-            # costs a copy of the vectors, not an HNSW build); saving writes them to the database, not this index.
-            faiss_index=_faiss(vectors, kind if record is None else "flat", embedder.dim),
-            second_vectors=second_vectors,
-            annotations=annotation_table,
-        )
-        data.lexical = LexicalIndex.build(store.lexical_texts(data))
-        # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
-        question_keys = [text_key(q.question, "query") for q in null_questions()]
-        lost_questions = [k for k in question_keys if k in previous.lost and k not in cache]
-        data.null_vectors, n_questions = _null_vectors(embedder, cache, progress, checkpoint)
-        lost += lost_questions if n_questions else []  # (the default model's ship with rag: never embedded)
-        # Saved beside the vectors: a rebuild reuses them by these keys, whatever else is damaged.
-        data.text_keys = TextKeys(
-            key_array(passage_keys), key_array(sentence_keys), key_array(question_keys) if data.null_vectors is not None else None
-        )
-        del passage_keys, sentence_keys
-        manifest["calibration"] = _calibration(data, embedder, second).to_dict()
-        store.save(path, data)
+        with store.staged(path) as staging:
+            # Every vector written to the new generation from where it is (the previous index, the shards, the
+            # chunk just embedded), block by block, then read back from there: the build holds none of them all.
+            # Calibrated below on the values serving will read (the sentences' and the second opinion's are stored
+            # in half precision): a rebuild that reuses them then records the same calibration.
+            vectors = _written(staging, "vectors", passage_keys, cache, embedder.dim)
+            sentence_vectors = _written(staging, "sentences", sentence_keys, cache, embedder.dim)
+            second_vectors = None
+            if second is not None:
+                second_vectors = _written(staging, "second", passage_keys, previous.second, second.dim)
+            data = store.IndexData(
+                manifest=manifest,
+                documents=documents,
+                passages=passages,
+                sentence_spans=spans,
+                offsets=[c.offsets for c in pieces],
+                vectors=vectors,
+                sentence_vectors=sentence_vectors,
+                # With a vector database too: calibration below searches the vectors exactly (a flat index costs a
+                # copy of the vectors, not an HNSW build); saving writes them to the database, not this index.
+                faiss_index=ann.build(vectors, kind if record is None else "flat"),
+                second_vectors=second_vectors,
+                annotations=annotation_table,
+            )
+            del pieces
+            data.lexical = LexicalIndex.build(store.lexical_texts(data))
+            # The corpus's null distribution, recorded with the index it describes (rag.retrieve.calibration).
+            question_keys = reuse.text_keys((q.question for q in null_questions()), len(null_questions()), "query")
+            lost_questions = _lost(previous.lost, cache, question_keys)
+            data.null_vectors, n_questions = _null_vectors(embedder, cache, question_keys, progress, checkpoint)
+            lost += lost_questions if n_questions else 0  # (the default model's ship with rag: never embedded)
+            # Saved beside the vectors: a rebuild reuses them by these keys, whatever else is damaged.
+            data.text_keys = TextKeys(passage_keys, sentence_keys, question_keys if data.null_vectors is not None else None)
+            manifest["calibration"] = _calibration(data, embedder, second).to_dict()
+            store.save(path, data, staging)
         shard_files.remove_shards(path / shard_files.SHARDS)  # their vectors are in the index now
     n_new += n_sharded
     total = n_texts
@@ -276,46 +270,89 @@ def build_from_documents(
         index_type=kind,
         calibration_embedded=n_questions,
         second_embedded=n_second,
-        damaged_embedded=len(set(lost)) + len(set(lost_second)),
+        damaged_embedded=lost + lost_second,
         resumed=resumed,
         annotated=n_annotated,
     )
 
 
-def _resume(
-    shards: Path, embedder: Embedder, cache: dict[str, npt.NDArray[np.float32]], passages: list[str], sentences: list[str]
-) -> tuple[Resumed | None, int]:
+def _resume(shards: Path, embedder: Embedder, cache: Lookup, passages: Keys, sentences: Keys) -> tuple[Resumed | None, int]:
     """Add the vectors an interrupted build of this index saved (``shards``) to ``cache``: what they spare, and how
     many texts the build had to embed without them."""
-    missing_passages = {k for k in passages if k not in cache}
-    missing_sentences = {k for k in sentences if k not in cache} - missing_passages
+    missing_passages = np.unique(key_view(passages[~cache.contains(passages)]))
+    missing_sentences = np.setdiff1d(np.unique(key_view(sentences[~cache.contains(sentences)])), missing_passages)
     missing = len(missing_passages) + len(missing_sentences)
-    found = shard_files.load_shards(shards, embedder.id, cache)
-    if not found:
+    found = key_view(shard_files.load_shards(shards, embedder.id, cache))
+    if not len(found):
         return None, missing
     resumed = Resumed(
-        len(missing_passages & found), len(missing_passages), len(missing_sentences & found), len(missing_sentences)
-    )
+        int(np.isin(missing_passages, found).sum()), len(missing_passages),
+        int(np.isin(missing_sentences, found).sum()), len(missing_sentences),
+    )  # fmt: skip
     log.info("%s", resumed.summary())
     return resumed, missing
 
 
-def _texts_by_document(
-    passages: list[Passage], passage_texts: list[str], sentence_texts: list[str], spans: list[list[tuple[int, int]]]
-) -> Iterator[list[str]]:
-    """The texts a build embeds, one list per document (passages, then their sentences): the shards' unit."""
-    sentences = iter(sentence_texts)
-    current: list[str] = []
-    source = None
-    for passage, text, passage_spans in zip(passages, passage_texts, spans, strict=True):
-        if passage.source != source and current:
+def _lost(lost: set[str], cache: Lookup, *keys: Keys) -> int:
+    """How many of the texts of ``keys`` had damaged vectors in the previous index that nothing else holds."""
+    if not lost:
+        return 0
+    damaged = key_array(sorted(lost))
+    damaged = damaged[~cache.contains(damaged)]
+    used = np.zeros(len(damaged), dtype=bool)
+    for some in keys:
+        used |= np.isin(key_view(damaged), key_view(some))
+    return int(used.sum())
+
+
+def _written(staging: store.Staging, kind: str, keys: Keys, cache: Lookup, dim: int) -> NpyRows:
+    """The vector file of ``kind`` of the new generation, written from where ``cache`` has each key's vector."""
+    reuse.write_vectors(keys, cache, dim, staging.writer(kind, (len(keys), dim)).append)
+    return staging.rows(kind)
+
+
+class _Texts:
+    """What a build embeds, made when embedded: each passage with its document's title, each sentence alone."""
+
+    def __init__(self, passages: list[Passage], spans: list[list[tuple[int, int]]], titles: dict[str, str]) -> None:
+        self._passages, self._spans, self._titles = passages, spans, titles
+        counts = np.fromiter((len(s) for s in spans), dtype=np.int64, count=len(spans))
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def _passage(self, row: int) -> str:
+        p = self._passages[row]
+        return embedding_text(self._titles[p.source], p.text)
+
+    def _sentence(self, row: int, owner: int) -> str:
+        start, end = self._spans[owner][row - int(self._starts[owner])]
+        return self._passages[owner].text[start:end]
+
+    def passages(self) -> reuse.Texts:
+        keys = reuse.text_keys((self._passage(i) for i in range(len(self._passages))), len(self._passages))
+        return reuse.Texts(keys, lambda rows: [self._passage(i) for i in rows.tolist()])
+
+    def sentences(self) -> reuse.Texts:
+        n = int(self._starts[-1])
+        texts = (p.text[s:e] for p, sp in zip(self._passages, self._spans, strict=True) for s, e in sp)
+        return reuse.Texts(reuse.text_keys(texts, n), self._sentences)
+
+    def _sentences(self, rows: npt.NDArray[np.int64]) -> list[str]:
+        owners = np.searchsorted(self._starts, rows, side="right") - 1
+        return [self._sentence(r, o) for r, o in zip(rows.tolist(), owners.tolist(), strict=True)]
+
+    def by_document(self) -> Iterator[list[str]]:
+        """The texts, one list per document (passages, then their sentences): the shards' unit."""
+        current: list[str] = []
+        source = None
+        for row, passage in enumerate(self._passages):
+            if passage.source != source and current:
+                yield current
+                current = []
+            source = passage.source
+            current.append(self._passage(row))
+            current.extend(passage.text[s:e] for s, e in self._spans[row])
+        if current:
             yield current
-            current = []
-        source = passage.source
-        current.append(text)
-        current.extend(next(sentences) for _ in passage_spans)
-    if current:
-        yield current
 
 
 def _calibration(data: store.IndexData, embedder: Embedder, second: Embedder | None) -> Calibration:
@@ -331,18 +368,8 @@ def _calibration(data: store.IndexData, embedder: Embedder, second: Embedder | N
     return calibrate(measure, data.null_vectors, shipped_vectors(opinion.model) if opinion is not None else None)
 
 
-def _round_as_stored(vectors: npt.NDArray[np.float32], dtype: type[np.floating[Any]], rows: int = 1 << 16) -> None:
-    """Round ``vectors`` in place to the precision of ``dtype`` (block by block: no full copy at a million rows)."""
-    for start in range(0, len(vectors), rows):
-        block = vectors[start : start + rows]
-        block[...] = block.astype(dtype)
-
-
 def _null_vectors(
-    embedder: Embedder,
-    cache: dict[str, npt.NDArray[np.float32]],
-    progress: bool,
-    checkpoint: shard_files.Checkpoint | None,
+    embedder: Embedder, cache: Lookup, keys: Keys, progress: bool, checkpoint: shard_files.Checkpoint | None
 ) -> tuple[npt.NDArray[np.float32], int]:
     """The calibration questions' vectors (shipped for the default model, else reused or embedded) and how many
     were embedded."""
@@ -350,9 +377,9 @@ def _null_vectors(
     if shipped is not None:
         return shipped, 0
     questions = [q.question for q in null_questions()]
-    return reuse.embed_with_cache(
-        embedder, questions, cache, progress, kind="query", what="calibration questions", checkpoint=checkpoint
-    )
+    texts = reuse.Texts(keys, lambda rows: [questions[i] for i in rows.tolist()])
+    n = reuse.embed_missing(embedder, texts, cache, progress, kind="query", what="calibration questions", checkpoint=checkpoint)
+    return cache.read(keys, embedder.dim), n
 
 
 def build_index(

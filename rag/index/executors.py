@@ -28,7 +28,9 @@ import numpy.typing as npt
 from rag.embed import Embedder, get_embedder
 from rag.errors import EmbedderError, RagError
 from rag.index import shards as shard_files
+from rag.index.lookup import Lookup
 from rag.index.vectors import text_key
+from rag.store.vector_files import key_array
 
 log = logging.getLogger("rag")
 
@@ -47,8 +49,8 @@ class Shard:
     texts: list[str]
 
 
-def make_shards(documents: Iterable[Sequence[str]], cache: dict[str, Vectors], size: int | None = None) -> list[Shard]:
-    """Shards of the texts of ``documents`` (one sequence of texts each) that ``cache`` lacks, each text once;
+def make_shards(documents: Iterable[Sequence[str]], lookup: Lookup, size: int | None = None) -> list[Shard]:
+    """Shards of the texts of ``documents`` (one sequence of texts each) that ``lookup`` lacks, each text once;
     documents are grouped until a shard holds ``size`` texts (default ``SHARD_TEXTS``)."""
     size = size or SHARD_TEXTS
     out: list[Shard] = []
@@ -63,9 +65,10 @@ def make_shards(documents: Iterable[Sequence[str]], cache: dict[str, Vectors], s
             texts.clear()
 
     for document in documents:
-        for text in document:
-            key = text_key(text)
-            if key in cache or key in seen:
+        document_keys = [text_key(text) for text in document]
+        known = lookup.contains(key_array(document_keys)).tolist() if document_keys else []
+        for text, key, found in zip(document, document_keys, known, strict=True):
+            if found or key in seen:
                 continue
             seen.add(key)
             keys.append(key)
@@ -252,19 +255,15 @@ def embed_missing(
     executor: Executor,
     embedder: Embedder,
     documents: Iterable[Sequence[str]],
-    cache: dict[str, Vectors],
+    lookup: Lookup,
     folder: Path,
     progress: bool = False,
 ) -> int:
-    """Embed the texts of ``documents`` that ``cache`` lacks on ``executor``; their vectors join ``cache``.
-
-    Finished shards of an earlier, killed run in ``folder`` are loaded first; each new shard is saved there as it
-    finishes. Returns the number of texts embedded by this call.
+    """Embed the texts of ``documents`` that ``lookup`` lacks on ``executor``; each shard is saved in ``folder`` as it
+    finishes and joins ``lookup`` (its rows read from the file). The caller has added the finished shards of an
+    earlier, killed run (``shards.load_shards``). Returns the number of texts embedded by this call.
     """
-    reused = shard_files.load_shards(folder, embedder.id, cache)
-    if reused:
-        log.info("%s: %d vectors reused from the shards of an interrupted build", folder, len(reused))
-    shards = make_shards(documents, cache)
+    shards = make_shards(documents, lookup)
     if not shards:
         return 0
     bar = None
@@ -281,8 +280,7 @@ def embed_missing(
             if vectors.shape != (len(shard.texts), embedder.dim):
                 raise EmbedderError(f"a worker returned {vectors.shape} vectors for {len(shard.texts)} texts")
             shard_files.save_shard(folder, shard.name, embedder.id, shard.keys, vectors)
-            for key, row in zip(shard.keys, vectors, strict=True):
-                cache[key] = row
+            lookup.add(key_array(shard.keys), shard_files.shard_reader(folder / f"{shard.name}.npy"))
             embedded += len(shard.texts)
             if bar is not None:
                 bar.update(len(shard.texts))

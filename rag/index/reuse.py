@@ -18,6 +18,7 @@ counts those it embedded again).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,12 @@ import numpy.typing as npt
 
 from rag import store
 from rag.errors import IndexIncompatibleError, IndexMissingError
+from rag.index.lookup import Lookup, Reader
 from rag.index.vectors import embedding_text, sound_rows, text_key
 from rag.retrieve.calibration import null_questions, null_questions_sha256
 from rag.store import directory, generations, vector_files
 from rag.store.rows import NpyRows, Rows, SpanTable, Vectors
+from rag.store.vector_files import Keys, key_array, key_strings
 from rag.types import Passage
 
 log = logging.getLogger("rag")
@@ -43,12 +46,13 @@ KINDS = {"vectors": "passage vectors", "sentences": "sentence vectors", "questio
 
 @dataclass
 class Previous:
-    """What a build can reuse of the current index: its vectors by text key (``vectors``: the embedder's, passages,
-    sentences and calibration questions; ``second``: the second opinion's passage vectors), its documents, and the
-    keys of the texts whose stored vectors were damaged (``lost``)."""
+    """What a build can reuse of the current index: where its vectors are by text key (``vectors``: the embedder's,
+    passages, sentences and calibration questions; ``second``: the second opinion's passage vectors; read from the
+    files when needed: ``rag.index.lookup``), its documents, and the keys of the texts whose stored vectors were
+    damaged (``lost``)."""
 
-    vectors: dict[str, Vector] = field(default_factory=dict)
-    second: dict[str, Vector] = field(default_factory=dict)
+    vectors: Lookup = field(default_factory=Lookup)
+    second: Lookup = field(default_factory=Lookup)
     sources: set[str] = field(default_factory=set)
     lost: set[str] = field(default_factory=set)
     lost_second: set[str] = field(default_factory=set)
@@ -71,7 +75,7 @@ def previous_vectors(index_dir: Path, embedder_id: str, second_id: str | None = 
         if found is None:
             continue
         where, keys, rows = found
-        damaged = _reuse(keys, rows, cache) if rows is not None else {k: i for i, k in enumerate(keys) if k not in cache}
+        damaged = _reuse(keys, rows, cache) if rows is not None else _absent(keys, np.arange(len(keys)), cache)
         if damaged and kind == "vectors":
             damaged = fallback.from_faiss(damaged, cache)
         if damaged:
@@ -105,7 +109,7 @@ def _generations(index_dir: Path, manifest: dict[str, Any] | None) -> list[Path]
     return [index_dir / name for name in dict.fromkeys(names) if (index_dir / name).is_dir()]
 
 
-Found = tuple[str, list[str], Rows | Vectors | None]  # where, the key of each row, the rows (None: all lost)
+Found = tuple[str, Keys, Rows | Vectors | None]  # where, the key of each row, the rows (None: all lost)
 
 
 def _from_records(index_dir: Path, manifest: dict[str, Any] | None, kind: str, owner: str) -> Found | None:
@@ -119,7 +123,7 @@ def _from_records(index_dir: Path, manifest: dict[str, Any] | None, kind: str, o
             record = vector_files.read_record(path)
             if record.embedder != owner:
                 return None  # another model's vectors: none of this index's are reusable
-            keys = vector_files.read_keys(folder, record)
+            keys = vector_files.read_key_array(folder, record)
         except IndexIncompatibleError as exc:
             log.warning("%s; the %s are looked for elsewhere", exc, KINDS[kind])
             continue
@@ -138,7 +142,7 @@ class _ByManifest:
         self.index_dir = index_dir
         self.manifest = manifest
         self.sources: set[str] = set()
-        self._texts: tuple[list[Passage], SpanTable, list[str]] | None = None
+        self._texts: tuple[list[Passage], SpanTable, Keys] | None = None
 
     def rows(self, kind: str, owner: str) -> Found | None:
         m = self.manifest
@@ -157,17 +161,17 @@ class _ByManifest:
             log.warning("%s; the %s of the previous index are embedded again", exc, KINDS[kind])
             return None
         if kind == "sentences":
-            keys = [text_key(p.text[s:e]) for p, sp in zip(passages, spans, strict=True) for s, e in sp]
+            keys = key_array([text_key(p.text[s:e]) for p, sp in zip(passages, spans, strict=True) for s, e in sp])
         return where, keys, rows
 
-    def _passage_keys(self) -> tuple[list[Passage], SpanTable, list[str]]:
+    def _passage_keys(self) -> tuple[list[Passage], SpanTable, Keys]:
         """The stored passages, their sentences and their keys (read once for all the vector files)."""
         if self._texts is None:
             assert self.manifest is not None
             documents, passages, spans = directory.read_texts(self.index_dir, self.manifest)
             self.sources = {d.info.source for d in documents}
             titles = {d.info.source: d.info.title for d in documents}
-            keys = [text_key(embedding_text(titles.get(p.source, ""), p.text)) for p in passages]
+            keys = key_array([text_key(embedding_text(titles.get(p.source, ""), p.text)) for p in passages])
             self._texts = passages, spans, keys
         return self._texts
 
@@ -178,7 +182,7 @@ class _ByManifest:
         if calibration.get("questions_sha256") != null_questions_sha256():
             return None
         path = self.index_dir / self.manifest["files"]["questions"]
-        keys = [text_key(q.question, "query") for q in null_questions()]
+        keys = key_array([text_key(q.question, "query") for q in null_questions()])
         checksum = (self.manifest.get("checksums") or {}).get(self.manifest["files"]["questions"])
         try:
             if checksum is not None and checksum != store.files.sha256(path):
@@ -194,7 +198,7 @@ class _ByManifest:
             return where, keys, None
         return where, keys, vectors
 
-    def from_faiss(self, damaged: dict[str, int], cache: dict[str, Vector]) -> dict[str, int]:
+    def from_faiss(self, damaged: dict[str, int], cache: Lookup) -> dict[str, int]:
         """Damaged passage vectors read from the FAISS index when it is intact; returns those still missing."""
         m = self.manifest
         if m is None or "faiss" not in m["files"] or m.get("store"):
@@ -207,25 +211,51 @@ class _ByManifest:
             return damaged
         keys = list(damaged)
         rows = np.asarray(faiss_rows[np.asarray([damaged[k] for k in keys], dtype=np.int64)])
-        left = {}
-        for key, vector in zip(keys, sound_rows(rows), strict=True):
-            if vector is None:
-                left[key] = damaged[key]
-            else:
-                cache.setdefault(key, vector)
+        sound = np.array([vector is not None for vector in sound_rows(rows)], dtype=bool)
+        cache.add_rows(key_array(keys), rows, sound)  # (a few rows: held)
+        left = {key: damaged[key] for key, ok in zip(keys, sound.tolist(), strict=True) if not ok}
         if len(left) < len(damaged):
             log.warning("%d damaged passage vectors are read from %s instead", len(damaged) - len(left), m["files"]["faiss"])
         return left
 
 
-def _reuse(keys: list[str], rows: Rows | Vectors, cache: dict[str, Vector]) -> dict[str, int]:
-    """Put the sound rows into ``cache``; returns the damaged ones' keys (key → row)."""
-    damaged: dict[str, int] = {}
-    for i, (key, vector) in enumerate(zip(keys, sound_rows(rows), strict=True)):
-        if vector is None:
-            damaged.setdefault(key, i)
-        else:
-            cache.setdefault(key, vector)
+def _reuse(keys: Keys, rows: Rows | Vectors, cache: Lookup) -> dict[str, int]:
+    """Add the sound rows to ``cache`` (read from the file when needed, after one pass that checks them all);
+    returns the damaged ones' keys (key → row)."""
+    sound = np.array([vector is not None for vector in sound_rows(rows)], dtype=bool)
     if isinstance(rows, NpyRows):
+        # Read again only for the rows the build reuses; each block's checksum is checked again then.
+        path, shape, dtype = rows.path, rows.shape, rows.dtype
+        checksums, block_bytes = rows.checksums, rows.block_bytes
         rows.close()
-    return {k: i for k, i in damaged.items() if k not in cache}  # a text stored twice, once intact: not lost
+        cache.add(keys, _file_reader(path, shape, dtype, checksums, block_bytes), sound)
+    else:
+        cache.add_rows(keys, rows, sound)
+    damaged = np.flatnonzero(~sound)
+    return _absent(keys[damaged], damaged, cache)  # a text stored twice, once intact: not lost
+
+
+def _absent(keys: Keys, rows: npt.NDArray[np.integer[Any]], cache: Lookup) -> dict[str, int]:
+    """key → row of those of ``keys`` that ``cache`` lacks (the first row of each)."""
+    out: dict[str, int] = {}
+    if not len(keys):
+        return out
+    for key, row, known in zip(key_strings(keys), rows.tolist(), cache.contains(keys).tolist(), strict=True):
+        if not known:
+            out.setdefault(key, row)
+    return out
+
+
+def _file_reader(
+    path: Path, shape: tuple[int, int], dtype: np.dtype[Any], checksums: Sequence[str] | None, block_bytes: int
+) -> Reader:
+    """Rows of a vector file opened for each read (a build keeps no file open between reads), blocks checked."""
+
+    def read(wanted: npt.NDArray[np.int64]) -> Vector:
+        rows = NpyRows.salvage(path, shape, dtype, checksums, block_bytes) if checksums is not None else NpyRows(path)
+        try:
+            return np.asarray(rows[wanted], dtype=np.float32)
+        finally:
+            rows.close()
+
+    return read

@@ -5,9 +5,9 @@ embeds (``Checkpoint``).
 
 A shard is two files in the index folder's ``SHARDS`` folder: ``<name>.npy`` (float32 rows) and ``<name>.json`` (the
 embedder id, the text hash of each row, the SHA-256 of the ``.npy``), the JSON written last, so a shard without one
-(a run killed while writing it) is ignored. A rerun of a killed build loads the finished shards into its vector cache
-and embeds only the rest; the build that commits removes the folder (its vectors are then in the index, reused by
-the same text hashes).
+(a run killed while writing it) is ignored. A rerun of a killed build looks up the finished shards' vectors
+(``rag.index.lookup``) and embeds only the rest; the build that commits removes the folder (its vectors are then in
+the index, reused by the same text hashes).
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from rag.index.lookup import Lookup, Reader
 from rag.index.vectors import sound_rows
 from rag.store import files
 from rag.store.generations import SHARDS
+from rag.store.vector_files import KEY_BYTES, Keys, key_array
 
 log = logging.getLogger("rag")
 
-__all__ = ["SHARDS", "Checkpoint", "load_shards", "remove_shards", "save_shard", "shard_name"]
+__all__ = ["SHARDS", "Checkpoint", "load_shards", "remove_shards", "save_shard", "shard_name", "shard_reader"]
 SHARD_VERSION = 1
 _NAME = re.compile(r"shard-[0-9a-f]{16}")
 
@@ -42,13 +44,26 @@ def shard_name(keys: Sequence[str], embedder_id: str = "") -> str:
 
 
 class Checkpoint:
-    """Saves each chunk of vectors a build embeds in this process as a shard (``embed_with_cache(checkpoint=...)``)."""
+    """Saves each chunk of vectors a build embeds in this process as a shard (``embed_missing(checkpoint=...)``); the
+    build then reads the chunk's rows from the shard, not from memory."""
 
     def __init__(self, folder: Path, embedder_id: str) -> None:
         self.folder, self.embedder_id = folder, embedder_id
 
-    def __call__(self, keys: list[str], vectors: npt.NDArray[np.float32]) -> None:
-        save_shard(self.folder, shard_name(keys, self.embedder_id), self.embedder_id, keys, vectors)
+    def __call__(self, keys: list[str], vectors: npt.NDArray[np.float32]) -> Reader:
+        name = shard_name(keys, self.embedder_id)
+        save_shard(self.folder, name, self.embedder_id, keys, vectors)
+        return shard_reader(self.folder / f"{name}.npy")
+
+
+def shard_reader(npy: Path) -> Reader:
+    """Rows of a shard read when asked for (mapped for the read only: a build reads from thousands of shards, and
+    keeps no file open)."""
+
+    def read(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        return np.array(np.load(npy, mmap_mode="r", allow_pickle=False)[rows], dtype=np.float32)
+
+    return read
 
 
 def save_shard(folder: Path, name: str, embedder_id: str, keys: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
@@ -64,14 +79,15 @@ def save_shard(folder: Path, name: str, embedder_id: str, keys: Sequence[str], v
     os.replace(tmp, folder / f"{name}.json")
 
 
-def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.float32]]) -> set[str]:
-    """Add the sound vectors of every finished shard of ``embedder_id`` to ``cache``; returns the keys added.
+def load_shards(folder: Path, embedder_id: str, lookup: Lookup) -> Keys:
+    """Add the sound vectors of every finished shard of ``embedder_id`` to ``lookup`` (read from the shard when
+    needed); returns the keys added (those ``lookup`` lacked).
 
     A damaged shard (checksum, shape, not unit vectors) is skipped with a warning: its texts are embedded again.
     """
-    added: set[str] = set()
+    added = [np.zeros((0, KEY_BYTES), dtype=np.uint8)]
     if not folder.is_dir():
-        return added
+        return added[0]
     for record_path in sorted(folder.glob("shard-*.json")):
         name = record_path.stem
         if not _NAME.fullmatch(name):
@@ -83,7 +99,7 @@ def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.
             continue
         if not _is_record(record) or record["version"] != SHARD_VERSION or record["embedder"] != embedder_id:
             continue  # another rag's, another model's, or not a shard record
-        keys = record["keys"]
+        keys = key_array(record["keys"])
         npy = folder / f"{name}.npy"
         try:
             if files.sha256(npy) != record["sha256"]:
@@ -94,11 +110,11 @@ def load_shards(folder: Path, embedder_id: str, cache: dict[str, npt.NDArray[np.
         except (OSError, ValueError) as exc:
             log.warning("%s: unusable embedding shard (%s); its texts are embedded again", record_path, exc)
             continue
-        for key, row in zip(keys, sound_rows(vectors), strict=True):
-            if row is not None and key not in cache:
-                cache[key] = row
-                added.add(key)
-    return added
+        sound = np.array([row is not None for row in sound_rows(vectors)], dtype=bool)
+        del vectors
+        added.append(keys[sound & ~lookup.contains(keys)])
+        lookup.add(keys, shard_reader(npy), sound)
+    return np.concatenate(added)
 
 
 def _is_record(record: object) -> bool:

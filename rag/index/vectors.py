@@ -1,18 +1,22 @@
 """Vectors a build reuses: what is embedded for a passage, the content hash vectors are reused by, which stored rows
-are sound, and embedding only what the cache lacks. (Reading the previous index's vectors: ``rag.index.reuse``.)"""
+are sound, embedding only what the build lacks, and writing every vector from where it is. (Reading the previous
+index's vectors: ``rag.index.reuse``.)"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from rag.embed import Embedder, Kind
 from rag.errors import IndexIncompatibleError
+from rag.index.lookup import Lookup, Reader, key_view
 from rag.store.rows import Rows, Vectors
+from rag.store.vector_files import KEY_BYTES, Keys, key_strings
 
 log = logging.getLogger("rag")
 
@@ -56,53 +60,96 @@ def sound_rows(rows: Vectors | Rows) -> Iterator[npt.NDArray[np.float32] | None]
             yield row if ok else None
 
 
-# Texts embedded per call while building (in whole batches): bounds the memory of the not-yet-placed vectors.
+# Texts embedded per call while building (in whole batches): bounds the memory of the not-yet-written vectors.
 EMBED_CHUNK_BATCHES = 128
+# Rows read from where they are and written to the new index at a time (25 MiB of 384-d float32 vectors).
+WRITE_ROWS = 16_384
+# Keys hashed at a time.
+KEY_ROWS = 65_536
+
+# Saves a chunk of new vectors (a shard, ``rag.index.shards.Checkpoint``); returns how to read its rows back.
+Checkpoint = Callable[[list[str], npt.NDArray[np.float32]], Reader]
 
 
-def embed_with_cache(
+def text_keys(texts: Iterable[str], n: int, kind: Kind = "passage") -> Keys:
+    """The ``text_key`` of each of ``n`` texts, as an ``(n, 20)`` array (24 bytes a key where a hex string took 90)."""
+    out = np.empty((n, KEY_BYTES), dtype=np.uint8)
+    digests: list[bytes] = []
+    i = 0
+    for text in texts:
+        digests.append(hashlib.sha1((text if kind == "passage" else f"query\n{text}").encode("utf-8")).digest())
+        if len(digests) == KEY_ROWS:
+            out[i : i + len(digests)] = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, KEY_BYTES)
+            i += len(digests)
+            digests.clear()
+    if digests:
+        out[i : i + len(digests)] = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, KEY_BYTES)
+        i += len(digests)
+    if i != n:
+        raise ValueError(f"{i} texts for {n} keys")
+    return out
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The ``len(keys)`` texts of one vector file, made only when embedded (``make(rows)``: the texts of those rows):
+    at a million passages the texts of the sentences alone would be gigabytes."""
+
+    keys: Keys
+    make: Callable[[npt.NDArray[np.int64]], list[str]]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def to_embed(keys: Keys, lookup: Lookup) -> npt.NDArray[np.int64]:
+    """The rows whose key ``lookup`` lacks, each key once (at its last row: the order the build always embedded in,
+    so that the embedder sees the same batches)."""
+    missing = np.flatnonzero(~lookup.contains(keys))[::-1]
+    _, last = np.unique(key_view(keys[missing]), return_index=True)
+    rows: npt.NDArray[np.int64] = np.sort(missing[last]).astype(np.int64)
+    return rows
+
+
+def embed_missing(
     embedder: Embedder,
-    texts: Sequence[str],
-    cache: dict[str, npt.NDArray[np.float32]],
+    texts: Texts,
+    lookup: Lookup,
     progress: bool,
     kind: Kind = "passage",
     what: str = "texts",
-    keys: Sequence[str] | None = None,
-    checkpoint: Callable[[list[str], npt.NDArray[np.float32]], None] | None = None,
-) -> tuple[npt.NDArray[np.float32], int]:
-    """Vectors for ``texts`` (as passages, or as questions), embedding only those whose hash is not in ``cache``;
-    ``what`` names them on the progress bar (``keys``: the texts' ``text_key``, when the caller has them already).
-    ``checkpoint(keys, vectors)`` is called with each chunk as soon as it is embedded (a build saves it as a shard: a
-    rerun of a killed build embeds only what no chunk holds, ``rag.index.shards``).
+    checkpoint: Checkpoint | None = None,
+) -> int:
+    """Embed the texts whose key ``lookup`` lacks (each once), chunk by chunk, and add each chunk to ``lookup``;
+    returns how many were embedded. ``what`` names them on the progress bar. ``checkpoint`` saves each chunk as soon as
+    it is embedded (a shard: a rerun of a killed build embeds only what no shard holds, ``rag.index.shards``), and
+    ``lookup`` then reads the chunk's rows from it; without one, the chunk stays in memory (a build of one chunk)."""
+    todo = to_embed(texts.keys, lookup)
+    if not len(todo):
+        return 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
 
-    New vectors are added to ``cache`` as views of the returned matrix: each is held once, not twice (at 100k
-    passages the copies were a third of the build's peak memory).
-    """
-    keys = keys if keys is not None else [text_key(t, kind) for t in texts]
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
-    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
-    if todo:
-        bar = None
-        if progress:
-            from tqdm import tqdm
+        bar = tqdm(total=len(todo), desc=f"embedding {what}", unit="text", dynamic_ncols=True)
+    # Whole batches per chunk, so that the embedder sees the same batches as in one call.
+    chunk = EMBED_CHUNK_BATCHES * embedder.batch_size
+    try:
+        for start in range(0, len(todo), chunk):
+            rows = todo[start : start + chunk]
+            vectors = embedder.embed(texts.make(rows), kind, progress=bar.update if bar else None)
+            keys = texts.keys[rows]
+            if checkpoint is not None:
+                lookup.add(keys, checkpoint(key_strings(keys), vectors))
+            else:
+                lookup.add_rows(keys, vectors)
+    finally:
+        if bar is not None:
+            bar.close()
+    return len(todo)
 
-            bar = tqdm(total=len(todo), desc=f"embedding {what}", unit="text", dynamic_ncols=True)
-        # In chunks, each copied into place: the new vectors are never all held twice. Whole batches per chunk,
-        # so that the embedder sees the same batches as in one call.
-        chunk = EMBED_CHUNK_BATCHES * embedder.batch_size
-        try:
-            for start in range(0, len(todo), chunk):
-                rows = todo[start : start + chunk]
-                out[rows] = embedder.embed([texts[i] for i in rows], kind, progress=bar.update if bar else None)
-                if checkpoint is not None:
-                    checkpoint([keys[i] for i in rows], out[rows])
-        finally:
-            if bar is not None:
-                bar.close()
-    for i in todo:
-        cache[keys[i]] = out[i]
-    new = set(todo)
-    for i, key in enumerate(keys):
-        if i not in new:
-            out[i] = cache[key]
-    return out, len(todo)
+
+def write_vectors(keys: Keys, lookup: Lookup, dim: int, write: Callable[[npt.NDArray[np.float32]], None]) -> None:
+    """The vector of every key, in order, read from where ``lookup`` keeps it, given to ``write`` block by block."""
+    for start in range(0, len(keys), WRITE_ROWS):
+        write(lookup.read(keys[start : start + WRITE_ROWS], dim))

@@ -4,7 +4,18 @@ the three structures a generation holds: vector rows read on demand (``rows``), 
 index (``lexical``)."""
 
 from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_texts
-from rag.store.directory import BLOCK_BYTES, FILES, FORMAT_VERSION, REUSABLE_FORMATS, ROW_FILES, load, read_manifest, save
+from rag.store.directory import (
+    BLOCK_BYTES,
+    FILES,
+    FORMAT_VERSION,
+    REUSABLE_FORMATS,
+    ROW_FILES,
+    Staging,
+    load,
+    read_manifest,
+    save,
+    staged,
+)  # fmt: skip
 from rag.store.files import LOCK, lock
 from rag.store.generations import JOURNAL, MANIFEST, check_folder
 
@@ -20,10 +31,12 @@ __all__ = [
     "SECOND_DTYPE",
     "SENTENCE_DTYPE",
     "IndexData",
+    "Staging",
     "check_folder",
     "lexical_texts",
     "load",
     "lock",
     "read_manifest",
     "save",
+    "staged",
 ]

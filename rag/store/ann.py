@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.store.backends.base import RowSearch
+from rag.store.rows import Rows
 from rag.threads import prefer_passive_openmp
 
 KINDS = ("flat", "hnsw", "ivf")
@@ -59,7 +60,11 @@ def ivf_probes(nlist: int, filtered: bool = False) -> int:
     return int(min(nlist, max(1, math.ceil(nlist * IVF_PROBE_FRACTION)) * (2 if filtered else 1)))
 
 
-def _build_ivf(vectors: npt.NDArray[np.float32]) -> Any:
+# Vectors added to an index at a time, read from the build's vector file (``Rows``): never a second copy of them all.
+ADD_ROWS = 65_536
+
+
+def _build_ivf(vectors: npt.NDArray[np.float32] | Rows) -> Any:
     prefer_passive_openmp()
     import faiss
 
@@ -71,15 +76,16 @@ def _build_ivf(vectors: npt.NDArray[np.float32]) -> Any:
     index.cp.max_points_per_centroid = IVF_TRAIN_PER_LIST
     rng = np.random.default_rng(0)  # deterministic training sample: the same vectors give the same index
     n_train = nlist * IVF_TRAIN_PER_LIST
-    sample = vectors if n <= n_train else vectors[np.sort(rng.choice(n, n_train, replace=False))]
+    sample = vectors[:] if n <= n_train else vectors[np.sort(rng.choice(n, n_train, replace=False))]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    del sample
     index.nprobe = ivf_probes(nlist)
     index.make_direct_map()  # reconstruct(id), for exact filtered search
     return index
 
 
-def build(vectors: npt.NDArray[np.float32], kind: str = "auto") -> Any:
-    """A FAISS index holding ``vectors`` (row i gets id i)."""
+def build(vectors: npt.NDArray[np.float32] | Rows, kind: str = "auto") -> Any:
+    """A FAISS index holding ``vectors`` (row i gets id i): an array, or rows read from a file block by block."""
     prefer_passive_openmp()
     import faiss
 
@@ -94,8 +100,8 @@ def build(vectors: npt.NDArray[np.float32], kind: str = "auto") -> Any:
         index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    for start in range(0, len(vectors), ADD_ROWS):
+        index.add(np.ascontiguousarray(vectors[start : start + ADD_ROWS], dtype=np.float32))
     return index
 
 

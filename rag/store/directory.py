@@ -40,7 +40,7 @@ import contextlib
 import errno
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,11 +48,11 @@ import numpy as np
 
 from rag.errors import IndexIncompatibleError, IndexMissingError, RagError
 from rag.store import ann, annotation_files, backends, files, generations, vector_files
-from rag.store.data import SECOND_DTYPE, IndexData, lexical_texts
+from rag.store.data import SECOND_DTYPE, SENTENCE_DTYPE, IndexData, lexical_texts
 from rag.store.generations import GENERATION_NAME, MANIFEST
 from rag.store.lexical import LexicalIndex
 from rag.store.manifest import check_manifest
-from rag.store.rows import FaissRows, NpyRows, OffsetTable, Rows, SpanTable, Vectors, block_checksums
+from rag.store.rows import FaissRows, NpyRows, OffsetTable, Rows, SpanTable, Vectors
 from rag.types import Document, DocumentInfo, OffsetMap, Passage
 from rag.version import version
 
@@ -157,22 +157,89 @@ def _document_from_row(row: dict[str, Any]) -> Document:
     return Document(info, row["text"], row["format"], row["sha256"], tuple(row.get("page_starts", ())))
 
 
-def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
+# The dtype each vector file is stored in.
+VECTOR_DTYPES: dict[str, type[np.floating[Any]]] = {
+    "vectors": np.float32, "sentences": SENTENCE_DTYPE, "second": SECOND_DTYPE, "questions": np.float32,
+}  # fmt: skip
+
+
+class Staging:
+    """A generation being written, started before the build embeds anything: it is named in the journal and its
+    folder exists, so that its vector files are written as the vectors come (``writer``), shard by shard, and a kill
+    at any moment leaves files the next build knows to be rag's (and removes once it has committed). ``save``
+    commits it; ``abort`` removes it."""
+
+    def __init__(self, index_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(index_dir)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.current = _current_names(self.path)
+        self.gen = generations.start_generation(self.path, self.current)
+        self.folder = self.path / self.gen
+        self.blocks: dict[str, list[str]] = {}  # kind → the block checksums of its finished file
+        self._writers: dict[str, files.NpyWriter] = {}
+        self.committed = False
+
+    def file(self, kind: str) -> Path:
+        return self.folder / VECTOR_FILES[kind]
+
+    def writer(self, kind: str, shape: tuple[int, int]) -> files.NpyWriter:
+        """The vector file of ``kind`` (``VECTOR_FILES``), written row block after row block."""
+        if kind in self._writers or kind in self.blocks:
+            raise ValueError(f"the {kind} file of {self.folder} is written already")
+        self._writers[kind] = files.NpyWriter(self.file(kind), shape, VECTOR_DTYPES[kind], BLOCK_BYTES)
+        return self._writers[kind]
+
+    def rows(self, kind: str) -> NpyRows:
+        """The finished vector file of ``kind``, read back by position (closed and synced first)."""
+        if kind in self._writers:
+            self.blocks[kind] = self._writers.pop(kind).close()
+        return NpyRows(self.file(kind))
+
+    def write(self, kind: str, vectors: Vectors | Rows) -> None:
+        """A whole vector file from rows at hand."""
+        self.writer(kind, (len(vectors), int(vectors.shape[1]))).append(vectors)
+        self.rows(kind).close()
+
+    def abort(self) -> None:
+        """Remove the generation (before its commit only: after it, its files are the index)."""
+        for writer in self._writers.values():
+            writer.abort()
+        self._writers.clear()
+        if self.committed:
+            return
+        files.remove(self.folder)
+        with contextlib.suppress(OSError):
+            generations.write_journal(self.path, [name for name in generations.read_journal(self.path) if name != self.gen])
+
+
+@contextlib.contextmanager
+def staged(index_dir: str | os.PathLike[str]) -> Iterator[Staging]:
+    """A new generation to write into; removed if the block raises before ``save`` commits it."""
+    staging = Staging(index_dir)
+    try:
+        yield staging
+    except BaseException:
+        staging.abort()
+        raise
+
+
+def save(index_dir: str | os.PathLike[str], data: IndexData, staging: Staging | None = None) -> None:
     """Write ``data`` as a new generation and switch ``manifest.json`` to it atomically.
 
-    The caller holds ``lock`` and has checked the folder (``check_folder``).
+    ``staging``: the generation the build has streamed its vector files into (``data``'s vectors are then its rows);
+    without one, a generation is started and the vectors of ``data`` written first. The caller holds ``lock`` and has
+    checked the folder (``check_folder``).
     """
     if data.annotations is None:
         raise ValueError("a generation is written with the annotations of every passage (rag.index.annotate)")
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
     backend = backends.backend_for(data.manifest.get("store"))
-    current = _current_names(path)
-    gen = generations.start_generation(path, current)
+    staging = staging or Staging(path)
+    current, gen = staging.current, staging.gen
     layout = _layout(backend)
     names = {kind: f"{gen}/{name}" for kind, name in layout.items() if _present(data, layout, kind)}
     tmp = path / gen / f"{MANIFEST}.tmp"
-    committed = False
     try:
         files.write_jsonl(path / names["documents"], (_document_row(d) for d in data.documents))
         if data.offsets is None:
@@ -183,15 +250,23 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         annotation_files.save(path / names["annotations"], path / names["annotation_meta"], data.annotations)
         if data.null_vectors is not None:
             files.save_npy(path / names["questions"], data.null_vectors)
-        if data.second_vectors is not None:
-            files.save_npy(path / names["second"], data.second_vectors, SECOND_DTYPE)
+        streamed = {"vectors": data.vectors, "sentences": data.sentence_vectors, "second": data.second_vectors}
+        for kind, vectors in streamed.items():
+            if kind in names and vectors is not None and not staging.file(kind).exists():
+                staging.write(kind, vectors)
         record = backend.write(_Generation(path, names, manifest), data, [path / name for name in current])
         if record is not None:
             manifest["store"] = record
+        for kind in streamed:  # the vector files a store outside the folder has copied: not the generation's
+            if kind not in names:
+                files.remove(staging.file(kind))
         lexical = data.lexical or LexicalIndex.build(lexical_texts(data))
         lexical.save(path / names["bm25"])
         files.fsync_tree(path / names["bm25"])
-        blocks = {kind: block_checksums(path / names[kind], BLOCK_BYTES) for kind in ROW_FILES if kind in names}
+        for kind in ROW_FILES:
+            if kind in names:
+                staging.rows(kind).close()  # (finished and synced)
+        blocks = {kind: staging.blocks[kind] for kind in ROW_FILES if kind in names}
         _save_records(path / gen, data, names, blocks)
         files.fsync_dir(path / gen)
         whole = [name for kind, name in names.items() if kind not in ROW_FILES]
@@ -212,14 +287,11 @@ def save(index_dir: str | os.PathLike[str], data: IndexData) -> None:
         )
         files.write_bytes(tmp, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
         os.replace(tmp, path / MANIFEST)  # the commit point
-        committed = True
+        staging.committed = True
         files.fsync_dir(path)
     except BaseException as exc:
         full = files.disk_full(path) if isinstance(exc, (OSError, RuntimeError)) else False
-        if not committed:  # after the switch, these files are the index: never delete them
-            files.remove(path / gen)
-            with contextlib.suppress(OSError):
-                generations.write_journal(path, [name for name in generations.read_journal(path) if name != gen])
+        staging.abort()  # (after the switch, these files are the index: never deleted)
         if full and getattr(exc, "errno", None) != errno.ENOSPC:
             # numpy ("N requested and M written") and FAISS (a RuntimeError) do not say that the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc

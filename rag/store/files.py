@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError
-from rag.store.rows import Rows, Vectors, npy_header
+from rag.store.rows import Rows, Vectors, block_checksum, npy_header
 
 if sys.platform == "win32":
     import msvcrt
@@ -38,15 +38,66 @@ def write_bytes(path: Path, data: bytes) -> None:
 NPY_WRITE_ROWS = 65_536
 
 
-def save_npy(path: Path, array: Vectors | Rows, dtype: type[np.floating[Any]] = np.float32) -> None:
-    """A standard ``.npy`` file (``np.load`` reads it), written in blocks of rows."""
-    n, dim = len(array), int(array.shape[1])
-    with open(path, "wb") as fh:
-        fh.write(npy_header((n, dim), np.dtype(dtype)))
+class NpyWriter:
+    """A standard ``.npy`` file of ``shape`` (``np.load`` reads it) written as its rows come, block by block: the
+    header first (the shape is known), then ``append``; the checksum of every ``block_bytes`` block of the file is
+    computed as it is written (``rag.store.rows.block_checksum``), so a build that streams a million vectors to disk
+    never reads them back to checksum them. ``close`` syncs the file and checks that every row was written."""
+
+    def __init__(self, path: Path, shape: tuple[int, int], dtype: type[np.floating[Any]] = np.float32,
+                 block_bytes: int = 1 << 16) -> None:  # fmt: skip
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+        self.rows = 0
+        self.blocks: list[str] = []
+        self._block_bytes = block_bytes
+        self._pending = bytearray()
+        self._fh = open(path, "wb")  # noqa: SIM115  (closed by close(), or by abort() when the build fails)
+        self._write(npy_header(shape, self.dtype))
+
+    def _write(self, data: bytes) -> None:
+        self._fh.write(data)
+        self._pending += data
+        whole = len(self._pending) // self._block_bytes * self._block_bytes
+        for start in range(0, whole, self._block_bytes):
+            self.blocks.append(block_checksum(bytes(self._pending[start : start + self._block_bytes])))
+        del self._pending[:whole]
+
+    def append(self, rows: Vectors | Rows) -> None:
+        """Write the next rows (converted to the file's dtype)."""
+        n = len(rows)
+        if n and (rows.shape[1] != self.shape[1] or self.rows + n > self.shape[0]):
+            raise ValueError(f"{self.path}: {n} rows of {rows.shape[1]} for a file of shape {self.shape}, {self.rows} written")
         for start in range(0, n, NPY_WRITE_ROWS):
-            fh.write(np.ascontiguousarray(np.asarray(array[start : start + NPY_WRITE_ROWS]), dtype=dtype).tobytes())
-        fh.flush()
-        os.fsync(fh.fileno())
+            block = np.asarray(rows[start : start + NPY_WRITE_ROWS])
+            self._write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        self.rows += n
+
+    def close(self) -> list[str]:
+        """Sync the complete file; returns its block checksums."""
+        if self.rows != self.shape[0]:
+            self.abort()
+            raise ValueError(f"{self.path}: {self.rows} rows written of {self.shape[0]}")
+        if self._pending:
+            self.blocks.append(block_checksum(bytes(self._pending)))
+            self._pending.clear()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        return self.blocks
+
+    def abort(self) -> None:
+        self._fh.close()
+
+
+def save_npy(path: Path, array: Vectors | Rows, dtype: type[np.floating[Any]] = np.float32) -> list[str]:
+    """A standard ``.npy`` file (``np.load`` reads it), written in blocks of rows; returns its block checksums."""
+    writer = NpyWriter(path, (len(array), int(array.shape[1])), dtype)
+    try:
+        writer.append(array)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

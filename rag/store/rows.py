@@ -175,6 +175,15 @@ class NpyRows(Rows):
     def close(self) -> None:
         self._close()
 
+    @property
+    def checksums(self) -> Sequence[str] | None:
+        """The block checksums the rows are checked against (None: unchecked)."""
+        return self._checksums
+
+    @property
+    def block_bytes(self) -> int:
+        return self._block_bytes
+
     def _verify(self, offset: int, size: int) -> None:
         """Check the blocks that bytes ``[offset, offset + size)`` fall in, unless already checked."""
         if self._checksums is None or size <= 0:

@@ -142,6 +142,11 @@ def read_record(path: Path) -> VectorFile:
 
 
 def read_keys(folder: Path, record: VectorFile) -> list[str]:
+    """The keys of a record's rows as hex strings (``read_key_array``)."""
+    return key_strings(read_key_array(folder, record))
+
+
+def read_key_array(folder: Path, record: VectorFile) -> Keys:
     """The keys of a record's rows, checked against the record; ``IndexIncompatibleError`` naming the file."""
     path = folder / record.keys
     try:
@@ -152,7 +157,8 @@ def read_keys(folder: Path, record: VectorFile) -> list[str]:
     keys = np.load(path, allow_pickle=False)  # the bytes are those written: this cannot fail on damage
     if keys.dtype != np.uint8 or keys.shape != (record.rows, KEY_BYTES):
         raise IndexIncompatibleError(f"{path} holds {keys.shape} {keys.dtype} keys for {record.rows} vectors")
-    return key_strings(keys)
+    out: Keys = keys
+    return out
 
 
 def open_vectors(folder: Path, record: VectorFile) -> NpyRows:

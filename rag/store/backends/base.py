@@ -87,7 +87,9 @@ class Backend(ABC):
     @abstractmethod
     def write(self, generation: Generation, data: IndexData, committed: Sequence[Path]) -> dict[str, Any] | None:
         """Store the vectors of ``data`` durably for ``generation``; what the ``committed`` generation folders stored
-        already need not be written again. Returns the ``store`` record to commit."""
+        already need not be written again. Returns the ``store`` record to commit. The vector files are in the
+        generation folder already (a build streams them there, ``rag.store.directory.Staging``): a store keeps those
+        its ``files`` name, and copies the others (read by row from ``data``) into its own storage."""
 
     @abstractmethod
     def open(

@@ -14,9 +14,9 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import IndexIncompatibleError
-from rag.store import ann, files
+from rag.store import ann
 from rag.store.backends.base import FAISS, Backend, Generation
-from rag.store.data import SENTENCE_DTYPE, IndexData
+from rag.store.data import IndexData
 from rag.store.rows import FaissRows, Rows
 from rag.types import Passage
 
@@ -37,9 +37,8 @@ class FaissFiles(Backend):
         return None
 
     def write(self, generation: Generation, data: IndexData, committed: Sequence[Path]) -> dict[str, Any] | None:
-        files.save_npy(generation.file("vectors"), data.vectors)
-        files.save_npy(generation.file("sentences"), data.sentence_vectors, SENTENCE_DTYPE)
-        index = data.faiss_index if data.faiss_index is not None else ann.build(np.asarray(data.vectors))
+        # The vector files are the generation's already (the build streams them there: rag.store.directory.Staging).
+        index = data.faiss_index if data.faiss_index is not None else ann.build(data.vectors)
         target = generation.file("faiss")
         ann.write(index, str(target))
         with open(target, "rb+") as fh:
