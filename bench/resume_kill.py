@@ -2,7 +2,7 @@
 
 An index of the shipped corpus answers while an update adding ``--paragraphs`` paragraphs of the scale corpus is
 built in a child process (the default executor: one process, no ``--workers``) and killed with SIGKILL ``--kills``
-times at random moments (uniform over the embedding), then ``--save-kills`` more times while it writes its new
+times at random moments of the embedding, then ``--save-kills`` more times while it writes its new
 generation; then the build runs to its end. A reader in this process loads the index and searches it all along.
 
 Prints: the reads that answered neither with the previous generation nor, once a build had committed, with the new
@@ -12,9 +12,12 @@ shard finished by an earlier run held them (must be 0), the texts embedded in al
 excess is the chunks in flight at each kill), and whether the final index equals an uninterrupted build's.
 
 SYNTHESISED embedding cost: the embedder is rag's fake one (a hash of words, 64-d) slowed by ``--ms-per-text``, so that
-a kill lands during embedding as it would with the real model (whose 100k passages take hours here). Each random kill
-waits for the run's first embedded batch, then lands uniformly within what is left of the embedding: a kill while the
-build reads, chunks or annotates the corpus would test nothing (and those steps keep no checkpoint).
+a kill lands during embedding as it would with the real model (whose 100k passages take hours here). The ``--kills``
+random kills are drawn up front, uniformly over the embedding's progress (the texts embedded, finished shards
+included, up to 90 % of them) and sorted; each run is killed once its progress reaches the next one (within a batch).
+Progress, not seconds: on a loaded machine a run's duration varies more than its embedding lasts, and a kill timed
+in seconds can land after the embedding has finished. A kill while the build reads, chunks or annotates the corpus
+would test nothing (and those steps keep no checkpoint).
 
 ``--annotate stub``: the runs annotate every passage with nothing instead of spaCy. A build annotates its new
 passages before it embeds, and keeps no checkpoint of them: every rerun of a killed build annotates all of them again
@@ -91,7 +94,7 @@ class Result:
     final_equals_uninterrupted: bool
     resumed_line: str
     annotate: str
-    kill_seconds_after_embedding_started: list[float]
+    kill_at_texts_embedded: list[int]
     seconds_before_embedding: list[float]
     seconds: float
 
@@ -128,6 +131,21 @@ def _embedding_started(log: Path, proc: subprocess.Popen[str]) -> float | None:
     return None
 
 
+def _wait_logged(log: Path, proc: subprocess.Popen[str], count: int) -> bool:
+    """Wait until the run has logged ``count`` texts (read incrementally); False if it ended first."""
+    seen, offset = 0, 0
+    while proc.poll() is None:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            new = f.read()
+        offset += len(new)
+        seen += new.count(b"\n")
+        if seen >= count:
+            return True
+        time.sleep(0.002)
+    return False
+
+
 def run(
     base: Path, update: Path, work: Path, *, kills: int = 10, save_kills: int = 2, ms_per_text: float = 0.2,
     chunk_texts: int = 4096, seed: int = 0, annotate: str = "spacy",
@@ -147,25 +165,18 @@ def run(
     build_index(corpus, index, embedder="fake")
     for path in sorted(update.iterdir()):
         shutil.copy(path, corpus / path.name)
-    # The uninterrupted build, timed: the kills are spread over its embedding.
-    t0 = time.perf_counter()
+    # The uninterrupted build: what to compare with, and the texts whose embedding the kills are spread over.
     child = [sys.executable, "-c", CHILD, str(REPO), str(corpus)]
     shutil.copytree(index, reference)
     subprocess.run(
         [*child, str(reference), str(work / "reference.log"), str(ms_per_text / 1000), str(chunk_texts), annotate],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    whole = time.perf_counter() - t0
-    texts_to_embed = len(set(_logged(work / "reference.log")))
-    # What a run costs besides embedding (start, chunking, writing): a run with nothing left to embed.
-    shutil.copytree(reference, work / "fixed")
-    t0 = time.perf_counter()
-    fixed_run = [*child, str(work / "fixed"), str(work / "fixed.log"), "0", str(chunk_texts), annotate]
-    subprocess.run(fixed_run, check=True, stdout=subprocess.DEVNULL)
-    fixed = time.perf_counter() - t0
-    # The embedding's share of a run: what the slowed embedder sleeps at least (a run's other costs vary more than it
-    # on a loaded machine, so the difference of two runs alone can come out near 0 and every kill land at once).
-    embedding = max(whole - fixed, texts_to_embed * ms_per_text / 1000)
+    reference_keys = set(_logged(work / "reference.log"))
+    texts_to_embed = len(reference_keys)
+    # The kills, uniform over the embedding's progress (texts embedded, finished shards included), in order.
+    kill_points = sorted(rng.randint(1, max(1, int(0.9 * texts_to_embed))) for _ in range(kills))
+    batch_seconds = 32 * ms_per_text / 1000  # the child embeds 32 texts a batch
 
     q = FakeEmbedder().embed(["Donetsk Kherson référendum annexion coopération"], "query")[0]
     previous = _answer(index, q)
@@ -183,10 +194,9 @@ def run(
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     shards = index / "embedding-shards"
-    # A run lasts its fixed costs and the embedding still to do: a kill at a random moment of it.
     twice, embedded, killed, killed_saving, runs, switched_early = 0, 0, 0, 0, 0, 0
     before_embedding: list[float] = []
-    kill_after: list[float] = []
+    kill_at: list[int] = []
     out = ""
     while True:
         finished = _shard_keys(shards)
@@ -203,10 +213,11 @@ def run(
             waited = _embedding_started(log, proc)
             if waited is not None:
                 before_embedding.append(round(waited, 1))
-                left = embedding * (1 - len(finished) / max(1, texts_to_embed))
-                after = rng.uniform(0.0, 0.9 * left)
-                time.sleep(after)
-                kill_after.append(round(after, 1))
+                # A run resumes after its finished shards: its progress is those plus what it logs.
+                done = len(finished & reference_keys)
+                if _wait_logged(log, proc, max(1, kill_points[killed] - done)):
+                    time.sleep(rng.uniform(0.0, batch_seconds))  # within the batch in flight
+                    kill_at.append(done + len(_logged(log)))
         elif not final:  # while it writes its generation: a new gen-* folder appears
             gens = set(index.glob("gen-*"))
             while proc.poll() is None and set(index.glob("gen-*")) == gens:
@@ -241,7 +252,7 @@ def run(
     resumed = next((part for part in out.split("; ") if part.startswith("resumed:")), "")
     return Result(
         runs, killed, switched_early, killed_saving, len(answers), wrong, texts_to_embed, embedded, twice, bool(same), resumed,
-        annotate, kill_after, before_embedding, time.perf_counter() - started,
+        annotate, kill_at, before_embedding, time.perf_counter() - started,
     )  # fmt: skip
 
 
