@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -87,4 +88,24 @@ def test_chunking_arbitrary_text_loses_and_duplicates_nothing(pieces: list[str])
     passages = chunk_document(document, ChunkSettings(max_chars=300, min_chars=40))
     for p in passages:
         assert squash(document.text[p.start : p.end]) == squash(p.text)
+    assert squash("".join(p.text for p in passages)) == squash(text)
+
+
+@pytest.mark.parametrize("marks", ["\u0300\u0316", "\u0316\u0300"])
+def test_a_cut_never_falls_inside_a_run_of_combining_marks(marks: str) -> None:
+    # NFC reorders "\u0300\u0316" (classes 230, 220): a cut between them gave two passages overlapping raw spans.
+    text = "0" * 19 + marks  # 21 characters: a cut at 20 would fall inside the run
+    passages = chunk_document(doc(text), ChunkSettings(max_chars=20, min_chars=0))
+    assert [(p.start, p.end) for p in passages] == [(0, 18), (18, 21)]  # the base "0" goes with its marks
+    assert [p.text for p in passages] == ["0" * 18, unicodedata.normalize("NFC", "0" + marks)]
+    for p in passages:
+        assert squash(text[p.start : p.end]) == squash(p.text)
+
+
+def test_a_run_of_marks_longer_than_a_passage_is_kept_whole() -> None:
+    # no cut inside it keeps raw spans apart (NFC sorts the marks by class): the one passage allowed over max_chars
+    text = "a" + "\u0300\u0316" * 15 + " bb"
+    passages = chunk_document(doc(text), ChunkSettings(max_chars=20, min_chars=0))
+    assert [(p.start, p.end) for p in passages] == [(0, 31), (32, 34)]
+    assert passages[0].end <= passages[1].start
     assert squash("".join(p.text for p in passages)) == squash(text)

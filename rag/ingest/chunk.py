@@ -5,8 +5,10 @@ The only module that imports langchain-text-splitters.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 
 from rag.ingest.clean import Block, clean
 from rag.ingest.sentences import split_sentences
@@ -103,7 +105,51 @@ def _split(block: Block, max_chars: int) -> list[tuple[int, int]]:
     for doc in splitter.create_documents([block.text]):
         start = int(doc.metadata["start_index"])
         ranges.append((start, start + len(doc.page_content)))
-    return ranges
+    return _at_safe_cuts(block, ranges, max_chars)
+
+
+def _at_safe_cuts(block: Block, ranges: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """``ranges`` with every cut moved to where a passage may end: where every cleaned character before it came from
+    raw text before every character after it, and not before a combining mark. NFC reorders combining marks
+    (``0\u0300\u0316`` → ``0\u0316\u0300``): a cut inside such a run would give two passages overlapping raw spans,
+    and a mark belongs with its base character. A cut moved back carries the rest to the next piece (a run of marks
+    longer than ``max_chars`` is kept whole). Text without such runs keeps its ranges as they are."""
+    text, n = block.text, len(block.text)
+    reach = list(accumulate(block.ends, max))  # reach[i]: the furthest raw end of text[: i + 1]
+    floor = list(accumulate(reversed(block.pos), min))[::-1]  # floor[i]: the first raw start of text[i:]
+
+    def cut_ok(c: int, marks: bool) -> bool:
+        if c >= n:
+            return True
+        return reach[c - 1] <= floor[c] and (marks or not unicodedata.category(text[c]).startswith("M"))
+
+    def best_cut(start: int, hi: int) -> int:
+        for marks in (False, True):
+            for c in range(hi, start, -1):
+                if cut_ok(c, marks):
+                    return c
+        return next(c for c in range(hi + 1, n + 1) if cut_ok(c, True))
+
+    out: list[tuple[int, int]] = []
+    queue = list(ranges)
+    i = 0
+    while i < len(queue):
+        start, end = queue[i]
+        if out and start < out[-1][1]:  # the previous piece was extended over this one's start
+            start = out[-1][1]
+        if start >= end:
+            i += 1
+            continue
+        cut = best_cut(start, min(end, start + max_chars))
+        out.append((start, cut))
+        if cut >= end:
+            i += 1
+        elif i + 1 < len(queue) and queue[i + 1][1] - cut <= max_chars:
+            queue[i + 1] = (cut, queue[i + 1][1])  # the rest joins the next piece
+            i += 1
+        else:
+            queue[i] = (cut, end)
+    return out
 
 
 def _pieces(document: Document, settings: ChunkSettings) -> Iterator[tuple[int, Block, int, int]]:
