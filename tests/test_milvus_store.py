@@ -22,6 +22,7 @@ from rag import store
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
 from rag.retrieve.retriever import Retriever
+from tests.helpers import NoAnnotations
 
 pytestmark = pytest.mark.slow
 
@@ -131,8 +132,15 @@ def test_same_answers_with_the_real_model(corpus_copy: Path, tmp_path: Path, rea
 
 
 @pytest.mark.skipif(not (SCALE / "fr_legi_codes_paragraphs.jsonl.gz").is_file(), reason="no ../shared/benchmarks/scale")
-def test_same_answers_on_10k_passages_of_the_scale_corpus(tmp_path: Path, milvus_server: str) -> None:
+def test_same_answers_on_10k_passages_of_the_scale_corpus(
+    tmp_path: Path, milvus_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bench import data
+    from rag.index import annotate as annotating
+
+    # The two stores are compared, not the annotations (both builds would store the same ones): spaCy would add
+    # ~2 minutes a build of 10k passages here.
+    monkeypatch.setattr(annotating, "shared_annotator", lambda: NoAnnotations())
 
     corpus = tmp_path / "scale"
     data.write_corpus(SCALE, 21_500, corpus)  # about 2.15 paragraphs a passage
