@@ -17,8 +17,9 @@ annotations (``rag.ingest.annotations``, found at index time).
    or English ("aucun des passages ne donne un nombre de soldats"). Otherwise the answer is the candidate with the
    best ``score``: its sentence's similarity to the question, plus the question's words standing close to it (the
    proximity of classic factoid QA; an English question's "meeting" stands near a French "réunion" through the
-   bilingual noun groups), plus a preference for the class the question names and for the rank it asks about, less
-   a little per rank of hit.
+   bilingual noun groups), plus a preference for the class the question names, for the rank it asks about and for
+   a clause that tells of the event it asks about ("créé" ↔ "created" ↔ "fondé", not "lancement" nor "née";
+   ``rag.retrieve.events``), less a little per rank of hit.
    A list of names of the kind asked for ("Donetsk, Louhansk, Zaporizhia et Kherson") is given whole, and a year
    question gets the year of a date ("1801" of "juillet 1801").
 """
@@ -33,7 +34,7 @@ from functools import cache, lru_cache
 
 from rag import i18n
 from rag.ingest.annotations import AMOUNT, COUNT, DATE, LOC, MISC, ORG, PER, PERCENT, Annotation
-from rag.retrieve import nouns, ordinals
+from rag.retrieve import events, nouns, ordinals
 from rag.retrieve import question_type as qt
 from rag.retrieve.highlight import choose_sentences
 from rag.retrieve.question_type import QuestionType
@@ -72,6 +73,9 @@ PROXIMITY_CHARS = 100
 CLASS_BONUS = 0.05
 # The candidate belongs to the rank the question asks about ("la deuxième réunion", rag.retrieve.ordinals).
 ORDINAL_BONUS = 0.05
+# The candidate's clause tells of the event the question asks about ("Quand … a-t-il été créé ?": "a été créé … du 20
+# février 2013", not "La réunion de lancement … s'est tenue le 12 février 2014"; rag.retrieve.events).
+EVENT_BONUS = 0.05
 RANK_PENALTY = 0.01
 # A role must be named this close to the person ("M. Alexandre Tsyboulski, Vice-Ministre russe…").
 ROLE_WINDOW = 60
@@ -403,6 +407,17 @@ def _of_rank(candidate: Annotation, qtype: QuestionType, question: str, hit: Hit
     return bool(asked) and ordinals.relation(candidate, asked, qtype.lang, hit.text, hit.lang, span, hit.annotations) is True
 
 
+def of_event(candidate: Annotation, question: str, hit: HitText, sentence: int) -> float:
+    """The share of the events the question asks about (``rag.retrieve.events``) that the candidate's clause tells of:
+    1 for "20 février 2013" in "Le groupe-pays Russie a été créé lors de la réunion … du 20 février 2013" asked "When
+    was the Russia country group created?"; 0 when the question names no event."""
+    asked = events.asked(question)
+    if not asked:
+        return 0.0
+    told = events.told(hit.text, *events.clause(hit.text, hit.sentences[sentence], candidate.start, candidate.end))
+    return len(asked & told) / len(asked)
+
+
 def score(candidate: Annotation, qtype: QuestionType, hit: HitText, sentence: int, keys: dict[str, int],
           *, question: str = "", match: NounMatch = nouns.same_noun) -> float:  # fmt: skip
     """How likely ``candidate`` is the answer (see the module): higher is better."""
@@ -411,6 +426,7 @@ def score(candidate: Annotation, qtype: QuestionType, hit: HitText, sentence: in
         + PROXIMITY * proximity(candidate, hit.text, hit.lang, keys)
         + CLASS_BONUS * _of_class(candidate, qtype, hit.lang, match)
         + ORDINAL_BONUS * _of_rank(candidate, qtype, question, hit, sentence)
+        + EVENT_BONUS * of_event(candidate, question, hit, sentence)
         - RANK_PENALTY * (hit.rank - 1)
     )
 
