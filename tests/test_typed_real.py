@@ -187,6 +187,13 @@ def test_the_event_the_question_asks_about_picks_the_date(retriever: Retriever) 
     assert _answer(retriever, "When did the Russia country group hold its inaugural meeting?").normalized == "12 février 2014"
 
 
+def test_the_signatory_of_the_office_asked_in_a_signature_block(retriever: Retriever) -> None:
+    # The July 2025 letter is signed by three presidents, each name on one line and its offices on the next ones.
+    assert _answer(retriever, "Qui est à la tête de Montpellier Méditerranée Métropole ?").normalized == "Michaël Delafosse"
+    question = "Which elected official chairs the International Association of Francophone Mayors?"
+    assert _answer(retriever, question).normalized == "Anne Hidalgo"
+
+
 def test_how_much_with_an_auxiliary_asks_for_an_amount(retriever: Retriever) -> None:
     assert "an amount" in _missing(retriever, "How much will the new defence depots cost?", "en")
 
