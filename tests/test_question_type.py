@@ -28,6 +28,8 @@ from rag.retrieve.question_type import (
         ("Combien d'élus locaux ukrainiens ont été tués ?", COUNT, "élus"),
         ("How many French local authorities run partnerships with foreign counterparts?", COUNT, "authorities"),
         ("How many people attended the Nice meeting in December 2012?", COUNT, "people"),
+        # Adjectives joined by "and": the head noun comes after them.
+        ("How many French local and regional authorities take part in partnerships?", COUNT, "authorities"),
         ("Dans combien de pays les collectivités françaises ont-elles des partenaires ?", COUNT, "pays"),
         ("Combien coûte le programme ?", AMOUNT, None),
         ("How much money did Cités Unies France raise for emergency aid?", AMOUNT, None),
@@ -99,6 +101,11 @@ def test_who_without_a_noun_accepts_more_than_a_person() -> None:
         "Où et quand la réunion s'est-elle tenue ?",
         # "qui" as a relative pronoun.
         "Pourquoi les élus qui ont signé la lettre s'inquiètent-ils ?",
+        # "which" as a relative pronoun: an article follows it, no noun it asks about.
+        "Once a breach of the truce has been examined, what else falls to the special commission on which the Coalition sits?",
+        # An area is a zone, a field, as often as a place: untyped, as "Dans quelle zone…" is in French.
+        "In which area does NATO say it will keep striving for peace, security and stability?",
+        "Dans quelle zone l'OTAN dit-elle continuer de lutter pour la paix ?",
     ],
 )
 def test_untyped(question: str) -> None:

@@ -12,7 +12,7 @@ from rag.ingest import figures
 from rag.ingest.annotations import AMOUNT, COUNT, DATE, LOC, ORG, PER, PERCENT, Annotation
 from rag.ingest.sentences import split_sentences
 from rag.retrieve.question_type import QuestionType, question_type
-from rag.retrieve.read import HitText, answering_sentences, in_question, missing_text, read
+from rag.retrieve.read import HitText, answering_sentences, in_question, line_blocks, missing_text, read
 
 
 def _at(text: str, piece: str, kind: str, detail: str = "") -> Annotation:
@@ -201,3 +201,36 @@ def test_the_question_words_near_the_answer_count_across_languages() -> None:
     hit = _hit(text, [_at(text, "Jean Valère", PER), _at(text, "Marie Rocher", PER)])
     assert _read("Who is the mayor in the group?", hit)[0] == "Marie Rocher"
     assert _read("Who is the president in the group?", hit)[0] == "Jean Valère"
+
+
+# The signature block of 2025-07-03_lettre_cooperation-decentralisee.md as the index keeps it: one line a sentence,
+# the name on one line, the offices on the next ones.
+SIGNATURES = [
+    "Philippe Laurent, Président de l'Association", "Française du Conseil des", "Communes et Régions d'Europe",
+    "Maire de Sceaux", "Michaël Delafosse, Président de Cités Unies\nFrance", "Maire de Montpellier et",
+    "Président de Montpellier", "Méditerranée Métropole", "Anne Hidalgo, Présidente de l'Association",
+    "Internationale des Maires", "Francophones", "Maire de Paris",
+]  # fmt: skip
+
+
+def _signatures(best_line: str) -> HitText:
+    text = "\n".join(SIGNATURES)
+    spans, at = [], 0
+    for line in SIGNATURES:
+        spans.append((at, at + len(line)))
+        at += len(line) + 1
+    found = [_at(text, name, PER) for name in ("Philippe Laurent", "Michaël Delafosse", "Anne Hidalgo")]
+    # The line most similar to the question is not the name's line: the block of lines answers at its similarity.
+    sims = [0.9 if line == best_line else 0.75 for line in SIGNATURES]
+    return HitText(1, text, spans, sims, found)
+
+
+def test_a_block_of_lines_is_read_whole_one_signatory_at_a_time() -> None:
+    hit = _signatures("Président de Montpellier")
+    assert line_blocks(hit) == [0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8]
+    assert _read("Qui est à la tête de Montpellier Méditerranée Métropole ?", hit)[0] == "Michaël Delafosse"
+    question = "Which elected official chairs the International Association of Francophone Mayors?"
+    assert _read(question, _signatures("Francophones"))[0] == "Anne Hidalgo"
+    assert _read("Qui est maire de Sceaux ?", _signatures("Maire de Sceaux"))[0] == "Philippe Laurent"
+    # Sentences that end are no block: each is read alone.
+    assert line_blocks(_hit(RUSSIA, RUSSIA_ANN)) == [0, 1]

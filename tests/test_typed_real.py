@@ -178,6 +178,22 @@ def test_the_date_of_the_meeting_of_the_rank_asked_in_a_list_of_meetings(retriev
     assert "a date" in _missing(retriever, "When will the Russia country group hold its ninth meeting?", "en")
 
 
+def test_the_event_the_question_asks_about_picks_the_date(retriever: Retriever) -> None:
+    # The web app's own example: the brochure dates the group's creation ("a été créé lors de la réunion du bureau
+    # exécutif … du 20 février 2013"), its launch meeting ("s'est tenue le 12 février 2014") and the birth of the
+    # cooperation ("née dans les années 1960"); the question's verb says which.
+    assert _answer(retriever, "Quand le groupe-pays Russie a-t-il été créé ?").normalized == "20 février 2013"
+    assert _answer(retriever, "When was the Russia country group created?").normalized == "20 février 2013"
+    assert _answer(retriever, "When did the Russia country group hold its inaugural meeting?").normalized == "12 février 2014"
+
+
+def test_the_signatory_of_the_office_asked_in_a_signature_block(retriever: Retriever) -> None:
+    # The July 2025 letter is signed by three presidents, each name on one line and its offices on the next ones.
+    assert _answer(retriever, "Qui est à la tête de Montpellier Méditerranée Métropole ?").normalized == "Michaël Delafosse"
+    question = "Which elected official chairs the International Association of Francophone Mayors?"
+    assert _answer(retriever, question).normalized == "Anne Hidalgo"
+
+
 def test_how_much_with_an_auxiliary_asks_for_an_amount(retriever: Retriever) -> None:
     assert "an amount" in _missing(retriever, "How much will the new defence depots cost?", "en")
 

@@ -89,7 +89,7 @@ _PLACE_NOUNS = _words(
     "place places city cities country countries region regions town towns village villages municipality "
     "municipalities territory territories department province provinces continent continents capital capitals state "
     "states island islands district districts neighbourhood neighborhood county counties location locations nation "
-    "nations area areas venue venues"
+    "nations venue venues"
 )
 _DATE_NOUNS = _words(
     "date dates année années an jour jours mois siècle siècles décennie décennies époque époques période périodes "
@@ -142,7 +142,7 @@ _EVENT_YEAR = _rx(r"\b(?:années?\s+(?:thématiques?|croisées?)|(?:theme|themed
 
 # -- counts: "combien de N", "how many N", "quel (est le) nombre de N", "what number of N" --------------------------
 _COUNT_FR = _rx(rf"\b(?:combien|(?:quel|le|au) nombre)\s+(?:de\s+|d{_APOS}\s*)(?P<focus>{_WORD})")
-_COUNT_EN = _rx(rf"\b(?:how\s+many|(?:what|the)\s+number\s+of)\s+(?P<np>{_WORD}(?:\s+{_WORD}){{0,3}})")
+_COUNT_EN = _rx(rf"\b(?:how\s+many|(?:what|the)\s+number\s+of)\s+(?P<np>{_WORD}(?:\s+{_WORD}){{0,5}})")
 # Words that end the noun phrase after "how many": auxiliaries, prepositions, verbs in -ed, the question's end.
 _EN_STOP = _words(
     "are is was were be been do does did have has had will would can could should may might must shall of in on at "
@@ -262,6 +262,8 @@ def _english_head(phrase: str) -> str | None:
     words: list[str] = []
     for raw in phrase.split():
         w = _fold(raw)
+        if w in ("and", "or") and words:
+            continue  # adjectives joined ("French local and regional authorities"): the head comes after them
         if w in _EN_STOP or (len(w) > 4 and w.endswith("ed")):
             break
         if w in _IRREGULAR_PLURALS or (len(w) > 2 and w.endswith("s") and not w.endswith("ss")):
@@ -296,6 +298,8 @@ def _determiner_kind(question: str) -> tuple[str, str, str, bool] | None:
         skip = _SKIP_EN if lang == "en" else _SKIP_FR
         prep = _fold(match.group("prep") or "").strip()
         words = match.group("rest").split()[: 7 if lang == "en" else 5]
+        if lang == "en" and words and _fold(words[0]) in ("the", "a", "an"):
+            continue  # a relative "which" ("the commission on which the Coalition sits"), not a determiner
         leading = True  # copulas and articles are skipped right after the interrogative only ("Quelle est la date")
         for i, raw in enumerate(words):
             word = _fold(raw).strip(',;:!«»"()')

@@ -5,7 +5,9 @@ passage text and language, its sentence spans, each sentence's similarity to the
 annotations (``rag.ingest.annotations``, found at index time).
 
 1. The answering sentences of each of the ``depth`` best hits (``answering_sentences``; ``ANSWERING`` lists the ways
-   compared by ``eval/typed_answers.py``, the default is ``DEFAULT_ANSWERING``).
+   compared by ``eval/typed_answers.py``, the default is ``DEFAULT_ANSWERING``). A short line that ends no sentence
+   (a signature block: the name on one line, its offices on the next) is read with the lines of its block, at the
+   best similarity among them (``line_blocks``).
 2. The candidates they hold that *fit* the question (``fits``): of a kind it asks for (``ACCEPTS``), not already in
    the question ("Who is the president of Cités Unies France?" is not answered by "Cités Unies France"), and of its
    focus: a count must count the focus noun ("soldats" ↔ "soldiers", ``rag.retrieve.nouns.same_noun``); a person
@@ -17,8 +19,9 @@ annotations (``rag.ingest.annotations``, found at index time).
    or English ("aucun des passages ne donne un nombre de soldats"). Otherwise the answer is the candidate with the
    best ``score``: its sentence's similarity to the question, plus the question's words standing close to it (the
    proximity of classic factoid QA; an English question's "meeting" stands near a French "réunion" through the
-   bilingual noun groups), plus a preference for the class the question names and for the rank it asks about, less
-   a little per rank of hit.
+   bilingual noun groups), plus a preference for the class the question names, for the rank it asks about and for
+   a clause that tells of the event it asks about ("créé" ↔ "created" ↔ "fondé", not "lancement" nor "née";
+   ``rag.retrieve.events``), less a little per rank of hit.
    A list of names of the kind asked for ("Donetsk, Louhansk, Zaporizhia et Kherson") is given whole, and a year
    question gets the year of a date ("1801" of "juillet 1801").
 """
@@ -33,7 +36,7 @@ from functools import cache, lru_cache
 
 from rag import i18n
 from rag.ingest.annotations import AMOUNT, COUNT, DATE, LOC, MISC, ORG, PER, PERCENT, Annotation
-from rag.retrieve import nouns, ordinals
+from rag.retrieve import events, nouns, ordinals
 from rag.retrieve import question_type as qt
 from rag.retrieve.highlight import choose_sentences
 from rag.retrieve.question_type import QuestionType
@@ -72,6 +75,9 @@ PROXIMITY_CHARS = 100
 CLASS_BONUS = 0.05
 # The candidate belongs to the rank the question asks about ("la deuxième réunion", rag.retrieve.ordinals).
 ORDINAL_BONUS = 0.05
+# The candidate's clause tells of the event the question asks about ("Quand … a-t-il été créé ?": "a été créé … du 20
+# février 2013", not "La réunion de lancement … s'est tenue le 12 février 2014"; rag.retrieve.events).
+EVENT_BONUS = 0.05
 RANK_PENALTY = 0.01
 # A role must be named this close to the person ("M. Alexandre Tsyboulski, Vice-Ministre russe…").
 ROLE_WINDOW = 60
@@ -193,6 +199,33 @@ def answering_sentences(hit: HitText, how: str = DEFAULT_ANSWERING, margin: floa
     if how == "highlight+margin":
         return [i for i in by_sim if i in chosen or hit.similarities[i] >= best - margin]
     raise ValueError(f"unknown answering sentences {how!r}; use one of {', '.join(ANSWERING)}")
+
+
+# A line that ends no sentence and is short ("Anne Hidalgo, Présidente de l'Association" / "Internationale des
+# Maires" / "Francophones" / "Maire de Paris": a signature block, a letterhead) is a piece of a block of such lines,
+# read whole: the name sits on one line, its role on the next ones. A line that starts with a person's name starts
+# a new block (the next signatory).
+_ENDS_SENTENCE = re.compile(r"[.!?…;:»\"]\s*$")
+FRAGMENT_WORDS = 8
+
+
+def _is_fragment(text: str, span: tuple[int, int]) -> bool:
+    piece = text[span[0] : span[1]]
+    return not _ENDS_SENTENCE.search(piece) and len(piece.split()) <= FRAGMENT_WORDS
+
+
+def line_blocks(hit: HitText) -> list[int]:
+    """Each sentence's block: the index of the first sentence of the run of consecutive fragments it belongs to (a
+    short line that ends no sentence; a line starting with a person's name starts a run), or its own index."""
+    names = {a.start for a in hit.annotations if a.kind == PER}
+    blocks: list[int] = []
+    for i, span in enumerate(hit.sentences):
+        starts_name = span[0] + len(hit.text[span[0] : span[1]]) - len(hit.text[span[0] : span[1]].lstrip()) in names
+        joined = (
+            i > 0 and not starts_name and _is_fragment(hit.text, span) and _is_fragment(hit.text, hit.sentences[i - 1])
+        )
+        blocks.append(blocks[i - 1] if joined else i)
+    return blocks
 
 
 # -- which candidates fit ---------------------------------------------------------------------------------------
@@ -403,14 +436,27 @@ def _of_rank(candidate: Annotation, qtype: QuestionType, question: str, hit: Hit
     return bool(asked) and ordinals.relation(candidate, asked, qtype.lang, hit.text, hit.lang, span, hit.annotations) is True
 
 
+def of_event(candidate: Annotation, question: str, hit: HitText, sentence: int) -> float:
+    """The share of the events the question asks about (``rag.retrieve.events``) that the candidate's clause tells of:
+    1 for "20 février 2013" in "Le groupe-pays Russie a été créé lors de la réunion … du 20 février 2013" asked "When
+    was the Russia country group created?"; 0 when the question names no event."""
+    asked = events.asked(question)
+    if not asked:
+        return 0.0
+    told = events.told(hit.text, *events.clause(hit.text, hit.sentences[sentence], candidate.start, candidate.end))
+    return len(asked & told) / len(asked)
+
+
 def score(candidate: Annotation, qtype: QuestionType, hit: HitText, sentence: int, keys: dict[str, int],
-          *, question: str = "", match: NounMatch = nouns.same_noun) -> float:  # fmt: skip
-    """How likely ``candidate`` is the answer (see the module): higher is better."""
+          *, question: str = "", match: NounMatch = nouns.same_noun, similarity: float | None = None) -> float:  # fmt: skip
+    """How likely ``candidate`` is the answer (see the module): higher is better. ``similarity``: its sentence's
+    similarity to the question when not its own (the best of its block of lines, ``line_blocks``)."""
     return (
-        hit.similarities[sentence]
+        (hit.similarities[sentence] if similarity is None else similarity)
         + PROXIMITY * proximity(candidate, hit.text, hit.lang, keys)
         + CLASS_BONUS * _of_class(candidate, qtype, hit.lang, match)
         + ORDINAL_BONUS * _of_rank(candidate, qtype, question, hit, sentence)
+        + EVENT_BONUS * of_event(candidate, question, hit, sentence)
         - RANK_PENALTY * (hit.rank - 1)
     )
 
@@ -454,12 +500,20 @@ def read(
                 i for i, span in enumerate(hit.sentences)
                 if i not in chosen and ordinals.names(hit.text, span, asked, qtype.lang, hit.lang, hit.annotations)
             ]  # fmt: skip
+        # A chosen line of a block of lines brings the block's other lines, at its similarity.
+        blocks = line_blocks(hit)
+        block_sim: dict[int, float] = {}
+        for i in chosen:
+            block_sim[blocks[i]] = max(block_sim.get(blocks[i], -1.0), hit.similarities[i])
+        chosen = [i for i in range(len(hit.sentences)) if i in chosen or blocks[i] in block_sim]
         for i in chosen:
             start, end = hit.sentences[i]
+            sim = max(hit.similarities[i], block_sim.get(blocks[i], -1.0))
             for a in hit.annotations:
                 # A name may run over a line break that ends a "sentence": overlapping is enough.
                 if a.start < end and a.end > start and fits(a, qtype, question, hit, (start, end), match=match):
-                    found.append((score(a, qtype, hit, i, keys, question=question, match=match), -a.start, hit, (start, end), a))
+                    s = score(a, qtype, hit, i, keys, question=question, match=match, similarity=sim)
+                    found.append((s, -a.start, hit, (start, end), a))
     if not found:
         return Reading(qtype, None)
     _, _, hit, sentence, best = max(found, key=lambda f: (f[0], -f[2].rank, f[1]))
