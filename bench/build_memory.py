@@ -44,8 +44,8 @@ class RandomEmbedder(Embedder):
         return out
 
 
-class _NoAnnotations:
-    """An annotator that finds nothing (``--no-annotate``)."""
+class NoAnnotations:
+    """An annotator that finds nothing (``--no-annotate``; tests where annotations play no part)."""
 
     def annotate(self, texts: list[str], langs: list[str]) -> list[list[Any]]:
         return [[] for _ in texts]
@@ -113,7 +113,7 @@ def main() -> None:
     else:
         docs = documents(args.scale_dir, args.paragraphs)
     if args.no_annotate:
-        annotating.shared_annotator = lambda: _NoAnnotations()  # type: ignore[assignment,return-value]
+        annotating.shared_annotator = lambda: NoAnnotations()  # type: ignore[assignment,return-value]
     index_vectors.embed_missing = _traced("embedding", index_vectors.embed_missing)
     index_vectors.write_vectors = _traced("writing vectors to the new generation", index_vectors.write_vectors)
     annotating.annotations_for = _traced("annotating", annotating.annotations_for)

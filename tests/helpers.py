@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from rag import store
-from rag.ingest.annotations import Annotation
 from rag.store import directory
 from rag.store import files as store_files
 from rag.types import MISSING_KIND, Decision
@@ -103,9 +102,3 @@ def missing_decision(kind: str) -> Decision:
     words = tuple((lang, missing_text(QuestionType(kind), lang)) for lang in ("en", "fr"))
     return Decision(True, MISSING_KIND, kind, searched=3, missing_words=words)
 
-
-class NoAnnotations:
-    """An annotator that finds nothing: for tests of what annotations play no part in (spaCy takes minutes at 10k)."""
-
-    def annotate(self, texts: list[str], langs: list[str] | None = None) -> list[list[Annotation]]:
-        return [[] for _ in texts]

@@ -22,7 +22,6 @@ from rag import store
 from rag.embed.fake import FakeEmbedder
 from rag.index import build_index
 from rag.retrieve.retriever import Retriever
-from tests.helpers import NoAnnotations
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +135,7 @@ def test_same_answers_on_10k_passages_of_the_scale_corpus(
     tmp_path: Path, milvus_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bench import data
+    from bench.build_memory import NoAnnotations
     from rag.index import annotate as annotating
 
     # The two stores are compared, not the annotations (both builds would store the same ones): spaCy would add
